@@ -1,0 +1,464 @@
+"""DuckDB store: short-lived connections with retry on lock, the schema, transactions, audit.
+
+No process keeps the database file open between operations: every operation opens a
+connection with :func:`connect`, does its work and closes it, so the app, a cron report and
+the CLI can share one file. DuckDB allows one writer process or many readers; a process that
+finds the file locked retries with exponential backoff until ``timeout`` runs out.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from . import config
+
+SCHEMA_VERSION = 1
+LOCK_TIMEOUT_S = 30.0
+
+_E = ", ".join
+
+
+def _enum(values: Sequence[str]) -> str:
+    return _E(f"'{v}'" for v in values)
+
+
+#: The whole schema, one constant (Datasette habit). Money is DECIMAL(18,2) 万元.
+SCHEMA = f"""
+create table if not exists meta (
+    key varchar primary key,
+    value varchar not null
+);
+create table if not exists units (
+    unit_id varchar primary key,
+    name varchar not null unique,
+    short_name varchar not null,
+    kind varchar not null check (kind in ({_enum(config.UNIT_KINDS)})),
+    aliases varchar[]
+);
+create table if not exists chains (
+    chain_id varchar primary key,
+    name varchar not null unique,
+    name_en varchar,
+    is_assumption boolean not null default false,
+    aliases varchar[]
+);
+create table if not exists chain_nodes (
+    node_id varchar primary key,
+    chain_id varchar not null,
+    name varchar not null,
+    name_en varchar,
+    stage varchar not null check (stage in ({_enum(config.STAGES)})),
+    weight decimal(6,3) not null check (weight > 0),
+    emerging boolean not null default false
+);
+create table if not exists chain_edges (
+    src_node_id varchar not null,
+    dst_node_id varchar not null,
+    weight decimal(6,3) not null default 1 check (weight > 0),
+    primary key (src_node_id, dst_node_id),
+    check (src_node_id <> dst_node_id)
+);
+create table if not exists targets (
+    year integer not null check (year between 2000 and 2100),
+    metric varchar not null,
+    scope varchar not null default 'city',
+    value_wan decimal(18,2) not null check (value_wan >= 0),
+    growth_pct decimal(7,2),
+    label varchar,
+    is_optional boolean not null default false,
+    primary key (year, metric, scope)
+);
+create table if not exists projects (
+    project_id varchar primary key,
+    name varchar not null,
+    enterprise varchar,
+    chain_id varchar,
+    node_id varchar,
+    unit_id varchar not null,
+    park varchar,
+    nature varchar not null check (nature in ({_enum(config.NATURES)})),
+    status varchar not null check (status in ({_enum(config.STATUSES)})),
+    total_investment_wan decimal(18,2) not null check (total_investment_wan >= 0),
+    annual_plan_wan decimal(18,2) not null default 0 check (annual_plan_wan >= 0),
+    start_date date,
+    end_date date,
+    leader varchar,
+    leader_level varchar check (leader_level in ({_enum(config.LEADER_LEVELS)})),
+    is_major boolean not null default false,
+    chain_role varchar check (chain_role in ({_enum(config.CHAIN_ROLES)})),
+    note varchar,
+    is_sample boolean not null default false,
+    version integer not null default 1 check (version >= 1),
+    updated_at timestamp not null default current_timestamp,
+    updated_by varchar not null default 'system',
+    check (annual_plan_wan <= total_investment_wan),
+    check (start_date is null or end_date is null or start_date <= end_date)
+);
+create table if not exists progress (
+    project_id varchar not null,
+    month date not null check (month = date_trunc('month', month)),
+    completed_wan decimal(18,2) not null default 0 check (completed_wan >= 0),
+    physical_pct decimal(5,2) check (physical_pct between 0 and 100),
+    problems varchar,
+    problem_level varchar check (problem_level in ({_enum(config.PROBLEM_LEVELS)})),
+    updated_at timestamp not null default current_timestamp,
+    updated_by varchar not null default 'system',
+    primary key (project_id, month)
+);
+create table if not exists enterprises (
+    enterprise_id varchar primary key,
+    name varchar not null,
+    unit_id varchar,
+    node_id varchar,
+    output_wan decimal(18,2) not null default 0 check (output_wan >= 0),
+    is_key boolean not null default false,
+    leader_level varchar check (leader_level in ({_enum(config.LEADER_LEVELS)})),
+    is_sample boolean not null default false
+);
+create sequence if not exists audit_seq start 1;
+create table if not exists audit_log (
+    audit_id bigint primary key default nextval('audit_seq'),
+    "at" timestamp not null default current_timestamp,
+    actor varchar not null,
+    action varchar not null,
+    table_name varchar not null,
+    record_id varchar,
+    old_values json,
+    new_values json,
+    source varchar
+);
+create table if not exists users (
+    user_id varchar primary key,
+    email varchar,
+    name varchar,
+    role varchar not null check (role in ('admin', 'bureau', 'unit', 'viewer')),
+    unit_id varchar,
+    active boolean not null default true,
+    created_at timestamp not null default current_timestamp,
+    check (role <> 'unit' or unit_id is not null)
+);
+"""
+
+#: Chinese comments: the data dictionary lives in the database (duckdb_columns()).
+COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
+    "meta": ("元数据：数据库结构版本、数据修订号、是否示例数据等", {
+        "key": "键", "value": "值"}),
+    "units": ("责任单位（14个：国家级开发区、主城区、县域）", {
+        "unit_id": "单位编号", "name": "单位全称", "short_name": "常用简称（如 汽开区、经开区）",
+        "kind": "单位类型：国家级开发区 / 主城区 / 县域", "aliases": "导入时可识别的别名"}),
+    "chains": ("产业链（10条）", {
+        "chain_id": "产业链编号", "name": "产业链名称", "name_en": "英文名称",
+        "is_assumption": "是否为假设（原文未点名的产业链）", "aliases": "导入时可识别的别名"}),
+    "chain_nodes": ("产业链环节（节点）", {
+        "node_id": "环节编号", "chain_id": "所属产业链编号", "name": "环节名称",
+        "name_en": "英文名称", "stage": "所处阶段：上游 / 中游 / 下游 / 配套服务",
+        "weight": "环节权重（相对价值，1为一般）", "emerging": "是否新兴环节（增链判定用）"}),
+    "chain_edges": ("产业链环节之间的供应关系（上游 → 下游，可跨链）", {
+        "src_node_id": "供应方环节编号（上游）", "dst_node_id": "需求方环节编号（下游）",
+        "weight": "连接权重"}),
+    "targets": ("年度目标（万元）", {
+        "year": "年度", "metric": "指标：industrial_investment 工业投资 / tech_upgrade_investment 技术改造投资 / industrial_output 规上工业产值",
+        "scope": "范围：city 全市；unit:编号 单位；chain:编号 产业链；group:类型 单位组",
+        "value_wan": "目标值（万元）", "growth_pct": "增长率（%）", "label": "指标中文名",
+        "is_optional": "是否为参考指标（不参与投资目标检查）"}),
+    "projects": ("项目库：总投资1000万元以上的工业项目", {
+        "project_id": "项目编号", "name": "项目名称", "enterprise": "建设单位（企业）",
+        "chain_id": "所属产业链编号", "node_id": "所属产业链环节编号", "unit_id": "责任单位编号",
+        "park": "所在园区", "nature": "建设性质：新建 / 扩建 / 改建及技术改造",
+        "status": "项目状态：谋划 / 前期 / 在建 / 竣工 / 达产达效",
+        "total_investment_wan": "总投资（万元）", "annual_plan_wan": "年度计划投资（万元）",
+        "start_date": "开工时间", "end_date": "竣工时间", "leader": "包保领导",
+        "leader_level": "最高包保层级：市级 / 局级 / 处室 / 属地", "is_major": "是否重大产业化项目",
+        "chain_role": "申报的链上作用：补链 / 增链 / 丰链", "note": "备注",
+        "is_sample": "是否为示例数据", "version": "版本号（乐观锁，每次修改加1）",
+        "updated_at": "最后修改时间", "updated_by": "最后修改人"}),
+    "progress": ("月度进度：每个项目每月一行", {
+        "project_id": "项目编号", "month": "月份（当月1日）", "completed_wan": "本月完成投资（万元）",
+        "physical_pct": "形象进度（%）", "problems": "存在问题（需协调解决的困难）",
+        "problem_level": "问题提交协调的层级：属地 / 处室 / 局级 / 市级",
+        "updated_at": "最后修改时间", "updated_by": "最后修改人"}),
+    "enterprises": ("产业链上的本地企业", {
+        "enterprise_id": "企业编号", "name": "企业名称", "unit_id": "所在责任单位编号",
+        "node_id": "所在产业链环节编号", "output_wan": "年产值（万元）",
+        "is_key": "是否重点企业（亿元以上企业）", "leader_level": "包保层级",
+        "is_sample": "是否为示例数据"}),
+    "audit_log": ("修改日志：每一次修改的时间、人员、内容、修改前后的值", {
+        "audit_id": "日志编号", "at": "时间", "actor": "操作人", "action": "操作：insert / update / delete / import / init",
+        "table_name": "数据表", "record_id": "记录编号", "old_values": "修改前的值（JSON）",
+        "new_values": "修改后的值（JSON）", "source": "来源：app / cli / import 文件名"}),
+    "users": ("用户与角色", {
+        "user_id": "用户标识（身份提供方的 e-mail 或 subject）", "email": "电子邮箱", "name": "姓名",
+        "role": "角色：admin 管理员 / bureau 局机关 / unit 责任单位 / viewer 只读",
+        "unit_id": "所属责任单位（unit 角色必填）", "active": "是否启用", "created_at": "创建时间"}),
+}
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (locked too long, missing, wrong schema)."""
+
+
+class DatabaseMissing(StoreError):
+    """No database file at the given path."""
+
+
+def resolve_db(db: str | Path | None = None) -> Path:
+    """The database path: the argument, else ``$PORTFOLIO_DB``, else ``data/portfolio.duckdb``."""
+    return Path(db) if db else config.default_db_path()
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    msg = str(exc)
+    return "lock" in msg.lower() and ("Conflicting" in msg or "Could not set lock" in msg)
+
+
+def open_connection(
+    db: str | Path | None = None,
+    *,
+    read_only: bool = False,
+    timeout: float = LOCK_TIMEOUT_S,
+    config_options: dict[str, Any] | None = None,
+    must_exist: bool = True,
+) -> duckdb.DuckDBPyConnection:
+    """Open the database file, retrying with backoff while another process holds the lock."""
+    path = resolve_db(db)
+    if must_exist and not path.exists():
+        raise DatabaseMissing(
+            f"数据库文件不存在：{path}。请先运行 `portfolio init --sample`（database not found）。"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config_options or {})
+        except duckdb.Error as exc:
+            if not _is_lock_error(exc) or time.monotonic() >= deadline:
+                if _is_lock_error(exc):
+                    raise StoreError(
+                        f"数据库 {path} 被其他进程占用超过 {timeout:.0f} 秒，请稍后再试（database locked）。"
+                    ) from exc
+                raise
+            time.sleep(delay + random.uniform(0, delay))
+            delay = min(delay * 2, 1.0)
+
+
+@contextmanager
+def connect(
+    db: str | Path | None = None,
+    *,
+    read_only: bool = False,
+    timeout: float = LOCK_TIMEOUT_S,
+    must_exist: bool = True,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection, closed when the block ends.
+
+    Readers open read-write too unless ``read_only`` is asked: DuckDB refuses a read-only
+    open while a writer holds the file, so both wait for the lock the same way.
+    """
+    con = open_connection(db, read_only=read_only, timeout=timeout, must_exist=must_exist)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the block in one transaction; roll back everything if it raises."""
+    con.execute("begin transaction")
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback")
+        raise
+    else:
+        con.execute("commit")
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create every table with its comments, record the schema version (idempotent)."""
+    for stmt in con.extract_statements(SCHEMA):
+        con.execute(stmt.query)
+    for table, (table_comment, columns) in COMMENTS.items():
+        con.execute(f"comment on table {table} is {_sql_str(table_comment)}")
+        for column, text in columns.items():
+            con.execute(f"comment on column {table}.{column} is {_sql_str(text)}")
+    set_meta(con, "schema_version", str(SCHEMA_VERSION))
+    from . import views  # views depend on the library's SQL; imported late to avoid a cycle
+
+    views.create_views(con)
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def set_meta(con: duckdb.DuckDBPyConnection, key: str, value: str) -> None:
+    """Set one key of the meta table."""
+    con.execute(
+        "insert into meta values (?, ?) on conflict (key) do update set value = excluded.value",
+        [key, value],
+    )
+
+
+def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = None) -> str | None:
+    """Read one key of the meta table."""
+    rows = con.execute("select value from meta where key = ?", [key]).fetchall()
+    return rows[0][0] if rows else default
+
+
+def bump_revision(con: duckdb.DuckDBPyConnection) -> int:
+    """Increase the data revision; every write calls it inside its transaction."""
+    rev = int(get_meta(con, "revision", "0") or 0) + 1
+    set_meta(con, "revision", str(rev))
+    return rev
+
+
+def revision(db: str | Path | None = None) -> int:
+    """The data revision of the database (changes whenever anything is written)."""
+    with connect(db, read_only=True) as con:
+        return int(get_meta(con, "revision", "0") or 0)
+
+
+def check_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse a database whose schema version this code does not know."""
+    found = get_meta(con, "schema_version")
+    if found is None:
+        raise StoreError("数据库中没有结构版本信息，请用 `portfolio init --force` 重建。")
+    if int(found) > SCHEMA_VERSION:
+        raise StoreError(f"数据库结构版本 {found} 比本程序（{SCHEMA_VERSION}）新，请升级程序。")
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def to_json(value: Any) -> str | None:
+    """JSON text for an audit value (Decimal and dates kept exact as strings)."""
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, default=_json_default, sort_keys=True)
+
+
+def audit(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    actor: str,
+    action: str,
+    table: str,
+    record_id: str | None = None,
+    old: Any = None,
+    new: Any = None,
+    source: str | None = None,
+) -> None:
+    """Append one row to the audit log (call inside the writing transaction)."""
+    con.execute(
+        "insert into audit_log (actor, action, table_name, record_id, old_values, new_values, source)"
+        " values (?, ?, ?, ?, ?, ?, ?)",
+        [actor, action, table, record_id, to_json(old), to_json(new), source],
+    )
+
+
+def audit_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
+    """Append many audit rows at once from a frame with the audit_log columns (vectorised)."""
+    if frame.is_empty():
+        return
+    con.register("_audit_rows", frame)
+    try:
+        con.execute(
+            "insert into audit_log (actor, action, table_name, record_id, old_values, new_values, source)"
+            " select actor, action, table_name, record_id, old_values::json, new_values::json, source"
+            " from _audit_rows"
+        )
+    finally:
+        con.unregister("_audit_rows")
+
+
+def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> None:
+    """Replace units, chains, nodes, edges and targets with the reference configuration."""
+    pairs: list[tuple[str, pl.DataFrame]] = [
+        ("units", ref.units),
+        ("chains", ref.chains),
+        ("chain_nodes", ref.chain_nodes),
+        ("chain_edges", ref.chain_edges),
+        ("targets", ref.targets),
+    ]
+    for table, frame in pairs:
+        con.execute(f"delete from {table}")
+        con.register("_ref", frame)
+        try:
+            cols = ", ".join(frame.columns)
+            con.execute(f"insert into {table} ({cols}) select {cols} from _ref")
+        finally:
+            con.unregister("_ref")
+    set_meta(con, "plan_year", str(ref.settings.get("plan_year", 2016)))
+
+
+def init_db(
+    db: str | Path | None = None,
+    *,
+    force: bool = False,
+    sample: bool = False,
+    projects: int | None = None,
+    actor: str = "system",
+    progress: Any = None,
+) -> Path:
+    """Create the database with schema and reference data; with ``sample`` load the sample plan.
+
+    An existing database is kept (the reference data is refreshed) unless ``force``; with
+    ``force`` the file is replaced atomically: built beside it, then moved over it.
+    """
+    path = resolve_db(db)
+    ref = config.load_reference()
+    target = path
+    if force and path.exists():
+        target = path.with_name(path.name + ".building")
+        _remove_db_files(target)
+    with connect(target, must_exist=False) as con:
+        with transaction(con):
+            create_schema(con)
+            load_reference(con, ref)
+            if sample:
+                from . import sample as sample_mod
+
+                set_meta(con, "is_sample", "1")
+                sample_mod.load_sample(con, n_projects=projects, progress=progress)
+            audit(con, actor=actor, action="init", table="meta",
+                  new={"sample": sample, "projects": projects}, source="init")
+            bump_revision(con)
+        con.execute("checkpoint")
+    if target != path:
+        _remove_db_files(path)
+        target.replace(path)
+    return path
+
+
+def _remove_db_files(path: Path) -> None:
+    for p in (path, path.with_name(path.name + ".wal")):
+        if p.exists():
+            p.unlink()
+
+
+def is_sample(con: duckdb.DuckDBPyConnection) -> bool:
+    """True when the database holds the synthetic sample plan (示例数据)."""
+    return get_meta(con, "is_sample", "0") == "1"
+
+
+def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+    """Run a parameterised query and return a polars DataFrame."""
+    return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
