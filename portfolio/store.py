@@ -218,7 +218,15 @@ def resolve_db(db: str | Path | None = None) -> Path:
 
 
 def _is_lock_error(exc: BaseException) -> bool:
+    """True for errors that go away when another connection closes.
+
+    Another process holding the file gives a lock error; inside one process (the app serves
+    several sessions on threads) a connection with another configuration (read-only, the SQL
+    sandbox) is refused until the open one closes. Both are retried.
+    """
     msg = str(exc)
+    if "different configuration" in msg:
+        return True
     return "lock" in msg.lower() and ("Conflicting" in msg or "Could not set lock" in msg)
 
 
