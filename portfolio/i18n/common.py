@@ -62,3 +62,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "col.flag": ("预警", "Flag"),
     "col.performance": ("完成率", "Performance"),
 }
+
+LABELS.update({
+    "auth.sign_in": ("登录", "Sign in"),
+    "auth.sign_out": ("退出登录", "Sign out"),
+    "auth.sign_in_prompt": ("请使用单位统一身份认证登录。", "Please sign in with the bureau's identity provider."),
+    "auth.unknown_user": ("账号 {who} 尚未开通，请联系管理员分配角色。",
+                          "Account {who} has no access yet; please ask an administrator for a role."),
+    "auth.local_mode": ("本机模式：未配置统一身份认证，仅本机可访问，所有修改记为“本机用户”。",
+                        "Local mode: no identity provider configured; only this machine can connect and changes are recorded as the local user."),
+    "ui.download_xlsx": ("下载 Excel", "Download Excel"),
+    "ui.download_csv": ("下载 CSV", "Download CSV"),
+    "ui.as_of": ("截至月份", "As of month"),
+})

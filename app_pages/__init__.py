@@ -1,0 +1,1 @@
+"""The app's pages; ``ui`` holds what they share (language, user, cached library calls)."""
