@@ -109,9 +109,8 @@ def test_audit_keeps_decimals_and_dates_exact(con: duckdb.DuckDBPyConnection) ->
 
 
 def test_missing_database_gives_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(store.DatabaseMissing, match="portfolio init"):
-        with store.connect(tmp_path / "none.duckdb"):
-            pass
+    with pytest.raises(store.DatabaseMissing, match="portfolio init"), store.connect(tmp_path / "none.duckdb"):
+        pass
 
 
 def test_reference_configuration_is_consistent() -> None:
@@ -164,9 +163,8 @@ def test_lock_held_too_long_gives_a_clear_error(empty_db: Path, tmp_path: Path) 
     try:
         assert holder.stdout is not None
         holder.stdout.readline()
-        with pytest.raises(store.StoreError, match="占用"):
-            with store.connect(empty_db, timeout=0.5):
-                pass
+        with pytest.raises(store.StoreError, match="占用"), store.connect(empty_db, timeout=0.5):
+            pass
     finally:
         holder.wait(timeout=30)
 
