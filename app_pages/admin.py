@@ -1,0 +1,55 @@
+"""用户与日志: users and roles, and the audit log (admins only)."""
+
+import polars as pl
+import streamlit as st
+
+from app_pages import ui
+from portfolio import access, store
+
+me = ui.user()
+access.require(me, "manage_users")
+st.title(ui.t("admin.title"))
+
+tab_users, tab_audit = st.tabs([ui.t("admin.users"), ui.t("admin.audit")])
+
+with tab_users:
+    with store.connect(ui.db_path(), read_only=True) as con:
+        users = access.list_users(con)
+        units = store.fetch(con, "select unit_id, short_name from units order by unit_id")
+    st.dataframe(users, hide_index=True, width="stretch")
+    unit_names = dict(units.iter_rows())
+    with st.form("admin_user_form", clear_on_submit=False):
+        st.subheader(ui.t("admin.add_or_change"))
+        c1, c2 = st.columns(2)
+        user_id = c1.text_input(ui.t("admin.user_id"), help=ui.t("admin.user_id_help"))
+        email = c2.text_input(ui.t("admin.email"))
+        name = c1.text_input(ui.t("admin.name"))
+        role = c2.selectbox(ui.t("admin.role"), access.ROLES,
+                            format_func=lambda r: f"{access.ROLE_LABELS[r]} ({r})")
+        unit = c1.selectbox(ui.t("admin.unit"), [None, *unit_names],
+                            format_func=lambda u: "—" if u is None else f"{unit_names[u]} ({u})")
+        active = c2.checkbox(ui.t("admin.active"), value=True)
+        if st.form_submit_button(ui.t("admin.save"), type="primary"):
+            try:
+                with store.connect(ui.db_path()) as con:
+                    access.save_user(con, me, user_id=user_id, role=role, unit_id=unit,
+                                     name=name or None, email=email or None, active=active)
+            except (ValueError, access.PermissionDenied) as exc:
+                st.error(str(exc))
+            else:
+                st.success(ui.t("admin.saved", who=user_id))
+                st.rerun()
+
+with tab_audit:
+    c1, c2, c3 = st.columns(3)
+    table = c1.selectbox(ui.t("admin.table"), [None, "projects", "progress", "enterprises", "users", "meta"],
+                         format_func=lambda v: ui.t("admin.all") if v is None else v, key="admin_audit_table")
+    record = c2.text_input(ui.t("admin.record"), key="admin_audit_record") or None
+    limit = c3.number_input(ui.t("admin.limit"), min_value=10, max_value=100_000, value=500, step=100,
+                            key="admin_audit_limit")
+    with store.connect(ui.db_path(), read_only=True) as con:
+        log = access.read_audit(con, me, table=table, record_id=record, limit=int(limit))
+    st.caption(ui.t("admin.audit_count", n=log.height))
+    st.dataframe(log.with_columns(pl.col("at").dt.strftime("%Y-%m-%d %H:%M:%S")), hide_index=True,
+                 width="stretch")
+    ui.download_xlsx({"audit_log": log}, "audit_log.xlsx", key="admin_audit_xlsx")
