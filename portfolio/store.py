@@ -148,6 +148,18 @@ create table if not exists users (
     created_at timestamp not null default current_timestamp,
     check (role <> 'unit' or unit_id is not null)
 );
+create table if not exists seasonal_profile (
+    month_no integer primary key check (month_no between 1 and 12),
+    share double not null check (share >= 0),
+    cumulative_share double not null
+);
+create table if not exists tiers (
+    tier varchar primary key,
+    tier_en varchar,
+    min_wan decimal(18,2) not null unique,
+    plan_count integer,
+    plan_cumulative_count integer
+);
 """
 
 #: Chinese comments: the data dictionary lives in the database (duckdb_columns()).
@@ -201,6 +213,12 @@ COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
         "user_id": "用户标识（身份提供方的 e-mail 或 subject）", "email": "电子邮箱", "name": "姓名",
         "role": "角色：admin 管理员 / bureau 局机关 / unit 责任单位 / viewer 只读",
         "unit_id": "所属责任单位（unit 角色必填）", "active": "是否启用", "created_at": "创建时间"}),
+    "seasonal_profile": ("季节性进度曲线：各月完成投资占全年的比例（假设，来自 targets.toml，视图用）", {
+        "month_no": "月份（1–12）", "share": "当月占全年比例",
+        "cumulative_share": "截至当月末的累计比例"}),
+    "tiers": ("投资规模档次（按总投资，来自 targets.toml，视图用）", {
+        "tier": "档次", "tier_en": "档次英文名", "min_wan": "下限（万元，含）",
+        "plan_count": "原文计划项目数", "plan_cumulative_count": "原文计划累计项目数（本档及以上）"}),
 }
 
 
@@ -405,6 +423,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> Non
         ("chain_nodes", ref.chain_nodes),
         ("chain_edges", ref.chain_edges),
         ("targets", ref.targets),
+        *config.rule_tables(ref.settings).items(),
     ]
     for table, frame in pairs:
         con.execute(f"delete from {table}")
@@ -415,6 +434,8 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> Non
         finally:
             con.unregister("_ref")
     set_meta(con, "plan_year", str(ref.settings.get("plan_year", 2016)))
+    for key, value in config.rule_meta(ref.settings).items():
+        set_meta(con, key, value)
 
 
 def init_db(
