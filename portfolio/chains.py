@@ -240,11 +240,13 @@ def segment_metrics(source: Con | pl.DataFrame, *, edges: pl.DataFrame | None = 
     if isinstance(source, pl.DataFrame):
         if edges is None:
             raise ValueError("segment_metrics 需要 edges 参数（给出覆盖表时必须同时给出连接表）。")
-        coverage = source
-        validate_definition(coverage, edges)
-    else:
-        _, edges = load_definition(source)
-        coverage = segment_coverage(source)
+        validate_definition(source, edges)
+        return _metrics(source, edges)
+    _, edges = load_definition(source)
+    return _metrics(segment_coverage(source), edges)
+
+
+def _metrics(coverage: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
     g = _digraph(coverage, edges)
     u = g.to_undirected()
     present = set(coverage.filter(pl.col("firms") >= 1)["node_id"].to_list())
@@ -339,9 +341,11 @@ def classify(metrics: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def analyse(coverage: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
+def analyse(coverage: pl.DataFrame, edges: pl.DataFrame, *, validate: bool = True) -> pl.DataFrame:
     """Metrics and classification of every segment from a coverage frame and the edges."""
-    return classify(segment_metrics(coverage, edges=edges))
+    if validate:
+        validate_definition(coverage, edges)
+    return classify(_metrics(coverage, edges))
 
 
 def _yi(wan: float) -> str:
@@ -380,7 +384,7 @@ def _reasons(frame: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
         zh: list[str] = []
         en: list[str] = []
         if kind == "补链":
-            zh.append(f"本地无企业；直接下游 {firms(r['present_successors'], cid)} 依赖此环节")
+            zh.append(f"本地无企业；直接下游 {firms(r['present_successors'], cid)}依赖此环节")
             en.append(f"No local firm; present direct customers rely on it: "
                       f"{firms(r['present_successors'], cid, True)}")
             zh.append(f"下游依赖产值 {_yi(r['dependence_wan'])}亿元（含间接下游折算），"
@@ -416,7 +420,7 @@ def _reasons(frame: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
                 en.append(f"{r['firms']} local firms, output concentration HHI {r['hhi']:,.0f} > "
                           f"{HHI_THRESHOLD:,} (largest, {top}, has {share:.0%})")
             if r["present_successors"]:
-                zh.append(f"直接下游 {firms(r['present_successors'], cid)} 依赖此环节")
+                zh.append(f"直接下游 {firms(r['present_successors'], cid)}依赖此环节")
                 en.append(f"Local customers rely on it: {firms(r['present_successors'], cid, True)}")
         if kind is not None:
             ids = r["pipeline_ids"]
@@ -438,7 +442,7 @@ def _reasons(frame: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
 def _inputs(con: Con) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     _, edges = load_definition(con)
     coverage = segment_coverage(con)
-    return coverage, edges, analyse(coverage, edges)
+    return coverage, edges, analyse(coverage, edges, validate=False)
 
 
 def segment_classes(con: Con) -> pl.DataFrame:
@@ -552,7 +556,7 @@ def _after(coverage: pl.DataFrame, edges: pl.DataFrame, classes: pl.DataFrame,
         pl.when(newly).then(pl.lit("在库项目建成后")).otherwise(pl.col("top_enterprise"))
         .alias("top_enterprise"),
     )
-    after = analyse(future, edges).select("node_id", pl.col("kind").alias("kind_after"))
+    after = analyse(future, edges, validate=False).select("node_id", pl.col("kind").alias("kind_after"))
     frame = (
         classes
         .select("chain_id", "chain", "node_id", pl.col("name").alias("node"),
