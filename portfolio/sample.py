@@ -123,7 +123,8 @@ DIVISIONS = {"auto": "汽车工业处", "nev": "汽车工业处", "rail": "装�
              "equip": "装备工业处", "aero": "装备工业处", "agri": "消费品工业处",
              "pharma": "医药产业处", "bio": "医药产业处", "elec": "电子信息处",
              "mat": "原材料工业处", "": "投资与规划处"}
-OFF_CHAIN_PRODUCTS = ("新型建材", "商品混凝土", "热电联产", "光伏发电", "包装材料", "印刷包装",
+#: Products of projects on no chain; the first two (energy) are the only ones at 10亿 or more.
+OFF_CHAIN_PRODUCTS = ("热电联产", "光伏发电", "新型建材", "商品混凝土", "包装材料", "印刷包装",
                       "家具制造", "服装加工")
 TEMPLATES = {
     "新建": ("生产基地建设项目", "产业化项目", "新建项目"),
@@ -588,7 +589,8 @@ def build_projects(
     existing = (node >= 0) & (firm_n[nn] > 0) & (rng.random(n) < np.where(nature == 0, 0.25, 0.85))
     firm = np.where(existing, firm_off[nn] + (rng.random(n) * firm_n[nn]).astype(np.int64), -1)
     products = pl.Series([*nodes["name"], *OFF_CHAIN_PRODUCTS]).gather(
-        np.where(node >= 0, node, len(node_ids) + rng.integers(0, len(OFF_CHAIN_PRODUCTS), n)))
+        np.where(node >= 0, node,
+                 len(node_ids) + rng.integers(0, np.where(tier == 0, 2, len(OFF_CHAIN_PRODUCTS)))))
     trades = _trades().gather(rng.integers(0, len(_TRADE_A) * len(_TRADE_B), n))
     firm_pos = np.where(firm >= 0, firm, ent.height)
     shorts = units["short_name"].to_list()
