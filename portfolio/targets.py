@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from statistics import NormalDist
 from typing import Any
 
 import duckdb
@@ -234,7 +235,7 @@ def derive(raw: pl.DataFrame, *, cfg: Settings, month: int) -> pl.DataFrame:
     )
     plan = pl.col("annual_plan_wan").cast(pl.Float64)
     done = pl.col("completed_wan").cast(pl.Float64)
-    ratio = pl.when(pl.col("expected_wan") > 0).then((done / pl.col("expected_wan")).round(6))
+    ratio = pl.when(pl.col("expected_wan") > 0).then((done / pl.col("expected_wan")).round(9))
     weight = pl.col("expected_share") / (pl.col("expected_share") + fc["prior_strength"])
     frame = (
         raw
@@ -275,7 +276,7 @@ def derive(raw: pl.DataFrame, *, cfg: Settings, month: int) -> pl.DataFrame:
             .alias("open_problem_months"),
         )
         .with_columns(
-            (pl.col("flag").is_in(["red", "amber"]) | pl.col("stalled")).alias("is_lagging"),
+            (pl.col("flag").is_in(["red", "amber"]).fill_null(False) | pl.col("stalled")).alias("is_lagging"),
             pl.when(pl.col("has_open_problem")).then(pl.col("problems")).alias("open_problems"),
             pl.when(pl.col("has_open_problem")).then(pl.col("problem_level")).alias("open_problem_level"),
             pl.when(pl.col("has_open_problem")).then(pl.col("problem_since")).alias("open_problem_since"),
@@ -287,11 +288,18 @@ def derive(raw: pl.DataFrame, *, cfg: Settings, month: int) -> pl.DataFrame:
 
 
 def _project_forecast(frame: pl.DataFrame, *, weight: pl.Expr, fc: dict[str, float]) -> pl.DataFrame:
-    """Per-project point forecast and its spread: remaining scheduled plan × shrunk pace."""
+    """Per-project forecast: completed + remaining scheduled plan × shrunk pace, with its spread.
+
+    The realised pace of the remaining work is modelled as ``pace × exp(σ·ε − σ²/2)``
+    (lognormal, mean ``pace``, never negative); ``σ`` shrinks as the project's history grows.
+    """
     plan = pl.col("annual_plan_wan").cast(pl.Float64)
     done = pl.col("completed_wan").cast(pl.Float64)
     lo, hi, prior = fc["ratio_floor"], fc["ratio_cap"], fc["prior_ratio"]
-    z = _normal_quantile(fc["high_quantile"])
+    z_low = NormalDist().inv_cdf(fc["low_quantile"])
+    z_high = NormalDist().inv_cdf(fc["high_quantile"])
+    sd = pl.col("pace_sd")
+    rest = pl.col("forecast_rest_wan")
     return (
         frame
         .with_columns(
@@ -305,40 +313,20 @@ def _project_forecast(frame: pl.DataFrame, *, weight: pl.Expr, fc: dict[str, flo
             .sqrt().alias("pace_sd"),
         )
         .with_columns(
-            (done + pl.col("remaining_plan_wan") * pl.col("pace")).alias("forecast_wan"),
+            (pl.col("remaining_plan_wan") * pl.col("pace")).alias("forecast_rest_wan"),
         )
         .with_columns(
-            pl.max_horizontal(done, pl.col("forecast_wan") - z * pl.col("remaining_plan_wan") * pl.col("pace_sd"))
+            (done + rest).alias("forecast_wan"),
+            (rest.pow(2) * ((sd * sd).exp() - 1.0)).alias("forecast_rest_var"),
+        )
+        .with_columns(
+            pl.min_horizontal(pl.col("forecast_wan"), done + rest * (z_low * sd - sd * sd / 2).exp())
             .alias("forecast_low_wan"),
-            pl.min_horizontal(done + pl.col("remaining_plan_wan") * hi,
-                              pl.col("forecast_wan") + z * pl.col("remaining_plan_wan") * pl.col("pace_sd"))
+            pl.max_horizontal(pl.col("forecast_wan"), done + rest * (z_high * sd - sd * sd / 2).exp())
             .alias("forecast_high_wan"),
             (plan - pl.col("forecast_wan")).alias("forecast_gap_wan"),
         )
     )
-
-
-def _normal_quantile(q: float) -> float:
-    """Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9)."""
-    a = (-3.969683028665376e01, 2.209460984245205e02, -2.759285104469687e02,
-         1.383577518672690e02, -3.066479806614716e01, 2.506628277459239e00)
-    b = (-5.447609879822406e01, 1.615858368580409e02, -1.556989798598866e02,
-         6.680131188771972e01, -1.328068155288572e01)
-    c = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e00,
-         -2.549732539343734e00, 4.374664141464968e00, 2.938163982698783e00)
-    d = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e00, 3.754408661907416e00)
-    if not 0.0 < q < 1.0:
-        raise ValueError("分位数必须在0与1之间（quantile must be in (0, 1)）。")
-    if q < 0.02425:
-        t = math.sqrt(-2 * math.log(q))
-        return (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t + c[5]) / \
-            ((((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1)
-    if q > 1 - 0.02425:
-        return -_normal_quantile(1 - q)
-    t = q - 0.5
-    r = t * t
-    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * t / \
-        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -456,10 +444,9 @@ def _sums(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         pl.col("completed_wan").sum().cast(MONEY).alias("completed_wan"),
         pl.col("expected_wan").sum().alias("plan_expected_wan"),
         pl.col("forecast_wan").sum().alias("forecast_wan"),
-        pl.col("completed_wan").cast(pl.Float64).sum().alias("_done"),
-        (pl.col("remaining_plan_wan") * pl.col("pace")).sum().alias("_mean_rest"),
-        (pl.col("remaining_plan_wan") * pl.col("pace_sd")).pow(2).sum().alias("_var_rest"),
-        pl.col("remaining_plan_wan").sum().alias("_rest"),
+        (pl.col("forecast_wan") - pl.col("forecast_rest_wan")).sum().alias("_done"),
+        pl.col("forecast_rest_wan").sum().alias("_mean_rest"),
+        pl.col("forecast_rest_var").sum().alias("_var_rest"),
     ]
     if not keys:
         return frame.select(aggs)
@@ -467,31 +454,27 @@ def _sums(frame: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
 
 
 def _simulate(sums: pl.DataFrame, *, fc: dict[str, float], common: np.ndarray, rng: np.random.Generator) -> pl.DataFrame:
-    """Monte Carlo at group level: S = done + mean_rest × M + √var_rest × ε, clipped.
+    """Monte Carlo per group: S = done + M × (Σ rest + √(Σ var) × ε), floored at done.
 
-    ``M`` is the city-wide slippage factor shared by every group (lognormal, mean 1), ``ε``
-    an independent standard normal per group: the sum over many projects of independent
-    per-project deviations is normal with the summed variance (central limit theorem).
+    ``M`` is the city-wide slippage factor shared by every group and metric (lognormal, mean
+    1); ``ε`` a standard normal per group and draw. The sum of many independent per-project
+    lognormal deviations is close to normal with the summed mean and variance (central limit
+    theorem), so a group needs two numbers, not one draw per project.
     """
-    n = len(common)
     done = sums["_done"].to_numpy()
     mean_rest = sums["_mean_rest"].to_numpy()
     sd_rest = np.sqrt(sums["_var_rest"].to_numpy())
-    ceiling = done + sums["_rest"].to_numpy() * fc["ratio_cap"]
-    eps = rng.standard_normal((n, len(done)))
-    draws = np.clip(done + mean_rest * common[:, None] + sd_rest * eps, done, np.maximum(ceiling, done))
+    eps = rng.standard_normal((len(common), len(done)))
+    draws = done + common[:, None] * np.maximum(mean_rest + sd_rest * eps, 0.0)
     low = np.quantile(draws, fc["low_quantile"], axis=0)
     high = np.quantile(draws, fc["high_quantile"], axis=0)
-    target = sums["target_wan"].cast(pl.Float64).to_numpy() if "target_wan" in sums.columns else None
     point = sums["forecast_wan"].to_numpy()
-    out = sums.with_columns(
+    target = sums["target_wan"].cast(pl.Float64).to_numpy()
+    return sums.with_columns(
         pl.Series("forecast_low_wan", np.minimum(low, point)),
         pl.Series("forecast_high_wan", np.maximum(high, point)),
+        pl.Series("probability_meet_target", (draws >= target[None, :]).mean(axis=0)),
     )
-    if target is not None:
-        meets = (draws >= target[None, :]).mean(axis=0)
-        out = out.with_columns(pl.Series("probability_meet_target", meets))
-    return out
 
 
 def _common_factor(fc: dict[str, float]) -> tuple[np.ndarray, np.random.Generator]:
@@ -546,7 +529,7 @@ def checks_of(projects: pl.DataFrame, *, targets: pl.DataFrame, cfg: Settings, m
     out = (
         frame
         .with_columns(
-            pl.when(target > 0).then((planned / target).round(6)).alias("coverage"),
+            pl.when(target > 0).then((planned / target).round(9)).alias("coverage"),
             (target - planned).clip(0.0).alias("shortfall_wan"),
             (target * seasonal).alias("expected_wan"),
             (target * linear).alias("linear_expected_wan"),
@@ -556,10 +539,10 @@ def checks_of(projects: pl.DataFrame, *, targets: pl.DataFrame, cfg: Settings, m
         )
         .with_columns(
             (pl.col("shortfall_wan") / config.WAN_PER_YI).alias("shortfall_yi"),
-            pl.when(pl.col("expected_wan") > 0).then((done / pl.col("expected_wan")).round(6)).alias("ytd_ratio"),
-            pl.when(pl.col("linear_expected_wan") > 0).then((done / pl.col("linear_expected_wan")).round(6))
+            pl.when(pl.col("expected_wan") > 0).then((done / pl.col("expected_wan")).round(9)).alias("ytd_ratio"),
+            pl.when(pl.col("linear_expected_wan") > 0).then((done / pl.col("linear_expected_wan")).round(9))
             .alias("linear_ratio"),
-            pl.when(pl.col("plan_expected_wan") > 0).then((done / pl.col("plan_expected_wan")).round(6))
+            pl.when(pl.col("plan_expected_wan") > 0).then((done / pl.col("plan_expected_wan")).round(9))
             .alias("plan_ytd_ratio"),
             (target - pl.col("forecast_wan")).alias("forecast_gap_wan"),
             pl.when(pl.col("base_wan") > 0).then((pl.col("forecast_wan") / pl.col("base_wan") - 1) * 100)
@@ -607,8 +590,8 @@ PERFORMANCE_COLS = [
     "total_investment_wan", "annual_plan_wan", "active_from", "active_to", "expected_share",
     "expected_wan", "completed_wan", "behind_wan", "performance", "flag", "last_invest_month",
     "idle_months", "stalled", "open_problems", "open_problem_level", "open_problem_since",
-    "open_problem_months", "is_lagging", "pace", "forecast_wan", "forecast_low_wan",
-    "forecast_high_wan", "forecast_gap_wan",
+    "open_problem_months", "is_lagging", "remaining_plan_wan", "pace", "pace_sd", "forecast_wan",
+    "forecast_low_wan", "forecast_high_wan", "forecast_gap_wan",
 ]
 
 
@@ -655,7 +638,7 @@ def rollup_of(projects: pl.DataFrame, *, by: str) -> pl.DataFrame:
             done.sum().alias("_done"),
         )
         .with_columns(
-            pl.when(pl.col("expected_wan") > 0).then((pl.col("_done") / pl.col("expected_wan")).round(6))
+            pl.when(pl.col("expected_wan") > 0).then((pl.col("_done") / pl.col("expected_wan")).round(9))
             .alias("performance"),
             (pl.col("lagging") / pl.col("projects")).alias("lagging_share"),
         )
@@ -784,34 +767,47 @@ def forecast(con: duckdb.DuckDBPyConnection, *, as_of: date, top: int = 20) -> t
     cfg = settings(con)
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     checks = checks_of(projects, targets=city_targets(con, cfg.year), cfg=cfg, month=as_of.month)
-    return forecast_summary(checks), drivers_of(projects, checks=checks, cfg=cfg, top=top)
+    ranked = _ranked(projects, checks=checks, cfg=cfg)
+    return forecast_summary(checks, ranked=ranked), drivers_of(ranked, top=top)
 
 
-def forecast_summary(checks: pl.DataFrame) -> pl.DataFrame:
-    """The forecast columns of a city-level target-check frame."""
+def forecast_summary(checks: pl.DataFrame, *, ranked: dict[str, tuple[pl.DataFrame, pl.DataFrame]]) -> pl.DataFrame:
+    """Forecast columns per metric, with what accelerating the pipeline could still add.
+
+    ``acceleration_potential_wan``: Σ achievable extra over all projects; ``projects_to_close_gap``:
+    how many of the ranked accelerators it takes to reach the target (null when there is no
+    gap, or when even all of them together cannot close it).
+    """
+    extra = pl.DataFrame(
+        [
+            {
+                "metric": metric,
+                "acceleration_potential_wan": float(fast["achievable_extra_wan"].sum() or 0.0),
+                "projects_to_close_gap": (int(fast["closes_gap"].arg_true()[0]) + 1)
+                if fast["closes_gap"].any() else None,
+            }
+            for metric, (_short, fast) in ranked.items()
+        ],
+        schema={"metric": pl.String, "acceleration_potential_wan": pl.Float64, "projects_to_close_gap": pl.Int64},
+    )
     return checks.select(
         "metric", "label", "target_wan", "planned_wan", "completed_wan", "forecast_wan",
         "forecast_low_wan", "forecast_high_wan", "forecast_gap_wan", "probability_meet_target",
         "implied_growth_pct",
-    )
+    ).join(extra, on="metric", how="left")
 
 
-def drivers_of(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings, top: int = 20) -> pl.DataFrame:
-    """Per metric: the projects whose slippage drives a shortfall, and those that could close it.
+def _ranked(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+    """Per metric: all projects behind their plan (largest gap first) and all accelerators.
 
-    ``role = "shortfall"``: largest gap between annual plan and forecast. ``role =
-    "accelerate"``: largest achievable extra, i.e. the gap it could still recover if it ran
-    its remaining scheduled work at the pace cap, ranked, with the cumulative extra and
-    whether that reaches the metric's gap to target.
+    An accelerator's achievable extra is what it could still recover towards its annual
+    plan by running its remaining scheduled work at the pace cap:
+    ``min(plan − forecast, remaining × (cap − pace))``, never below 0.
     """
     cap = cfg.forecast["ratio_cap"]
     plan = pl.col("annual_plan_wan").cast(pl.Float64)
     done = pl.col("completed_wan").cast(pl.Float64)
-    cols = ["metric", "role", "rank", "project_id", "name", "unit_name", "chain_name", "tier",
-            "leader", "leader_level", "annual_plan_wan", "completed_wan", "expected_wan",
-            "performance", "forecast_wan", "forecast_gap_wan", "gap_share", "remaining_plan_wan",
-            "required_pace", "achievable_extra_wan", "cumulative_extra_wan", "closes_gap"]
-    parts = []
+    out = {}
     for metric, subset in _metric_frames(projects, cfg):
         gap_to_target = float(checks.filter(pl.col("metric") == metric)["forecast_gap_wan"][0])
         base = subset.with_columns(
@@ -826,11 +822,9 @@ def drivers_of(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings, t
         short = (
             behind
             .sort(["forecast_gap_wan", "project_id"], descending=[True, False])
-            .head(top)
             .with_columns(
                 pl.lit("shortfall").alias("role"),
-                (pl.col("forecast_gap_wan") / total_gap if total_gap else pl.lit(None, dtype=pl.Float64))
-                .alias("gap_share"),
+                (pl.col("forecast_gap_wan") / total_gap).alias("gap_share"),
                 pl.lit(None, dtype=pl.Float64).alias("cumulative_extra_wan"),
                 pl.lit(None, dtype=pl.Boolean).alias("closes_gap"),
             )
@@ -845,19 +839,36 @@ def drivers_of(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings, t
                 pl.col("achievable_extra_wan").cum_sum().alias("cumulative_extra_wan"),
             )
             .with_columns(
-                ((pl.col("cumulative_extra_wan") >= gap_to_target) & (pl.lit(gap_to_target) > 0)).alias("closes_gap"),
+                ((pl.col("cumulative_extra_wan") >= gap_to_target) & pl.lit(gap_to_target > 0)).alias("closes_gap"),
             )
-            .head(top)
         )
-        for part in (short, fast):
-            parts.append(
-                part
-                .with_columns(
-                    pl.lit(metric).alias("metric"),
-                    pl.int_range(1, pl.len() + 1).cast(pl.Int64).alias("rank"),
-                )
-                .select(cols)
-            )
+        out[metric] = (short, fast)
+    return out
+
+
+DRIVER_COLS = [
+    "metric", "role", "rank", "project_id", "name", "unit_name", "chain_name", "tier", "leader",
+    "leader_level", "annual_plan_wan", "completed_wan", "expected_wan", "performance", "pace",
+    "forecast_wan", "forecast_gap_wan", "gap_share", "remaining_plan_wan", "required_pace",
+    "achievable_extra_wan", "cumulative_extra_wan", "closes_gap",
+]
+
+
+def drivers_of(ranked: dict[str, tuple[pl.DataFrame, pl.DataFrame]], *, top: int = 20) -> pl.DataFrame:
+    """The top projects per metric and role: ``shortfall`` (largest plan − forecast) and
+    ``accelerate`` (largest achievable extra, with the cumulative extra and whether it closes
+    the metric's gap to target)."""
+    parts = [
+        part
+        .head(top)
+        .with_columns(
+            pl.lit(metric).alias("metric"),
+            pl.int_range(1, pl.len() + 1).cast(pl.Int64).alias("rank"),
+        )
+        .select(DRIVER_COLS)
+        for metric, pair in ranked.items()
+        for part in pair
+    ]
     return pl.concat(parts, how="vertical_relaxed")
 
 
@@ -893,72 +904,111 @@ def check_report(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, l
     targets = city_targets(con, cfg.year)
     group_targets = _group_targets(con, cfg.year)
     checks = checks_of(projects, targets=targets, cfg=cfg, month=month)
+    ranked = _ranked(projects, checks=checks, cfg=cfg)
+    extra = forecast_summary(checks, ranked=ranked).select(
+        "metric", "acceleration_potential_wan", "projects_to_close_gap")
     lagging = lagging_of(projects)
     violations = violations_of(projects, cfg=cfg)
-    below = int(projects.filter(pl.col("tier").is_null()).height)
     return {
         "year": cfg.year,
         "as_of": as_of.strftime("%Y-%m"),
         "is_sample": store.is_sample(con),
         "projects": projects.height,
-        "metrics": records(checks),
+        "metrics": records(checks.join(extra, on="metric", how="left")),
         "tiers": records(tiers_of(projects, tiers=cfg.tiers)),
-        "below_tier_count": below,
+        "below_tier_count": int(projects["tier"].is_null().sum()),
         "lagging_count": lagging.height,
         "lagging_projects": records(lagging.head(limit)),
         "stalled_count": int(projects["stalled"].sum()),
         "open_problem_count": int(projects["open_problems"].is_not_null().sum()),
         "responsibility": records(responsibility_counts_of(projects, cfg=cfg)),
-        "violation_counts": {r: int(n) for r, n in violations.group_by("rule").len().iter_rows()},
+        "violation_counts": {r: int(n) for r, n in violations.group_by("rule", maintain_order=True).len().iter_rows()},
         "violations": records(violations.head(limit)),
         "by_unit": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="unit",
                                      group_targets=group_targets)),
         "by_chain": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="chain",
                                       group_targets=group_targets)),
-        "drivers": records(drivers_of(projects, checks=checks, cfg=cfg, top=10)),
+        "drivers": records(drivers_of(ranked, top=10)),
         "rules": {
-            "status": f"完成率≥{cfg.on_track:g}为正常，≥{cfg.at_risk:g}为有风险，否则滞后；"
+            "status": f"季节完成率≥{cfg.on_track:g}为正常，≥{cfg.at_risk:g}为有风险，否则滞后；"
                       f"计划覆盖率<{cfg.coverage_at_risk:g}时最多为有风险",
-            "flag": f"项目完成率≥{cfg.green:g}绿，≥{cfg.amber:g}黄，否则红；"
-                    f"连续{cfg.stalled_months}个月无投资为停滞",
-            "forecast": "剩余计划 × 收缩后的完成节奏；区间为蒙特卡洛分位数（见 docs/forecast.md）",
+            "flag": f"项目完成率≥{cfg.green:g}为绿，≥{cfg.amber:g}为黄，否则为红；"
+                    f"活动月份中连续{cfg.stalled_months}个月无投资为停滞",
+            "forecast": "已完成 + 剩余计划 × 收缩后的完成节奏；区间为蒙特卡洛分位数（见 docs/forecast.md）",
         },
     }
+
+
+def _yi(v: Any) -> str:
+    return "—" if v is None else f"{float(v) / config.WAN_PER_YI:,.2f}"
+
+
+def _pct(v: Any) -> str:
+    return "—" if v is None else f"{float(v) * 100:.1f}%"
+
+
+def _dash(v: Any) -> str:
+    return "—" if v is None else str(v)
+
+
+STATUS_STYLE = {"on_track": "green", "at_risk": "yellow", "off_track": "red"}
+
+
+def _status_text(status: str | None) -> str:
+    if status is None:
+        return "—"
+    return f"[{STATUS_STYLE.get(status, 'white')}]{STATUS_LABELS.get(status, status)}[/]"
 
 
 def print_check(report: dict[str, Any], console: Any) -> None:
     """Render a check report as readable Chinese tables (money in 亿元)."""
     from rich.table import Table
 
-    def yi(v: Any) -> str:
-        return "—" if v is None else f"{float(v) / config.WAN_PER_YI:,.2f}"
-
-    def pct(v: Any) -> str:
-        return "—" if v is None else f"{float(v) * 100:.1f}%"
-
-    colour = {"on_track": "green", "at_risk": "yellow", "off_track": "red"}
+    metrics = report["metrics"]
     title = f"{report['year']}年目标检查（截至 {report['as_of']}）" + ("〔示例数据〕" if report.get("is_sample") else "")
     t = Table(title=title)
-    for head in ("指标", "目标(亿元)", "计划(亿元)", "计划覆盖率", "累计完成(亿元)", "季节预期(亿元)",
-                 "完成率", "线性完成率", "年末预测(亿元)", "预测区间(亿元)", "隐含增速", "状态"):
-        t.add_column(head, justify="left" if head in ("指标", "状态") else "right")
-    for m in report["metrics"]:
-        st = m["status"]
-        growth = m.get("implied_growth_pct")
-        t.add_row(m["label"], yi(m["target_wan"]), yi(m["planned_wan"]), pct(m["coverage"]),
-                  yi(m["completed_wan"]), yi(m["expected_wan"]), pct(m["ytd_ratio"]), pct(m["linear_ratio"]),
-                  yi(m["forecast_wan"]), f"{yi(m['forecast_low_wan'])}–{yi(m['forecast_high_wan'])}",
-                  "—" if growth is None else f"{growth:.1f}%",
-                  f"[{colour.get(st, 'white')}]{STATUS_LABELS.get(st, st)}[/]")
+    t.add_column("项目")
+    for x in metrics:
+        t.add_column(x["label"], justify="right")
+    rows: list[tuple[str, str]] = [
+        ("年度目标（亿元）", "target_wan"), ("项目库年度计划（亿元）", "planned_wan"), ("计划覆盖率", "coverage"),
+        ("累计完成（亿元）", "completed_wan"), ("季节预期（亿元）", "expected_wan"), ("季节完成率", "ytd_ratio"),
+        ("线性预期（亿元）", "linear_expected_wan"), ("线性完成率（时间进度）", "linear_ratio"),
+        ("上年基数（亿元）", "base_wan"), ("年末预测（亿元）", "forecast_wan"), ("预测区间（亿元）", "_range"),
+        ("达标概率", "probability_meet_target"), ("预测增速", "implied_growth_pct"), ("状态", "status"),
+    ]
+    for label, key in rows:
+        cells = []
+        for x in metrics:
+            if key == "_range":
+                cells.append(f"{_yi(x['forecast_low_wan'])}–{_yi(x['forecast_high_wan'])}")
+            elif key == "status":
+                cells.append(_status_text(x["status"]))
+            elif key == "implied_growth_pct":
+                cells.append("—" if x[key] is None else f"{x[key]:.1f}%")
+            elif key.endswith("_wan"):
+                cells.append(_yi(x[key]))
+            else:
+                cells.append(_pct(x[key]))
+        t.add_row(label, *cells)
     console.print(t)
+    for x in metrics:
+        gap = x["forecast_gap_wan"]
+        if gap is not None and gap > 0:
+            n = x.get("projects_to_close_gap")
+            how = (f"加速排名前 {n} 个项目可补足" if n else
+                   f"全部项目加速最多可补 {_yi(x.get('acceleration_potential_wan'))} 亿元，仍不足")
+            console.print(f"{x['label']}：预测缺口 {_yi(gap)} 亿元；{how}。")
 
     t = Table(title="投资规模档次（按总投资）")
-    for head in ("档次", "项目数", "累计", "计划累计", "差额", "年度计划(亿元)"):
+    for head in ("档次", "项目数", "累计", "原文累计", "差额", "年度计划（亿元）"):
         t.add_column(head, justify="left" if head == "档次" else "right")
     for r in report["tiers"]:
         t.add_row(r["tier"], str(r["count"]), str(r["cumulative_count"]), str(r["plan_cumulative_count"]),
-                  f"{r['cumulative_diff']:+d}", yi(r["plan_wan"]))
+                  f"{r['cumulative_diff']:+d}", _yi(r["plan_wan"]))
     console.print(t)
+    if report.get("below_tier_count"):
+        console.print(f"另有 {report['below_tier_count']} 个项目总投资不足最低档（不计入档次）。")
 
     t = Table(title="包保责任（最高包保层级）")
     for head in ("层级", "项目数", "原文", "口径", "累计", "原文累计"):
@@ -968,25 +1018,31 @@ def print_check(report: dict[str, Any], console: Any) -> None:
                   _dash(r["cumulative_count"]), _dash(r["plan_cumulative_count"]))
     console.print(t)
     counts = report.get("violation_counts", {})
-    if counts:
-        names = {"no_owner": "未落实包保", "below_min_level": "3000万元以上低于处室",
-                 "major_below_level": "重大项目低于局级"}
-        console.print("包保问题：" + "；".join(f"{names.get(k, k)} {v} 个" for k, v in counts.items()))
+    names = {"no_owner": "未落实包保", "below_min_level": "3000万元以上低于处室包保",
+             "major_below_level": "重大产业化项目低于局级包保"}
+    console.print("包保问题：" + ("；".join(f"{names.get(k, k)} {v} 个" for k, v in counts.items()) or "无") + "。")
 
-    lag = report["lagging_projects"]
-    console.print(f"滞后项目 {report['lagging_count']} 个（停滞 {report['stalled_count']} 个，"
-                  f"有未解决问题 {report['open_problem_count']} 个）。")
-    if lag:
-        t = Table(title="滞后最多的项目（前10）")
-        for head in ("项目", "责任单位", "年度计划(亿元)", "应完成(亿元)", "已完成(亿元)", "完成率", "标识", "问题"):
-            t.add_column(head, justify="left" if head in ("项目", "责任单位", "标识", "问题") else "right")
-        for r in lag[:10]:
-            flag = FLAG_LABELS.get(r["flag"] or "", "—") + ("·停滞" if r["stalled"] else "")
-            t.add_row(r["name"], r["unit_name"] or "", yi(r["annual_plan_wan"]), yi(r["expected_wan"]),
-                      yi(r["completed_wan"]), pct(r["performance"]), flag,
-                      f"{r['open_problems']}（{r['open_problem_months']}个月）" if r["open_problems"] else "")
+    units = [u for u in report.get("by_unit", []) if u["metric"] == "industrial_investment"]
+    if units:
+        t = Table(title="分责任单位：工业投资（目标按计划占比分配）")
+        for head in ("责任单位", "计划（亿元）", "累计完成（亿元）", "季节完成率", "年末预测（亿元）", "状态"):
+            t.add_column(head, justify="left" if head in ("责任单位", "状态") else "right", overflow="fold")
+        for u in sorted(units, key=lambda r: r["ytd_ratio"] if r["ytd_ratio"] is not None else 9):
+            t.add_row(u["unit_name"], _yi(u["planned_wan"]), _yi(u["completed_wan"]), _pct(u["ytd_ratio"]),
+                      _yi(u["forecast_wan"]), _status_text(u["status"]))
         console.print(t)
 
-
-def _dash(v: Any) -> str:
-    return "—" if v is None else str(v)
+    lag = report["lagging_projects"]
+    console.print(f"滞后项目 {report['lagging_count']} 个（停滞 {report['stalled_count']} 个；"
+                  f"全库有未解决问题的项目 {report['open_problem_count']} 个）。")
+    if lag:
+        t = Table(title="滞后最多的项目（前10，按欠完成额）")
+        for head in ("项目", "责任单位", "应完成/已完成（亿元）", "完成率", "标识", "存在问题"):
+            t.add_column(head, justify="right" if head in ("应完成/已完成（亿元）", "完成率") else "left",
+                         overflow="fold")
+        for r in lag[:10]:
+            flag = FLAG_LABELS.get(r["flag"] or "", "—") + ("·停滞" if r["stalled"] else "")
+            problem = f"{r['open_problems']}（{r['open_problem_months']}个月）" if r["open_problems"] else ""
+            t.add_row(r["name"], r["unit_name"] or "", f"{_yi(r['expected_wan'])}/{_yi(r['completed_wan'])}",
+                      _pct(r["performance"]), flag, problem)
+        console.print(t)
