@@ -189,7 +189,8 @@ def segment_coverage(con: Con) -> pl.DataFrame:
             select node_id, count(*) as pipeline_projects,
                    sum(total_investment_wan) as pipeline_investment_wan,
                    sum(annual_plan_wan) as pipeline_plan_wan,
-                   list(project_id order by project_id) as pipeline_ids
+                   list(project_id order by project_id) as pipeline_ids,
+                   count(distinct coalesce(enterprise, project_id)) as pipeline_builders
             from projects where node_id is not null and status in ({pipe}) group by node_id
         ), d as (
             select node_id, count(*) as finished_projects
@@ -212,6 +213,7 @@ def segment_coverage(con: Con) -> pl.DataFrame:
                coalesce(p.pipeline_investment_wan, 0)::decimal(38,2) as pipeline_investment_wan,
                coalesce(p.pipeline_plan_wan, 0)::decimal(38,2) as pipeline_plan_wan,
                coalesce(p.pipeline_ids, []::varchar[]) as pipeline_ids,
+               coalesce(p.pipeline_builders, 0) as pipeline_builders,
                coalesce(d.finished_projects, 0) as finished_projects
         from chain_nodes n
         left join chains c using (chain_id)
@@ -388,9 +390,11 @@ def _reasons(frame: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
             en.append(f"No local firm; present direct customers rely on it: "
                       f"{firms(r['present_successors'], cid, True)}")
             zh.append(f"下游依赖产值 {_yi(r['dependence_wan'])}亿元（含间接下游折算），"
-                      f"中介中心度 {r['betweenness']:.3f}，环节权重 {r['weight']:g}")
+                      f"中介中心度 {r['betweenness']:.4f}（相对值 {r['betweenness_norm']:.2f}），"
+                      f"环节权重 {r['weight']:g}")
             en.append(f"Dependent output {_bn(r['dependence_wan'])} (indirect customers "
-                      f"discounted), betweenness {r['betweenness']:.3f}, weight {r['weight']:g}")
+                      f"discounted), betweenness {r['betweenness']:.4f} (relative "
+                      f"{r['betweenness_norm']:.2f}), weight {r['weight']:g}")
         elif kind == "增链":
             if r["present_predecessors"]:
                 zh.append(f"本地无企业，本地也无直接下游；上游 {firms(r['present_predecessors'], cid)}，"
@@ -425,8 +429,8 @@ def _reasons(frame: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
         if kind is not None:
             ids = r["pipeline_ids"]
             if ids:
-                shown = "、".join(ids[:5]) + (f" 等 {len(ids)} 个" if len(ids) > 5 else "")
-                zh.append(f"在库项目（谋划/前期/在建）{shown} 正在{kind}")
+                shown = "、".join(ids[:5]) + (f" 等 {len(ids)} 个项目" if len(ids) > 5 else " ")
+                zh.append(f"在库项目（谋划/前期/在建）{shown}正在{kind}")
                 en.append(f"Pipeline projects {', '.join(ids[:5])}" + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
                           + f" address it ({KINDS_EN[kind]})")
             else:
@@ -549,19 +553,22 @@ CHANGES = {"closed": "缺口消除", "changed": "类别改变", "remains": "仍�
 def _after(coverage: pl.DataFrame, edges: pl.DataFrame, classes: pl.DataFrame,
            chain_id: str | None) -> pl.DataFrame:
     newly = (pl.col("firms") == 0) & (pl.col("pipeline_projects") > 0)
+    builders = pl.col("pipeline_builders")
+    # equal (unknown) output shares: HHI = 10000 / n, above 2500 exactly when n < 4
     future = coverage.with_columns(
-        pl.when(newly).then(1).otherwise(pl.col("firms")).alias("firms"),
-        pl.when(newly).then(10000.0).otherwise(pl.col("hhi")).alias("hhi"),
-        (newly | pl.col("concentrated")).alias("concentrated"),
+        pl.when(newly).then(builders).otherwise(pl.col("firms")).alias("firms"),
+        pl.when(newly).then(10000.0 / builders).otherwise(pl.col("hhi")).alias("hhi"),
+        pl.when(newly).then(builders < 4).otherwise(pl.col("concentrated")).alias("concentrated"),
         pl.when(newly).then(pl.lit("在库项目建成后")).otherwise(pl.col("top_enterprise"))
         .alias("top_enterprise"),
     )
-    after = analyse(future, edges, validate=False).select("node_id", pl.col("kind").alias("kind_after"))
+    after = analyse(future, edges, validate=False).select(
+        "node_id", pl.col("firms").alias("firms_after"), pl.col("kind").alias("kind_after"))
     frame = (
         classes
         .select("chain_id", "chain", "node_id", pl.col("name").alias("node"),
-                pl.col("name_en").alias("node_en"), pl.col("kind").alias("kind_before"),
-                pl.col("pipeline_ids").alias("addressed_by"))
+                pl.col("name_en").alias("node_en"), pl.col("firms").alias("firms_before"),
+                pl.col("kind").alias("kind_before"), pl.col("pipeline_ids").alias("addressed_by"))
         .join(after, on="node_id", how="left", maintain_order="left")
         .filter(pl.col("kind_before").is_not_null() | pl.col("kind_after").is_not_null())
         .with_columns(
@@ -581,9 +588,11 @@ def _after(coverage: pl.DataFrame, edges: pl.DataFrame, classes: pl.DataFrame,
 def after_pipeline(con: Con, *, chain: str | None = None) -> pl.DataFrame:
     """Reclassify as if every pipeline project were finished: which gaps close, change or remain.
 
-    An absent segment with pipeline projects becomes present with one enterprise (output
-    unknown, counted as 0); present segments keep their firms. ``change`` is closed / changed
-    / remains / new (a segment that becomes a gap because a new firm now relies on it).
+    An absent segment with pipeline projects becomes present: each distinct builder
+    (``projects.enterprise``, else the project) becomes one local enterprise, with equal
+    shares of an unknown output (counted as 0 in others' dependence). Present segments keep
+    their firms. ``change`` is closed / changed / remains / new (a segment that becomes a gap
+    because a new firm now relies on it).
     """
     chain_id = resolve_chain(con, chain) if chain else None
     coverage, edges, classes = _inputs(con)
@@ -663,25 +672,25 @@ def print_gaps(result: dict[str, Any], console: Any) -> None:
         if not items:
             continue
         table = Table(title=f"{kind}（{len(items)} 个，按得分排序）")
-        for col in ("序", "产业链", "环节", "得分", "在库项目", "理由"):
-            table.add_column(col, justify="right" if col in ("序", "得分") else "left")
+        for col in ("序", "产业链", "环节", "得分", "本地企业", "在库项目"):
+            table.add_column(col, justify="right" if col in ("序", "得分", "本地企业") else "left",
+                             no_wrap=col != "在库项目")
         for g in items:
             ids = g["addressed_by"]
-            projects = "、".join(ids[:3]) + (f" 等{len(ids)}个" if len(ids) > 3 else "") if ids else "—（招商目标）"
-            table.add_row(str(g["rank"]), g["chain"], g["node"], f"{g['score']:.3f}", projects,
-                          "；".join(g["reasons"][:-1]))
+            projects = ("、".join(ids[:2]) + (f" 等{len(ids)}个" if len(ids) > 2 else "")
+                        if ids else "—（招商目标）")
+            table.add_row(str(g["rank"]), g["chain"], g["node"], f"{g['score']:.3f}",
+                          str(g["firms"]), projects)
         console.print(table)
+        for g in items:
+            console.print(f"  {g['rank']}. {g['node']}：" + "；".join(g["reasons"][:-1]), markup=False)
     dis = result["role_disagreements"]
     if dis:
-        table = Table(title=f"申报的链上作用与环节类别不一致（{len(dis)} 个项目）")
-        for col in ("项目编号", "项目名称", "申报", "环节类别", "说明"):
-            table.add_column(col)
+        console.print(f"申报的链上作用与环节类别不一致（{len(dis)} 个项目）", style="bold")
         for d in dis[:30]:
-            table.add_row(d["project_id"], d["project"], d["declared_role"],
-                          d["segment_kind"] or "—", d["reason"])
-        console.print(table)
+            console.print(f"  {d['project_id']} {d['project']}：{d['reason']}", markup=False)
         if len(dis) > 30:
-            console.print(f"……其余 {len(dis) - 30} 个见 --json 输出。")
+            console.print(f"  ……其余 {len(dis) - 30} 个见 --json 输出。")
     counts = result["after_pipeline"]["counts"]
     console.print("在库项目全部建成后：" + "，".join(f"{CHANGES[c]} {n} 个" for c, n in counts.items()) + "。")
 

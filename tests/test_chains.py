@@ -460,6 +460,17 @@ def test_after_the_pipeline_a_fill_gap_becomes_a_sole_supplier_and_new_gaps_appe
     ]
 
 
+def test_after_the_pipeline_a_gap_with_four_builders_closes(db: duckdb.DuckDBPyConnection) -> None:
+    projects = [(f"P{i}", "m1", "在建", "补链") for i in range(4)]
+    load(db, LINE, LINE_EDGES, COVERED, projects)
+    got = chains.after_pipeline(db, chain="c1").filter(pl.col("node_id") == "m1")
+    # four builders with equal shares: HHI 10000 / 4 = 2500, not above the threshold
+    assert got.select("firms_before", "firms_after", "kind_before", "kind_after", "change").rows() == [
+        (0, 4, "补链", None, "closed")]
+    report = chains.gaps_report(db, chain="c1")["after_pipeline"]
+    assert report["counts"] == {"closed": 1, "changed": 0, "remains": 1, "new": 2}  # svc remains 增链
+
+
 def test_print_gaps_writes_chinese_tables(db: duckdb.DuckDBPyConnection) -> None:
     load(db, LINE, LINE_EDGES, [("d1", "一汽", 90.0)], [("P2", "m1", "前期", "增链")])
     console = Console(record=True, width=200)
