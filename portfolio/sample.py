@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 import duckdb
@@ -435,7 +436,8 @@ def _majors_and_levels(
     rest = majors[n_named:]
     city = np.concatenate([majors[: min(n_named, n_city)],
                            _pick(rng, rest, amount[rest], n_city - min(n_named, n_city))])
-    is_major = np.isin(np.arange(n), majors)
+    is_major = np.zeros(n, dtype=bool)
+    is_major[majors] = True
     # 局级: the rest of the majors plus large projects (亿元以上 where there are enough)
     pool = np.flatnonzero(~below & ~is_major & (tier <= 1))
     wanted = n_bureau - (n_major - n_city)
@@ -536,7 +538,8 @@ def build_projects(
     tier, amount = _amounts(rng, n, tiers)
     majors, level = _majors_and_levels(rng, tier, amount, cfg["responsibility"]["plan_counts"],
                                        tiers.height - 1)
-    is_major = np.isin(np.arange(n), majors)
+    is_major = np.zeros(n, dtype=bool)
+    is_major[majors] = True
     top_majors = majors[tier[majors] == 0]
     named = top_majors[: len(NAMED_MAJORS)]
     amount[top_majors] = np.floor(_log_uniform(rng, 150_000, 2_000_000, len(top_majors), 1.5) / 1000) * 1000
@@ -566,7 +569,7 @@ def build_projects(
     status = _choice(rng, np.array([[0.07, 0.20, 0.82, 0.92, 1.0], [0.0, 0.2, 1.0, 1.0, 1.0]]),
                      is_major.astype(np.int64))
     # on a segment without a local firm nothing is finished, expanded or upgraded yet
-    on_gap = np.isin(np.array([*node_ids, ""])[node], EMPTY_ADDRESSED + EMPTY_OPEN)
+    on_gap = np.isin(np.append(node_ids, ""), EMPTY_ADDRESSED + EMPTY_OPEN)[node]
     status = np.where(on_gap & (status >= 3), 2, status)
     nature = np.where(on_gap, 0, nature)
     for i, m in zip(named, NAMED_MAJORS, strict=False):
@@ -576,7 +579,7 @@ def build_projects(
     start, end = _dates(rng, status, tier)
     industrial, tech = _targets(targets)
     tech_natures = cfg.get("tech_upgrade_natures", config.NATURES[1:])
-    is_tech = np.isin(np.array(config.NATURES)[nature], tech_natures)
+    is_tech = np.isin(config.NATURES, tech_natures)[nature]
     goal_tech = tech * PLAN_COVERAGE["tech"] * scale
     goal_new = industrial * PLAN_COVERAGE["industrial"] * scale - goal_tech
     plan = _plans(rng, amount, tier, status, is_tech, (goal_new, goal_tech))
@@ -595,13 +598,13 @@ def build_projects(
     firm_pos = np.where(firm >= 0, firm, ent.height)
     shorts = units["short_name"].to_list()
     template = rng.integers(0, 3, n)
-    texts = np.array([t for nat in config.NATURES for t in TEMPLATES[nat]])
+    texts = pl.Series([*(t for nat in config.NATURES for t in TEMPLATES[nat]), "产业化项目"])
     labels = pl.DataFrame({
         "firm_name": ent["name"].extend_constant(None, 1).gather(firm_pos),
         "firm_short": ent["short_name"].extend_constant(None, 1).gather(firm_pos),
         "trade": trades,
         "product": products,
-        "suffix": np.where(is_major, "产业化项目", texts[nature * 3 + template]),
+        "suffix": texts.gather(np.where(is_major, len(texts) - 1, nature * 3 + template)),
         "place": _places(units).gather(unit),
         "unit_short": pl.Series(shorts).gather(unit),
         "park_kind": pl.Series([PARKS[c] for c in [*chain_ids, ""]]).gather(chain),
@@ -762,36 +765,30 @@ def build_progress(
     since = np.maximum(since, first)
     minor = (kind == 0) & (rng.random(n) < 0.05) & (last > first)
     minor_month = first + (rng.random(n) * np.maximum(last - first, 1)).astype(np.int64)
-    open_row = np.isin(kind[owner], (1, 2)) & (month >= since[owner])
+    open_row = ((kind == 1) | (kind == 2))[owner] & (month >= since[owner])
     # escalate one level every three months: 属地 → 处室 → 局级 (majors up to 市级)
     major = p["is_major"].to_numpy()
     base = np.where(major, 2, np.where(p["held"].to_numpy(), 1, 0))
     level = np.minimum(base[owner] + (month - since[owner]) // 3, np.where(major, 3, 2)[owner])
-    problems = pl.Series(PROBLEMS)
-    rows = pl.DataFrame({
-        "month": month,
-        "c": cents,
-        "pct": np.round(pct * 100).astype(np.int64),
-        "p1": problems.gather(first_problem[owner]),
-        "p2": problems.gather(second_problem[owner]),
-        "open": open_row,
-        "minor": minor[owner] & (month == minor_month[owner]),
-        "stall": kind[owner] == 2,
-        "level": np.where(open_row, level, 0),
-    })
-    return rows.select(
-        p["project_id"].gather(owner).alias("project_id"),
-        pl.date(YEAR, pl.col("month"), 1).alias("month"),
-        _cents_to_money("c").alias("completed_wan"),
-        _cents_to_money("pct", PCT).alias("physical_pct"),
-        pl.when(pl.col("open") & pl.col("stall")).then(pl.concat_str("p1", "p2", separator="；"))
-        .when(pl.col("open")).then(pl.col("p1"))
-        .when(pl.col("minor")).then(pl.lit("施工许可待办"))
-        .alias("problems"),
-        pl.when(pl.col("open") | pl.col("minor"))
-        .then(pl.lit(pl.Series(config.PROBLEM_LEVELS)).gather(pl.col("level")))
-        .alias("problem_level"),
+    # one small pool of texts and levels, gathered by index (-1 = none): no per-row strings
+    pool = [*PROBLEMS, *(f"{x}；{y}" for x in PROBLEMS for y in PROBLEMS), "施工许可待办", None]
+    n_problems = len(PROBLEMS)
+    text = np.select(
+        [open_row & (kind[owner] == 2), open_row, minor[owner] & (month == minor_month[owner])],
+        [n_problems + first_problem[owner] * n_problems + second_problem[owner],
+         first_problem[owner], len(pool) - 2],
+        default=len(pool) - 1,
     )
+    level = np.where(open_row, level, np.where(text == len(pool) - 2, 0, len(config.PROBLEM_LEVELS)))
+    cents = pl.DataFrame({"c": cents, "pct": np.round(pct * 100).astype(np.int64)})
+    return pl.DataFrame({
+        "project_id": p["project_id"].gather(owner),
+        "month": pl.Series([date(YEAR, m, 1) for m in range(1, 13)]).gather(month - 1),
+        "completed_wan": cents.select(_cents_to_money("c")).to_series(),
+        "physical_pct": cents.select(_cents_to_money("pct", PCT)).to_series(),
+        "problems": pl.Series(pool, dtype=pl.String).gather(text),
+        "problem_level": pl.Series([*config.PROBLEM_LEVELS, None], dtype=pl.String).gather(level),
+    })
 
 
 # --------------------------------------------------------------------------------------------
