@@ -464,7 +464,9 @@ def _cell(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, float) and math.isfinite(value):
-        return f"{value:,.6g}" if abs(value) < 1e15 else repr(value)
+        if value == 0 or 1e-6 <= abs(value) < 1e15:
+            return f"{value:,.6f}".rstrip("0").rstrip(".")
+        return repr(value)
     if isinstance(value, list | tuple | dict):
         return _json_value(value)
     if isinstance(value, bytes):

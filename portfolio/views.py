@@ -402,7 +402,8 @@ with e as (
     select node_id, count(*) as pipeline_projects,
            sum(total_investment_wan) as pipeline_investment_wan,
            sum(annual_plan_wan) as pipeline_plan_wan,
-           list(project_id order by project_id) as pipeline_ids
+           list(project_id order by project_id) as pipeline_ids,
+           count(distinct coalesce(enterprise, project_id)) as pipeline_builders
     from projects
     where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})
     group by node_id
@@ -429,6 +430,7 @@ select n.node_id, n.chain_id, c.name as chain, coalesce(c.name_en, c.name) as ch
        coalesce(p.pipeline_investment_wan, 0)::decimal(38,2) as pipeline_investment_wan,
        coalesce(p.pipeline_plan_wan, 0)::decimal(38,2) as pipeline_plan_wan,
        coalesce(p.pipeline_ids, []::varchar[]) as pipeline_ids,
+       coalesce(p.pipeline_builders, 0) as pipeline_builders,
        coalesce(d.finished_projects, 0) as finished_projects
 from chain_nodes n
 left join chains c using (chain_id)
@@ -447,6 +449,7 @@ order by c.rowid, n.rowid
         "top_enterprise": "产值最大的企业", "top_output_wan": "最大企业年产值（万元）",
         "pipeline_projects": "在谋划、前期、在建项目数", "pipeline_investment_wan": "在库项目总投资（万元）",
         "pipeline_plan_wan": "在库项目年度计划投资（万元）", "pipeline_ids": "在库项目编号列表",
+        "pipeline_builders": "在库项目的建设单位数（不同企业）",
         "finished_projects": "竣工、达产达效项目数",
     },
 )
