@@ -38,6 +38,8 @@ MEMORY_LIMIT = "1GB"
 THREADS = 2
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_ROWS = 10_000
+#: A terminal table of more rows is unreadable and slow to lay out (rich: ~1 ms a row).
+TABLE_MAX_ROWS = 1_000
 
 #: Engine settings of every sandbox connection; ``lock_configuration`` comes last so nothing the
 #: query does can change the others. ``temp_directory = ''`` forbids spilling to disk, so a
@@ -293,7 +295,7 @@ def _engine_detail(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     if not lines:
         return type(exc).__name__
-    hint = next((line for line in lines[1:] if line.startswith("Did you mean")), "")
+    hint = next((line for line in lines[1:] if line.startswith(("Did you mean", "Candidate bindings"))), "")
     return f"{lines[0]} {hint}".strip()
 
 
@@ -489,9 +491,11 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _summary(result: QueryResult) -> str:
+def _summary(result: QueryResult, *, shown: int | None = None) -> str:
     n = result.frame.height
     line = f"{n} 行，用时 {result.elapsed_s:.2f} 秒"
+    if shown is not None and shown < n:
+        line += f"；表格只列出前 {shown} 行，完整结果请用 --format csv 或 json"
     if result.truncated:
         line += f"；结果超过 {result.max_rows} 行，只显示前 {result.max_rows} 行（可用 --max-rows 调整）"
     return line
@@ -506,18 +510,19 @@ def print_result(
 ) -> None:
     """Print a result as a rich table (with a footer), CSV or a JSON array of row objects.
 
-    For ``csv`` and ``json`` stdout carries only the data; the truncation notice goes to
+    The table lists at most ``TABLE_MAX_ROWS`` rows (the footer says so); CSV and JSON carry
+    every row of the result. For ``csv`` and ``json`` stdout carries only the data; the truncation notice goes to
     ``notices`` (stderr by default) so a redirected file stays clean.
     """
     if fmt == "table":
         table = Table(show_header=True, header_style="bold", show_lines=False)
-        frame = result.frame
+        frame = result.frame.head(TABLE_MAX_ROWS)
         for name, dtype in frame.schema.items():
             table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
         for row in frame.iter_rows():
             table.add_row(*(_cell(v) for v in row))
         console.print(table)
-        console.print(_summary(result), highlight=False, markup=False)
+        console.print(_summary(result, shown=frame.height), highlight=False, markup=False)
         return
     if fmt not in ("csv", "json"):
         raise QueryRefused("bad_option", what=f"不支持的输出格式 {fmt!r}；可选 table、csv、json。")

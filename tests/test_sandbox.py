@@ -321,6 +321,16 @@ def test_table_output_ends_with_a_row_count_and_a_truncation_notice(db: Path) ->
     assert "3 行，用时" in text and "只显示前 3 行" in text
 
 
+def test_a_long_table_lists_only_the_first_rows_and_says_so(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "TABLE_MAX_ROWS", 5)
+    console = Console(record=True, width=200)
+    result = sandbox.run_query(db, "select range as i from range(12)")
+    sandbox.print_result(result, console, fmt="table")
+    text = console.export_text()
+    assert "12 行" in text and "表格只列出前 5 行" in text
+    assert [line.strip("│ ") for line in text.splitlines() if line.startswith("│")] == ["0", "1", "2", "3", "4"]
+
+
 def test_truncated_csv_keeps_the_notice_off_stdout(db: Path) -> None:
     out = Console(record=True, width=200)
     notes = Console(record=True, width=200)
