@@ -710,12 +710,22 @@ def _layout(nodes: pl.DataFrame, edges: pl.DataFrame, chain_id: str) -> pl.DataF
     stage = dict(zip(nodes["node_id"].to_list(), nodes["stage"].to_list(), strict=True))
     pairs = [(s, d) for s, d in edges.select("src_node_id", "dst_node_id").iter_rows()
              if s in inside or d in inside]
-    column: dict[str, int] = {v: 1 + config.STAGES.index(stage[v]) for v in members}
+    # A stage with edges inside it (e.g. 铸锻件 → 发动机 in 中游) is split into sub-columns by
+    # longest-path depth, so every in-chain edge runs left to right or across stages.
+    same = nx.DiGraph()
+    same.add_nodes_from(members)
+    same.add_edges_from((s, d) for s, d in pairs if s in inside and d in inside and stage[s] == stage[d])
+    depth: dict[str, int] = {}
+    for v in nx.topological_sort(same):
+        depth[v] = max((depth[p] + 1 for p in same.predecessors(v)), default=0)
+    key: dict[str, tuple[int, int]] = {v: (1 + config.STAGES.index(stage[v]), depth[v]) for v in members}
     for s, d in pairs:
         if s not in inside:
-            column.setdefault(s, 0)
+            key.setdefault(s, (0, 0))
         if d not in inside:
-            column.setdefault(d, len(COLUMNS) - 1)
+            key.setdefault(d, (len(COLUMNS) - 1, 0))
+    keys = sorted(set(key.values()))
+    column = {v: keys.index(k) for v, k in key.items()}
     used = sorted(set(column.values()))
     g = nx.Graph()
     g.add_nodes_from(column)
@@ -740,10 +750,10 @@ def _layout(nodes: pl.DataFrame, edges: pl.DataFrame, chain_id: str) -> pl.DataF
     return pl.DataFrame(
         {
             "node_id": list(column),
-            "x": [used.index(column[v]) for v in column],
+            "x": [column[v] for v in column],
             "y": [y[v] for v in column],
-            "column": [COLUMNS[column[v]] for v in column],
-            "column_en": [COLUMNS_EN[column[v]] for v in column],
+            "column": [COLUMNS[key[v][0]] for v in column],
+            "column_en": [COLUMNS_EN[key[v][0]] for v in column],
             "external": [v not in inside for v in column],
         },
         schema={"node_id": pl.String, "x": pl.Int64, "y": pl.Float64, "column": pl.String,
@@ -754,6 +764,8 @@ def _layout(nodes: pl.DataFrame, edges: pl.DataFrame, chain_id: str) -> pl.DataF
 def layout(source: Con | pl.DataFrame, *, chain: str, edges: pl.DataFrame | None = None) -> pl.DataFrame:
     """x (stage column, left to right) and y (spread, centred) per segment of one chain.
 
+    A stage whose segments supply each other is split into sub-columns (``x`` counts
+    columns, ``column`` names the stage).
     Segments of other chains linked to it are included (``external``) in a supplier column
     on the left and a customer column on the right. Give a connection, or a nodes frame and
     ``edges`` (then ``chain`` is a chain id).

@@ -494,6 +494,16 @@ def test_layout_puts_stages_left_to_right_and_other_chains_at_the_sides(db: duck
     assert pos.filter(pl.col("x") == 2)["y"].to_list() == [0.0]
 
 
+def test_layout_splits_a_stage_whose_segments_supply_each_other_into_sub_columns() -> None:
+    nodes = _nodes_frame([("a", "c1", "上游"), ("b", "c1", "中游"), ("c", "c1", "中游"),
+                          ("d", "c1", "中游"), ("e", "c1", "下游")])
+    edges = _edges_frame([("a", "b"), ("b", "c"), ("c", "e"), ("a", "d"), ("d", "e")])
+    pos = chains.layout(nodes, chain="c1", edges=edges)
+    got = dict(zip(pos["node_id"].to_list(), zip(pos["x"].to_list(), pos["column"].to_list(), strict=True),
+                   strict=True))
+    assert got == {"a": (0, "上游"), "b": (1, "中游"), "d": (1, "中游"), "c": (2, "中游"), "e": (3, "下游")}
+
+
 def test_layout_from_frames_needs_the_edges() -> None:
     with pytest.raises(ValueError, match="edges"):
         chains.layout(_nodes_frame(LINE), chain="c1")

@@ -1,0 +1,338 @@
+"""Altair charts shared by the app and the report: independent functions, frames in, charts out.
+
+Charts never reference remote data or fonts: data goes inline (``alt.Data(values=...)``) and
+text uses the system's Noto CJK font when rendered to SVG/PNG with vl-convert.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import altair as alt
+import polars as pl
+
+FONT = "Noto Sans CJK SC"
+FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto")
+
+#: Fixed colours for segment categories (gap kinds first), the same in every chart.
+CATEGORY_COLORS = {
+    "补链": "#d1495b",
+    "增链": "#3a7fc1",
+    "丰链": "#edae49",
+    "已覆盖": "#5a9e6f",
+    "未覆盖": "#c9ccd1",
+}
+CATEGORY_EN = {"补链": "Fill (补链)", "增链": "Extend (增链)", "丰链": "Enrich (丰链)",
+               "已覆盖": "Covered", "未覆盖": "Absent"}
+TEXT = {
+    "zh": {"map": "{chain} 产业链图谱", "map_note": "圆面积∝√产值；黑色描边为暂无在库项目的缺口（招商目标）；虚线为跨链连接",
+           "category": "环节类别", "output": "产值（亿元）", "node": "环节", "chain": "产业链",
+           "stage": "阶段", "firms": "本地企业（家）", "score": "得分", "projects": "在库项目",
+           "density": "关联密度（可行性）", "value": "得分（价值）",
+           "scatter": "待招商缺口：可行性与价值", "scatter_note": "横轴：周边环节本地已有企业的关联密度；纵轴：缺口得分",
+           "none": "没有待招商的缺口", "reason": "理由"},
+    "en": {"map": "{chain}: chain map", "map_note": "circle area ∝ √output; black ring: gap without pipeline project (promotion target); dashed: cross-chain link",
+           "category": "Segment class", "output": "Output (100m yuan)", "node": "Segment",
+           "chain": "Chain", "stage": "Stage", "firms": "Local firms", "score": "Score",
+           "projects": "Pipeline projects", "density": "Relatedness density (feasibility)",
+           "value": "Score (value)", "scatter": "Open gaps: feasibility against value",
+           "scatter_note": "x: density of present related segments; y: gap score",
+           "none": "No open gap", "reason": "Reason"},
+}
+COL_W, ROW_H, PAD_TOP, PAD_BOTTOM = 150, 62, 46, 40
+AREA_MIN, AREA_MAX = 90.0, 1500.0
+
+
+def _text(lang: str) -> dict[str, str]:
+    if lang not in TEXT:
+        raise ValueError(f"不支持的语言 {lang!r}；可选 zh、en。")
+    return TEXT[lang]
+
+
+def _category_scale(lang: str) -> alt.Scale:
+    names = list(CATEGORY_COLORS) if lang == "zh" else [CATEGORY_EN[c] for c in CATEGORY_COLORS]
+    return alt.Scale(domain=names, range=list(CATEGORY_COLORS.values()))
+
+
+def _area(output_yi: float, top_yi: float) -> float:
+    """Point area in px², as the sqrt size scale below computes it (for arrowhead offsets)."""
+    return AREA_MIN + (AREA_MAX - AREA_MIN) * math.sqrt(output_yi / top_yi) if top_yi > 0 else AREA_MIN
+
+
+def _text_px(text: str, font: float = 12) -> float:
+    """Rough width of one line of text in pixels (CJK full width, Latin about half)."""
+    return sum(font if ord(ch) > 0x2E80 else font * 0.55 for ch in text)
+
+
+def _wrap(text: str, limit: int = 18) -> str:
+    """Break a long Latin label at the space nearest its middle (CJK labels are short)."""
+    if len(text) <= limit or " " not in text:
+        return text
+    middle = len(text) / 2
+    cut = min((i for i, ch in enumerate(text) if ch == " "), key=lambda i: abs(i - middle))
+    return text[:cut] + "\n" + text[cut + 1:]
+
+
+def _projects(ids: list[str] | None) -> str:
+    ids = ids or []
+    return "、".join(ids[:6]) + (f" 等{len(ids)}个" if len(ids) > 6 else "") if ids else "—"
+
+
+def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str = "zh") -> alt.LayerChart:
+    """A layered chain map: stages left to right, segments coloured by class and sized by output.
+
+    ``nodes_frame`` and ``edges_frame`` come from :func:`portfolio.chains.chain_map_frames`
+    (x column, centred y, category, firms, output_wan, addressed_by, external; edges with a
+    ``cross`` flag).
+    """
+    t = _text(lang)
+    en = lang == "en"
+    n_cols = max(nodes_frame["x"].to_list()) + 1
+    rows = max(nodes_frame.group_by("x").len()["len"].to_list())
+    top_yi = max(float(v or 0) for v in nodes_frame["output_wan"].to_list()) / 10_000
+    data = []
+    for r in nodes_frame.iter_rows(named=True):
+        out_yi = float(r["output_wan"] or 0) / 10_000
+        gap_open = r["kind"] is not None and not r["addressed_by"]
+        name = r["name_en"] if en else r["name"]
+        data.append({
+            "node_id": r["node_id"],
+            "x": r["x"],
+            "y": r["y"],
+            "label": f"{_wrap(name)}\n{_wrap('[' + r['chain_en'] + ']')}" if en and r["external"] else
+                     f"{name}\n［{r['chain']}］" if r["external"] else _wrap(name),
+            "name": name,
+            "chain": r["chain_en"] if en else r["chain"],
+            "column": r["column_en"] if en else r["column"],
+            "stage": r["stage"],
+            "category": CATEGORY_EN[r["category"]] if en else r["category"],
+            "firms": r["firms"],
+            "output_yi": round(out_yi, 2),
+            "radius": math.sqrt(_area(out_yi, top_yi) / math.pi),
+            "score": r["score"],
+            "projects": _projects(r["addressed_by"]),
+            "open": gap_open,
+            "external": r["external"],
+        })
+    # each gap between columns fits the widest labels on both sides, and is at least COL_W
+    half = [0.0] * n_cols
+    for d in data:
+        half[d["x"]] = max(half[d["x"]], *(_text_px(line) / 2 for line in d["label"].split("\n")))
+    left = [max(half[0] + 10, 40.0)]
+    for c in range(1, n_cols):
+        left.append(left[-1] + max(COL_W, half[c - 1] + half[c] + 24))
+    # rows tall enough for the biggest circle and the longest (wrapped) label below it
+    row_h = max(ROW_H, max(d["radius"] + 15 * (d["label"].count("\n") + 1) + 22 for d in data))
+    for d in data:
+        d["px"] = left[d.pop("x")]
+        d["py"] = PAD_TOP + (d.pop("y") + (rows - 1) / 2) * row_h
+    pos = {d["node_id"]: d for d in data}
+    links, heads = [], []
+    for src, dst, cross in edges_frame.select("src_node_id", "dst_node_id", "cross").iter_rows():
+        a, b = pos[src], pos[dst]
+        dx, dy = b["px"] - a["px"], b["py"] - a["py"]
+        length = math.hypot(dx, dy) or 1.0
+        back = b["radius"] + 5
+        links.append({"x": a["px"], "y": a["py"], "x2": b["px"] - dx / length * back,
+                      "y2": b["py"] - dy / length * back, "cross": cross})
+        heads.append({"x": b["px"] - dx / length * back, "y": b["py"] - dy / length * back,
+                      "angle": math.degrees(math.atan2(dx, -dy)) % 360, "cross": cross})
+    headers = (
+        nodes_frame
+        .group_by("column_en" if en else "column")
+        .agg(pl.col("x").unique().sort().alias("xs"))
+        .sort(pl.col("xs").list.first())
+    )
+    header_data = [{"px": sum(left[int(x)] for x in xs) / len(xs), "column": c}
+                   for c, xs in headers.iter_rows()]
+    width = left[-1] + max(half[-1] + 10, 40.0)
+    height = PAD_TOP + (rows - 1) * row_h + PAD_BOTTOM
+    px = alt.X("px:Q", scale=None, axis=None)
+    py = alt.Y("py:Q", scale=None, axis=None)
+    dash = alt.condition("datum.cross", alt.value([5, 3]), alt.value([1, 0]))
+    edge_layer = alt.Chart(alt.Data(values=links)).mark_rule(color="#8c96a3", strokeWidth=1.2, opacity=0.8).encode(
+        x=alt.X("x:Q", scale=None, axis=None), y=alt.Y("y:Q", scale=None, axis=None),
+        x2="x2:Q", y2="y2:Q", strokeDash=dash,
+    )
+    head_layer = alt.Chart(alt.Data(values=heads)).mark_point(
+        shape="triangle-up", filled=True, size=42, color="#8c96a3", opacity=0.9,
+    ).encode(x=alt.X("x:Q", scale=None, axis=None), y=alt.Y("y:Q", scale=None, axis=None),
+             angle=alt.Angle("angle:Q", scale=None))
+    tooltip = [
+        alt.Tooltip("name:N", title=t["node"]), alt.Tooltip("chain:N", title=t["chain"]),
+        alt.Tooltip("stage:N", title=t["stage"]), alt.Tooltip("category:N", title=t["category"]),
+        alt.Tooltip("firms:Q", title=t["firms"]), alt.Tooltip("output_yi:Q", title=t["output"], format=",.2f"),
+        alt.Tooltip("score:Q", title=t["score"], format=".3f"),
+        alt.Tooltip("projects:N", title=t["projects"]),
+    ]
+    base = alt.Chart(alt.Data(values=data))
+    node_layer = base.mark_point(filled=True, shape="circle").encode(
+        x=px, y=py,
+        color=alt.Color("category:N", scale=_category_scale(lang),
+                        legend=alt.Legend(title=t["category"], orient="bottom", direction="horizontal")),
+        size=alt.Size("output_yi:Q", scale=alt.Scale(type="sqrt", domain=[0, max(top_yi, 1e-9)],
+                                                     range=[AREA_MIN, AREA_MAX]),
+                      legend=alt.Legend(title=t["output"], orient="bottom", direction="horizontal",
+                                        format=",.0f", symbolFillColor="#b8bec6",
+                                        symbolStrokeColor="#b8bec6")),
+        opacity=alt.condition("datum.external", alt.value(0.45), alt.value(1.0)),
+        stroke=alt.condition("datum.open", alt.value("#222222"), alt.value("white")),
+        strokeWidth=alt.condition("datum.open", alt.value(2.2), alt.value(1.0)),
+        tooltip=tooltip,
+    )
+    label: dict[str, Any] = {"align": "center", "baseline": "top", "fontSize": 12, "lineBreak": "\n"}
+    halo = base.mark_text(**label, stroke="white", strokeWidth=4, strokeJoin="round").encode(
+        x=px, y=alt.Y("label_y:Q", scale=None, axis=None), text="label:N",
+    ).transform_calculate(label_y="datum.py + datum.radius + 2")
+    text = base.mark_text(**label).encode(
+        x=px, y=alt.Y("label_y:Q", scale=None, axis=None), text="label:N",
+        color=alt.condition("datum.external", alt.value("#777777"), alt.value("#222222")),
+        tooltip=tooltip,
+    ).transform_calculate(label_y="datum.py + datum.radius + 2")
+    header_layer = alt.Chart(alt.Data(values=header_data)).mark_text(
+        fontSize=13, fontWeight="bold", color="#444444", baseline="middle",
+    ).encode(x=alt.X("px:Q", scale=None, axis=None), y=alt.value(14), text="column:N")
+    chain_name = nodes_frame.filter(~pl.col("external"))["chain_en" if en else "chain"].first()
+    return (
+        alt.layer(edge_layer, head_layer, node_layer, halo, text, header_layer)
+        .properties(
+            width=width, height=height,
+            title=alt.TitleParams(t["map"].format(chain=chain_name), subtitle=t["map_note"],
+                                  anchor="start", fontSize=16, subtitleColor="#666666"),
+        )
+        .configure(font=FONT)
+        .configure_view(stroke=None)
+    )
+
+
+def _place_labels(points: list[dict[str, Any]], xdom: tuple[float, float], ydom: tuple[float, float],
+                  width: float, height: float, font: float = 11) -> None:
+    """Greedy label placement right, left, above or below each point, avoiding the labels and
+    points already placed; sets ``lx``/``ly`` (data units) and ``align``, or drops the label."""
+
+    def to_px(x: float, y: float) -> tuple[float, float]:
+        return ((x - xdom[0]) / (xdom[1] - xdom[0]) * width,
+                (1 - (y - ydom[0]) / (ydom[1] - ydom[0])) * height)
+
+    dots = [to_px(p["density"], p["score"]) for p in points]
+    boxes: list[tuple[float, float, float, float]] = [(x - 6, y - 6, x + 6, y + 6) for x, y in dots]
+    for p in sorted(points, key=lambda p: -p["score"]):
+        w = font * sum(1.0 if ord(ch) > 0x2E80 else 0.6 for ch in p["label"]) + 2
+        h = font + 4
+        x, y = to_px(p["density"], p["score"])
+        options = [(10, -h / 2, "left"), (-10 - w, -h / 2, "right"), (-w / 2, -h - 8, "center"),
+                   (-w / 2, 8, "center"), (8, -h - 4, "left"), (8, 4, "left"),
+                   (-8 - w, -h - 4, "right"), (-8 - w, 4, "right")]
+        p["show_label"] = False
+        for ox, oy, align in options:
+            box = (x + ox, y + oy, x + ox + w, y + oy + h)
+            # labels may run a little past the right edge (the chart grows to fit them)
+            inside = box[0] >= -4 and box[2] <= width + 60 and box[1] >= -4 and box[3] <= height + 4
+            if inside and all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3]
+                              for b in boxes if b != (x - 6, y - 6, x + 6, y + 6)):
+                boxes.append(box)
+                anchor = box[0] if align == "left" else box[2] if align == "right" else (box[0] + box[2]) / 2
+                p["lx"] = xdom[0] + anchor / width * (xdom[1] - xdom[0])
+                p["ly"] = ydom[0] + (1 - (box[1] + box[3]) / 2 / height) * (ydom[1] - ydom[0])
+                p["align"] = align
+                p["show_label"] = True
+                break
+
+
+def gap_scatter(gaps_frame: pl.DataFrame, *, lang: str = "zh", open_only: bool = True,
+                width: int = 640, height: int = 420) -> alt.LayerChart:
+    """Open gaps: feasibility (relatedness density) against value (score), labelled by segment.
+
+    ``gaps_frame`` is :func:`portfolio.chains.gaps`; with ``open_only`` (default) the gaps
+    the pipeline already addresses are left out. Labels that would overlap are dropped;
+    every point keeps its tooltip.
+    """
+    t = _text(lang)
+    en = lang == "en"
+    frame = gaps_frame.filter(pl.col("open")) if open_only else gaps_frame
+    points = [
+        {
+            "label": r["node_en"] if en else r["node"],
+            "chain": r["chain_en"] if en else r["chain"],
+            "category": CATEGORY_EN[r["kind"]] if en else r["kind"],
+            "density": float(r["density"]), "score": float(r["score"]),
+            "reason": (r["reasons_en"] if en else r["reasons"])[0],
+        }
+        for r in frame.iter_rows(named=True)
+    ]
+    low = min((p["density"] for p in points), default=0.0)
+    xdom = (max(0.0, math.floor(low * 10 - 1) / 10), 1.0)
+    ydom = (0.0, min(1.0, math.ceil(max((p["score"] for p in points), default=1.0) * 10 + 0.5) / 10))
+    _place_labels(points, xdom, ydom, width, height)
+    ticks = [round(xdom[0] + i / 10, 1) for i in range(round((xdom[1] - xdom[0]) * 10) + 1)]
+    x = alt.X("density:Q", title=t["density"], scale=alt.Scale(domain=list(xdom), nice=False),
+              axis=alt.Axis(format=".1f", values=ticks))
+    y = alt.Y("score:Q", title=t["value"], scale=alt.Scale(domain=list(ydom), nice=False),
+              axis=alt.Axis(format=".1f"))
+    kinds = ["补链", "增链", "丰链"]
+    colour = alt.Color(
+        "category:N",
+        scale=alt.Scale(domain=[CATEGORY_EN[k] if en else k for k in kinds],
+                        range=[CATEGORY_COLORS[k] for k in kinds]),
+        legend=alt.Legend(title=t["category"], orient="right"),
+    )
+    base = alt.Chart(alt.Data(values=points))
+    dots = base.mark_point(filled=True, size=110, opacity=0.9, stroke="white", strokeWidth=1).encode(
+        x=x, y=y, color=colour,
+        tooltip=[alt.Tooltip("label:N", title=t["node"]), alt.Tooltip("chain:N", title=t["chain"]),
+                 alt.Tooltip("category:N", title=t["category"]),
+                 alt.Tooltip("density:Q", title=t["density"], format=".2f"),
+                 alt.Tooltip("score:Q", title=t["score"], format=".3f"),
+                 alt.Tooltip("reason:N", title=t["reason"])],
+    )
+    layers: list[alt.Chart] = [dots]
+    for align in ("left", "right", "center"):
+        subset = [p for p in points if p["show_label"] and p["align"] == align]
+        if subset:
+            layers.append(alt.Chart(alt.Data(values=subset)).mark_text(
+                align=align, baseline="middle", fontSize=11, color="#333333",
+            ).encode(x=alt.X("lx:Q"), y=alt.Y("ly:Q"), text="label:N"))
+    if not points:
+        layers.append(alt.Chart(alt.Data(values=[{"density": 0.5, "score": 0.5, "text": t["none"]}]))
+                      .mark_text(fontSize=14, color="#666666").encode(x=x, y=y, text="text:N"))
+    return (
+        alt.layer(*layers)
+        .properties(width=width, height=height,
+                    title=alt.TitleParams(t["scatter"], subtitle=t["scatter_note"], anchor="start",
+                                          fontSize=16, subtitleColor="#666666"))
+        .configure(font=FONT)
+    )
+
+
+@cache
+def _register_fonts() -> None:
+    import vl_convert as vlc
+
+    for folder in FONT_DIRS:
+        if Path(folder).is_dir():
+            vlc.register_font_directory(folder)
+
+
+def to_svg(chart: alt.TopLevelMixin) -> str:
+    """Render a chart to SVG text offline (vl-convert, CJK fonts registered)."""
+    import vl_convert as vlc
+
+    _register_fonts()
+    return str(vlc.vegalite_to_svg(chart.to_dict(), vl_version=_vl_version()))
+
+
+def to_png(chart: alt.TopLevelMixin, *, scale: float = 2.0) -> bytes:
+    """Render a chart to PNG bytes offline (vl-convert, CJK fonts registered)."""
+    import vl_convert as vlc
+
+    _register_fonts()
+    return bytes(vlc.vegalite_to_png(chart.to_dict(), scale=scale, vl_version=_vl_version()))
+
+
+def _vl_version() -> str:
+    """The Vega-Lite version Altair writes (e.g. ``6.4``), as vl-convert names it."""
+    major, minor, *_ = alt.SCHEMA_VERSION.lstrip("v").split(".")
+    return f"{major}.{minor}"
