@@ -556,10 +556,10 @@ def build_projects(
     node = np.minimum(np.searchsorted(np.cumsum(w / w.sum()), rng.random(n), side="right"),
                       len(node_ids) - 1)
     node[(rng.random(n) < OFF_CHAIN_SHARE) & ~is_major] = -1
-    spare = iter(rng.permutation(np.flatnonzero(~is_major)))
-    for gap in EMPTY_ADDRESSED:  # every addressed gap gets at least one project
-        if gap in node_ids and not (node == node_ids.index(gap)).any():
-            node[next(spare, majors[0])] = node_ids.index(gap)
+    # every addressed gap gets at least one project (moving at most one project in a hundred)
+    empty = [node_ids.index(g) for g in EMPTY_ADDRESSED if g in node_ids]
+    empty = [i for i in empty if not (node == i).any()][: n // 100]
+    node[rng.permutation(np.flatnonzero(~is_major))[: len(empty)]] = empty
     for i, m in zip(named, NAMED_MAJORS, strict=False):
         node[i] = node_ids.index(m[1]) if m[1] in node_ids else node[i]
     chain = np.where(node >= 0, node_chain[np.maximum(node, 0)], len(chain_ids))

@@ -343,6 +343,15 @@ def test_load_sample_reports_progress_and_row_counts(con: duckdb.DuckDBPyConnect
     assert messages[0] == "生成企业…" and "写入月度进度…" in messages
 
 
+@pytest.mark.parametrize("n", [1, 7, 50])
+def test_tiny_ledgers_still_follow_the_level_rule(n: int) -> None:
+    projects = sample.build_sample(n).projects
+    assert projects.height == n
+    small = projects["total_investment_wan"].cast(pl.Float64) < 3000
+    assert ((projects["leader_level"] == "属地") == small).all()
+    assert projects["project_id"].is_unique().all()
+
+
 def test_a_ledger_needs_at_least_one_project() -> None:
     with pytest.raises(ValueError, match="正整数"):
         sample.build_sample(0)
