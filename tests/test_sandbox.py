@@ -245,8 +245,8 @@ def test_the_row_cap_keeps_at_most_max_rows_and_says_so(
 
 def test_a_huge_result_is_streamed_only_up_to_the_cap(db: Path) -> None:
     started = time.monotonic()
-    result = sandbox.run_query(db, "select range as i from range(10000000000)", max_rows=5, timeout=5)
-    assert time.monotonic() - started < 2.0
+    result = sandbox.run_query(db, "select range as i from range(10000000000)", max_rows=5, timeout=30)
+    assert time.monotonic() - started < 5.0  # fetching every row would take hours
     assert result.frame.height == 5 and result.truncated
 
 
