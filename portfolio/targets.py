@@ -371,7 +371,7 @@ def tier_summary(con: duckdb.DuckDBPyConnection, *, by: str | None = None) -> pl
 def tiers_of(frame: pl.DataFrame, *, tiers: pl.DataFrame, by: str | None = None) -> pl.DataFrame:
     """The tier table of a project frame with a ``tier`` column (highest tier first)."""
     keys = _group_cols(by) if by else []
-    frame = _fill_group_labels(frame)
+    frame = _fill_group_labels(frame.select(*keys, "tier", "total_investment_wan", "annual_plan_wan"))
     counts = (
         frame
         .filter(pl.col("tier").is_not_null())
@@ -430,10 +430,12 @@ def _status(ratio: pl.Expr, coverage: pl.Expr, cfg: Settings) -> pl.Expr:
     )
 
 
-def _metric_frames(projects: pl.DataFrame, cfg: Settings) -> list[tuple[str, pl.DataFrame]]:
+def _metric_frames(projects: pl.DataFrame, columns: list[str]) -> list[tuple[str, pl.DataFrame]]:
+    """The projects each metric counts, narrowed to ``columns`` before filtering (cheaper)."""
+    narrow = projects.select(list(dict.fromkeys([*columns, "is_tech_upgrade"])))
     return [
-        ("industrial_investment", projects),
-        ("tech_upgrade_investment", projects.filter(pl.col("is_tech_upgrade"))),
+        ("industrial_investment", narrow),
+        ("tech_upgrade_investment", narrow.filter(pl.col("is_tech_upgrade"))),
     ]
 
 
@@ -492,7 +494,9 @@ def checks_of(projects: pl.DataFrame, *, targets: pl.DataFrame, cfg: Settings, m
     common, rng = _common_factor(cfg.forecast)
     seasonal, linear = cfg.cumulative_share(month), month / 12
     parts = []
-    for metric, subset in _metric_frames(projects, cfg):
+    needed = [*keys, "annual_plan_wan", "completed_wan", "expected_wan", "forecast_wan",
+              "forecast_rest_wan", "forecast_rest_var"]
+    for metric, subset in _metric_frames(projects, needed):
         t = targets.filter(pl.col("metric") == metric)
         sums = _sums(subset, keys).with_columns(
             pl.lit(metric).alias("metric"),
@@ -600,14 +604,16 @@ def project_performance(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.Da
     return project_frame(con, as_of=as_of).select(PERFORMANCE_COLS)
 
 
-def lagging_of(projects: pl.DataFrame) -> pl.DataFrame:
-    """The lagging projects of a project frame, furthest behind first."""
-    return (
+def lagging_of(projects: pl.DataFrame, *, limit: int | None = None) -> pl.DataFrame:
+    """The lagging projects of a project frame, furthest behind first (the first ``limit``)."""
+    order = (
         projects
+        .select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "project_id", "behind_wan", "is_lagging")
         .filter(pl.col("is_lagging"))
         .sort(["behind_wan", "project_id"], descending=[True, False])
-        .select(PERFORMANCE_COLS)
     )
+    rows = order["_row"] if limit is None else order["_row"].head(limit)
+    return projects.select(PERFORMANCE_COLS)[rows]
 
 
 def lagging_projects(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
@@ -767,11 +773,11 @@ def forecast(con: duckdb.DuckDBPyConnection, *, as_of: date, top: int = 20) -> t
     cfg = settings(con)
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     checks = checks_of(projects, targets=city_targets(con, cfg.year), cfg=cfg, month=as_of.month)
-    ranked = _ranked(projects, checks=checks, cfg=cfg)
-    return forecast_summary(checks, ranked=ranked), drivers_of(ranked, top=top)
+    ranked = _ranked(projects, checks=checks, cfg=cfg, top=top)
+    return forecast_summary(checks, ranked=ranked), drivers_of(ranked)
 
 
-def forecast_summary(checks: pl.DataFrame, *, ranked: dict[str, tuple[pl.DataFrame, pl.DataFrame]]) -> pl.DataFrame:
+def forecast_summary(checks: pl.DataFrame, *, ranked: Ranked) -> pl.DataFrame:
     """Forecast columns per metric, with what accelerating the pipeline could still add.
 
     ``acceleration_potential_wan``: Σ achievable extra over all projects; ``projects_to_close_gap``:
@@ -779,15 +785,8 @@ def forecast_summary(checks: pl.DataFrame, *, ranked: dict[str, tuple[pl.DataFra
     gap, or when even all of them together cannot close it).
     """
     extra = pl.DataFrame(
-        [
-            {
-                "metric": metric,
-                "acceleration_potential_wan": float(fast["achievable_extra_wan"].sum() or 0.0),
-                "projects_to_close_gap": (int(fast["closes_gap"].arg_true()[0]) + 1)
-                if fast["closes_gap"].any() else None,
-            }
-            for metric, (_short, fast) in ranked.items()
-        ],
+        [{"metric": metric, "acceleration_potential_wan": potential, "projects_to_close_gap": n}
+         for metric, (_short, _fast, potential, n) in ranked.items()],
         schema={"metric": pl.String, "acceleration_potential_wan": pl.Float64, "projects_to_close_gap": pl.Int64},
     )
     return checks.select(
@@ -797,43 +796,50 @@ def forecast_summary(checks: pl.DataFrame, *, ranked: dict[str, tuple[pl.DataFra
     ).join(extra, on="metric", how="left")
 
 
-def _ranked(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
-    """Per metric: all projects behind their plan (largest gap first) and all accelerators.
+Ranked = dict[str, tuple[pl.DataFrame, pl.DataFrame, float, int | None]]
+
+
+def _ranked(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings, top: int) -> Ranked:
+    """Per metric: the ``top`` projects furthest behind plan, the ``top`` accelerators, the
+    acceleration potential (Σ achievable extra) and how many accelerators close the gap.
 
     An accelerator's achievable extra is what it could still recover towards its annual
     plan by running its remaining scheduled work at the pace cap:
-    ``min(plan − forecast, remaining × (cap − pace))``, never below 0.
+    ``min(plan − forecast, remaining × (cap − pace))``, never below 0. Ranking works on a
+    narrow frame; only the top rows are gathered in full.
     """
     cap = cfg.forecast["ratio_cap"]
     plan = pl.col("annual_plan_wan").cast(pl.Float64)
     done = pl.col("completed_wan").cast(pl.Float64)
-    out = {}
-    for metric, subset in _metric_frames(projects, cfg):
+    out: Ranked = {}
+    narrow_cols = ["project_id", "forecast_gap_wan", "remaining_plan_wan", "pace"]
+    for metric, subset in _metric_frames(projects, narrow_cols):
         gap_to_target = float(checks.filter(pl.col("metric") == metric)["forecast_gap_wan"][0])
-        base = subset.with_columns(
+        scored = subset.with_columns(
             pl.min_horizontal(pl.col("forecast_gap_wan").clip(0.0),
                               (pl.col("remaining_plan_wan") * (cap - pl.col("pace"))).clip(0.0))
             .alias("achievable_extra_wan"),
-            pl.when(pl.col("remaining_plan_wan") > 0).then((plan - done) / pl.col("remaining_plan_wan"))
-            .alias("required_pace"),
         )
-        behind = base.filter(pl.col("forecast_gap_wan") > 0)
+        behind = scored.filter(pl.col("forecast_gap_wan") > 0)
         total_gap = float(behind["forecast_gap_wan"].sum() or 0.0)
         short = (
             behind
             .sort(["forecast_gap_wan", "project_id"], descending=[True, False])
-            .with_columns(
+            .head(top)
+            .select(
+                "project_id",
                 pl.lit("shortfall").alias("role"),
                 (pl.col("forecast_gap_wan") / total_gap).alias("gap_share"),
                 pl.lit(None, dtype=pl.Float64).alias("cumulative_extra_wan"),
                 pl.lit(None, dtype=pl.Boolean).alias("closes_gap"),
             )
         )
-        fast = (
-            base
+        fast_all = (
+            scored
             .filter(pl.col("achievable_extra_wan") > 0)
             .sort(["achievable_extra_wan", "project_id"], descending=[True, False])
-            .with_columns(
+            .select(
+                "project_id",
                 pl.lit("accelerate").alias("role"),
                 pl.lit(None, dtype=pl.Float64).alias("gap_share"),
                 pl.col("achievable_extra_wan").cum_sum().alias("cumulative_extra_wan"),
@@ -842,7 +848,24 @@ def _ranked(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings) -> d
                 ((pl.col("cumulative_extra_wan") >= gap_to_target) & pl.lit(gap_to_target > 0)).alias("closes_gap"),
             )
         )
-        out[metric] = (short, fast)
+        closing = fast_all["closes_gap"].arg_true()
+        potential = float(fast_all["cumulative_extra_wan"][-1]) if fast_all.height else 0.0
+        heads = tuple(
+            part
+            .with_row_index("rank", offset=1)
+            .join(projects.filter(pl.col("project_id").is_in(part["project_id"].implode())),
+                  on="project_id", how="left")
+            .with_columns(
+                pl.when(pl.col("remaining_plan_wan") > 0).then((plan - done) / pl.col("remaining_plan_wan"))
+                .alias("required_pace"),
+                pl.min_horizontal(pl.col("forecast_gap_wan").clip(0.0),
+                                  (pl.col("remaining_plan_wan") * (cap - pl.col("pace"))).clip(0.0))
+                .alias("achievable_extra_wan"),
+            )
+            .sort("rank")
+            for part in (short, fast_all.head(top))
+        )
+        out[metric] = (heads[0], heads[1], potential, int(closing[0]) + 1 if len(closing) else None)
     return out
 
 
@@ -854,20 +877,19 @@ DRIVER_COLS = [
 ]
 
 
-def drivers_of(ranked: dict[str, tuple[pl.DataFrame, pl.DataFrame]], *, top: int = 20) -> pl.DataFrame:
-    """The top projects per metric and role: ``shortfall`` (largest plan − forecast) and
-    ``accelerate`` (largest achievable extra, with the cumulative extra and whether it closes
-    the metric's gap to target)."""
+def drivers_of(ranked: Ranked) -> pl.DataFrame:
+    """The ranked projects per metric: role ``shortfall`` (largest plan − forecast, with its
+    share of the total gap) and ``accelerate`` (largest achievable extra, with the cumulative
+    extra and whether it closes the metric's gap to target)."""
     parts = [
         part
-        .head(top)
         .with_columns(
             pl.lit(metric).alias("metric"),
-            pl.int_range(1, pl.len() + 1).cast(pl.Int64).alias("rank"),
+            pl.col("rank").cast(pl.Int64).alias("rank"),
         )
         .select(DRIVER_COLS)
-        for metric, pair in ranked.items()
-        for part in pair
+        for metric, (short, fast, _potential, _n) in ranked.items()
+        for part in (short, fast)
     ]
     return pl.concat(parts, how="vertical_relaxed")
 
@@ -904,10 +926,10 @@ def check_report(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, l
     targets = city_targets(con, cfg.year)
     group_targets = _group_targets(con, cfg.year)
     checks = checks_of(projects, targets=targets, cfg=cfg, month=month)
-    ranked = _ranked(projects, checks=checks, cfg=cfg)
+    ranked = _ranked(projects, checks=checks, cfg=cfg, top=10)
     extra = forecast_summary(checks, ranked=ranked).select(
         "metric", "acceleration_potential_wan", "projects_to_close_gap")
-    lagging = lagging_of(projects)
+    lagging = lagging_of(projects, limit=limit)
     violations = violations_of(projects, cfg=cfg)
     return {
         "year": cfg.year,
@@ -917,8 +939,8 @@ def check_report(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, l
         "metrics": records(checks.join(extra, on="metric", how="left")),
         "tiers": records(tiers_of(projects, tiers=cfg.tiers)),
         "below_tier_count": int(projects["tier"].is_null().sum()),
-        "lagging_count": lagging.height,
-        "lagging_projects": records(lagging.head(limit)),
+        "lagging_count": int(projects["is_lagging"].sum()),
+        "lagging_projects": records(lagging),
         "stalled_count": int(projects["stalled"].sum()),
         "open_problem_count": int(projects["open_problems"].is_not_null().sum()),
         "responsibility": records(responsibility_counts_of(projects, cfg=cfg)),
@@ -928,7 +950,7 @@ def check_report(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, l
                                      group_targets=group_targets)),
         "by_chain": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="chain",
                                       group_targets=group_targets)),
-        "drivers": records(drivers_of(ranked, top=10)),
+        "drivers": records(drivers_of(ranked)),
         "rules": {
             "status": f"季节完成率≥{cfg.on_track:g}为正常，≥{cfg.at_risk:g}为有风险，否则滞后；"
                       f"计划覆盖率<{cfg.coverage_at_risk:g}时最多为有风险",
