@@ -89,6 +89,10 @@ def settings(con: duckdb.DuckDBPyConnection) -> Settings:
     cfg = config.targets_config()
     st, fl, resp = cfg["status_thresholds"], cfg["project_flags"], cfg["responsibility"]
     fc = {k: float(cfg.get("forecast", {}).get(k, v)) for k, v in FORECAST_DEFAULTS.items()}
+    if not (0 < fc["low_quantile"] < fc["high_quantile"] < 1 and fc["ratio_floor"] <= fc["ratio_cap"]
+            and fc["simulations"] >= 1 and fc["prior_strength"] >= 0):
+        raise config.ConfigError("targets.toml [forecast] 参数不合理：需 0<low_quantile<high_quantile<1、"
+                                 "ratio_floor≤ratio_cap、simulations≥1、prior_strength≥0。")
     return Settings(
         year=plan_year(con),
         shares=tuple(config.seasonal_shares()),
