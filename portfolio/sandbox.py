@@ -305,7 +305,11 @@ def _translate(exc: duckdb.Error, *, timed_out: bool, timeout: float) -> QueryRe
     if timed_out or isinstance(exc, duckdb.InterruptException):
         return QueryTimeout("timeout", timeout=timeout)
     if isinstance(exc, duckdb.PermissionException) or "disabled by configuration" in text:
-        return QueryRefused("file_access", what=_engine_detail(exc))
+        path = re.search(r'Cannot access (?:file|directory) "([^"]+)"', text)
+        return QueryRefused("file_access", what=f"'{path.group(1)}'" if path else _engine_detail(exc))
+    missing = re.match(r'Catalog Error: Table with name (.+?) does not exist', text)
+    if missing and _FILE_NAME.search(missing.group(1)):
+        return QueryRefused("file_access", what=f"'{missing.group(1)}'")
     if "configuration has been locked" in text:
         return QueryRefused("setting", kw=_engine_detail(exc))
     if "read-only mode" in text:

@@ -110,6 +110,8 @@ REFUSALS: list[tuple[str, str]] = [
     # not visible to the pre-check: the engine itself refuses
     ("select * from query('select * from read_text(''{dir}/" + SECRET + "'')')", "file_access"),
     ("summarize select * from read_csv('{dir}/" + SECRET + "')", "file_access"),
+    ("show '{dir}/" + SECRET + "'", "file_access"),
+    ("pivot read_csv('{dir}/" + SECRET + "') on a", "file_access"),
     ("describe from read_csv('{dir}/" + SECRET + "')", "file_access"),
     ("select 1; select 2", "multiple_statements"),
     ("select 1; drop table projects", "multiple_statements"),
