@@ -190,7 +190,7 @@ def download_xlsx(frames: dict[str, pl.DataFrame], file_name: str, *, key: str, 
 
 def month_picker(key: str, *, default: date | None = None) -> date:
     """Pick the as-of month among the plan year's months (defaults to the latest with progress)."""
-    months: list[date] = query("targets.available_months")
+    months: list[date] = query("store.progress_months")
     if not months:
         months = [date(2016, 1, 1)]
     fallback = default or months[-1]

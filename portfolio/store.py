@@ -488,6 +488,15 @@ def is_sample(con: duckdb.DuckDBPyConnection) -> bool:
     return get_meta(con, "is_sample", "0") == "1"
 
 
+def progress_months(con: duckdb.DuckDBPyConnection) -> list[date]:
+    """The months of the plan year that have progress rows, oldest first."""
+    year = int(get_meta(con, "plan_year", "2016") or 2016)
+    rows = con.execute(
+        "select distinct month from progress where year(month) = ? order by month", [year]
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
     """Run a parameterised query and return a polars DataFrame."""
     return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
