@@ -531,7 +531,9 @@ def print_result(
     if fmt not in ("csv", "json"):
         raise QueryRefused("bad_option", what=f"不支持的输出格式 {fmt!r}；可选 table、csv、json。")
     text = to_csv(result.frame) if fmt == "csv" else to_json(result.frame) + "\n"
-    console.out(text, end="", highlight=False)
+    # straight to the console's file: rich would expand tabs and could wrap lines of data
+    console.file.write(text)
+    console.file.flush()
     if result.truncated:
         (notices or Console(stderr=True, highlight=False)).print(_summary(result), markup=False)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import time
 from decimal import Decimal
@@ -294,9 +295,9 @@ def _money(db: Path) -> sandbox.QueryResult:
 
 
 def test_json_output_is_an_array_of_row_objects_with_exact_decimal_numbers(db: Path) -> None:
-    console = Console(record=True, width=200)
-    sandbox.print_result(_money(db), console, fmt="json")
-    text = console.export_text()
+    out = io.StringIO()
+    sandbox.print_result(_money(db), Console(file=out, width=40), fmt="json")
+    text = out.getvalue()
     rows = json.loads(text, parse_float=Decimal)
     assert isinstance(rows, list) and len(rows) == 3
     first = {r["metric"]: r for r in rows}["industrial_investment"]
@@ -307,11 +308,18 @@ def test_json_output_is_an_array_of_row_objects_with_exact_decimal_numbers(db: P
 
 
 def test_csv_output_has_a_header_and_exact_amounts(db: Path) -> None:
-    console = Console(record=True, width=200)
-    sandbox.print_result(_money(db), console, fmt="csv")
-    lines = console.export_text().splitlines()
+    out = io.StringIO()
+    sandbox.print_result(_money(db), Console(file=out, width=40), fmt="csv")
+    lines = out.getvalue().splitlines()
     assert lines[0] == "metric,value_wan,growth_pct,year,label,l"
     assert "industrial_investment,23520000.00,12.00,2016,工业投资,\"[1, 2]\"" in lines
+
+
+def test_csv_keeps_tabs_markup_and_long_lines_intact(db: Path) -> None:
+    out = io.StringIO()
+    result = sandbox.run_query(db, "select 'a' || chr(9) || 'b' as t, '[red]x[/red]' as m, repeat('长', 300) as l")
+    sandbox.print_result(result, Console(file=out, width=20), fmt="csv")
+    assert out.getvalue() == "t,m,l\na\tb,[red]x[/red]," + "长" * 300 + "\n"
 
 
 def test_table_output_ends_with_a_row_count_and_a_truncation_notice(db: Path) -> None:
@@ -334,11 +342,11 @@ def test_a_long_table_lists_only_the_first_rows_and_says_so(db: Path, monkeypatc
 
 
 def test_truncated_csv_keeps_the_notice_off_stdout(db: Path) -> None:
-    out = Console(record=True, width=200)
+    out = io.StringIO()
     notes = Console(record=True, width=200)
     result = sandbox.run_query(db, "select unit_id from units order by unit_id", max_rows=2)
-    sandbox.print_result(result, out, fmt="csv", notices=notes)
-    assert out.export_text().splitlines() == ["unit_id", "CY", "DH"]
+    sandbox.print_result(result, Console(file=out), fmt="csv", notices=notes)
+    assert out.getvalue().splitlines() == ["unit_id", "CY", "DH"]
     assert "只显示前 2 行" in notes.export_text()
 
 
