@@ -374,7 +374,8 @@ def _reasons(frame: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
 
     def firms(vs: Iterable[str], chain_id: str, en: bool = False) -> str:
         if en:
-            return "; ".join(f"{name(v, chain_id, True)} ({seg[v]['firms']} firms, output "
+            return "; ".join(f"{name(v, chain_id, True)} ({seg[v]['firms']} "
+                             f"firm{'' if seg[v]['firms'] == 1 else 's'}, output "
                              f"{_bn(float(seg[v]['output_wan']))})" for v in vs)
         return "、".join(f"{name(v, chain_id)} 有 {seg[v]['firms']} 家企业"
                          f"（产值 {_yi(float(seg[v]['output_wan']))}亿元）" for v in vs)
@@ -402,8 +403,9 @@ def _reasons(frame: pl.DataFrame) -> tuple[list[list[str]], list[list[str]]]:
                 en.append(f"No local firm and no local customer; local suppliers "
                           f"{firms(r['present_predecessors'], cid, True)} can extend into it")
             if r["emerging"]:
-                zh.append("本地无企业；属新兴环节")
-                en.append("No local firm; an emerging segment")
+                zh.append("属新兴环节" if r["present_predecessors"] else "本地无企业；属新兴环节")
+                en.append("An emerging segment" if r["present_predecessors"]
+                          else "No local firm; an emerging segment")
             near = r["related_present"][:3]
             more = len(r["related_present"]) - len(near)
             zh.append(f"关联密度 {r['density']:.2f}（{MAX_DISTANCE} 步内本地已有企业的环节："
@@ -601,7 +603,7 @@ def after_pipeline(con: Con, *, chain: str | None = None) -> pl.DataFrame:
 
 def _json_value(value: Any) -> Any:
     if isinstance(value, float):
-        return round(value, 4)
+        return round(value, 6)
     if isinstance(value, pl.Series):
         return value.to_list()
     return value

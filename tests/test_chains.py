@@ -546,6 +546,16 @@ def test_cli_gaps_refuses_an_unknown_chain_with_exit_code_2(line_db: Path) -> No
     assert "未知的产业链“火星”" in result.stderr
 
 
+def test_cli_gaps_refuses_a_bad_chain_definition_with_the_sentence(tmp_path: Path) -> None:
+    path = tmp_path / "bad.duckdb"
+    with store.connect(path, must_exist=False) as con:
+        store.create_schema(con)
+        load(con, [("a", "c1", "下游", 1, False, "整车"), ("b", "c1", "上游", 1, False, "钢材")], [("a", "b")])
+    result = CliRunner().invoke(app, ["gaps", "--db", str(path)])
+    assert result.exit_code == 2
+    assert "产业链“测试链”内的连接 整车(a，下游) → 钢材(b，上游) 逆向" in result.stderr
+
+
 # --------------------------------------------------------------------------- the sample plan
 
 @pytest.fixture(scope="module")
