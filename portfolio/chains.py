@@ -21,7 +21,6 @@ from . import config, store
 
 #: Stage order inside a chain; 配套服务 may link anywhere (data/chains.toml).
 STAGE_RANK = {"上游": 0, "中游": 1, "下游": 2}
-SERVICE_STAGE = "配套服务"
 #: Proximity and dependence decay: a segment d steps away counts DECAY**(d-1), up to MAX_DISTANCE.
 DECAY = 0.5
 MAX_DISTANCE = 3
@@ -44,8 +43,6 @@ FACTORS: dict[str, tuple[str, ...]] = {
     "丰链": ("firms", "hhi", "concentration", "dependence_wan", "dependence_norm", "weight",
              "weight_norm"),
 }
-#: Segment categories for maps: the three gap kinds, then covered / absent.
-CATEGORIES = (*KINDS, "已覆盖", "未覆盖")
 
 Con = duckdb.DuckDBPyConnection
 
