@@ -39,6 +39,7 @@ def measure(n: int) -> dict[str, object]:
     from portfolio import sample, store
 
     marks: list[tuple[str, float]] = []
+    load = os.getloadavg()[0]
 
     def stamp(message: str) -> None:
         marks.append((message, time.perf_counter()))
@@ -68,7 +69,8 @@ def measure(n: int) -> dict[str, object]:
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"n": n, "build_s": round(build_s, 2), "phases": phases,
             "init_s": round(init_s, 2), "insert_commit_s": round(insert_s, 2) if insert_s else None,
-            "rows": rows, "db_mb": round(size_mb, 1), "peak_rss_mb": round(peak_mb)}
+            "rows": rows, "db_mb": round(size_mb, 1), "peak_rss_mb": round(peak_mb),
+            "load_1min": round(load, 1)}
 
 
 def run_isolated(n: int) -> dict[str, object]:
@@ -95,15 +97,20 @@ def table(results: list[dict[str, object]]) -> str:
         "projects=N)` into a new file (schema, reference data, build, insert via registered Arrow "
         "frames, commit, checkpoint); `insert+commit` = the part of `init` after the build.",
         "",
-        "| projects | progress rows | enterprises | build s | init s | insert+commit s | file MB | peak RSS MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "The machine is shared: `load` is the 1-minute load average when the size started;",
+        "with load above the CPU count, expect the times to stretch accordingly.",
+        "",
+        "| projects | progress rows | enterprises | build s | init s | insert+commit s | file MB "
+        "| peak RSS MB | load |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         rows = r["rows"]
         assert isinstance(rows, dict)
         lines.append(
             f"| {r['n']:,} | {rows['progress']:,} | {rows['enterprises']:,} | {r['build_s']} "
-            f"| {r['init_s']} | {r['insert_commit_s']} | {r['db_mb']} | {r['peak_rss_mb']} |"
+            f"| {r['init_s']} | {r['insert_commit_s']} | {r['db_mb']} | {r['peak_rss_mb']} "
+            f"| {r['load_1min']} |"
         )
     lines += ["", "Build phases (seconds):", ""]
     for r in results:
