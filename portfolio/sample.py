@@ -585,8 +585,14 @@ def build_projects(
     plan = _plans(rng, amount, tier, status, is_tech, (goal_new, goal_tech))
 
     # enterprise: an existing firm on the segment (most expansions), else a new investor
-    ent = enterprises.filter(pl.col("node_id").is_in(node_ids)).sort("node_id", "enterprise_id")
-    firm_n = np.bincount([node_ids.index(x) for x in ent["node_id"]], minlength=len(node_ids))
+    position = {x: i for i, x in enumerate(node_ids)}
+    ent = (
+        enterprises
+        .filter(pl.col("node_id").is_in(node_ids))
+        .with_columns(pl.col("node_id").replace_strict(position, return_dtype=pl.Int64).alias("pos"))
+        .sort("pos", "enterprise_id")
+    )
+    firm_n = np.bincount(ent["pos"].to_numpy(), minlength=len(node_ids))
     firm_off = np.cumsum(firm_n) - firm_n
     nn = np.maximum(node, 0)
     existing = (node >= 0) & (firm_n[nn] > 0) & (rng.random(n) < np.where(nature == 0, 0.25, 0.85))
