@@ -67,7 +67,7 @@ _BOOL_HELP = "是/否、Y/N、true/false、1/0、√；空白为否"
 
 FIELDS: dict[str, tuple[Field, ...]] = {
     "projects": (
-        Field("project_id", "项目编号", "id", True, ("编号", "项目代码", "项目编码", "项目id"),
+        Field("project_id", "项目编号", "id", True, ("编号", "项目代码", "项目编码", "项目ID"),
               help="唯一编号，重复导入时据此更新"),
         Field("name", "项目名称", "text", True, ("名称",)),
         Field("enterprise", "建设单位", "text", False, ("项目单位", "建设企业", "业主单位", "企业名称", "企业")),
@@ -101,7 +101,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("note", "备注", "text", False, ("说明",)),
     ),
     "progress": (
-        Field("project_id", "项目编号", "id", True, ("编号", "项目代码", "项目编码", "项目id"),
+        Field("project_id", "项目编号", "id", True, ("编号", "项目代码", "项目编码", "项目ID"),
               help="须已在项目库中"),
         Field("month", "月份", "month", True, ("月度", "填报月份", "统计月份", "年月"),
               help="2016.9、2016年9月、2016-09 等，记为当月1日；只写 9月 时取项目库的计划年度"),
@@ -115,7 +115,7 @@ FIELDS: dict[str, tuple[Field, ...]] = {
               config.PROBLEM_LEVELS, help="问题提交协调的层级"),
     ),
     "enterprises": (
-        Field("enterprise_id", "企业编号", "id", True, ("编号", "企业代码", "统一社会信用代码", "企业id"),
+        Field("enterprise_id", "企业编号", "id", True, ("编号", "企业代码", "统一社会信用代码", "企业ID"),
               help="唯一编号，重复导入时据此更新"),
         Field("name", "企业名称", "text", True, ("名称", "企业")),
         Field("unit_id", "责任单位", "unit", False, ("所属单位", "属地", "所在地区", "unit"),
@@ -230,6 +230,9 @@ def read_ledger(path: str | Path, *, kind: str | None = None, sheet: str | None 
         raise FileProblem(f"{path.name} 不是 Excel 文件，不能指定工作表 {sheet!r}。")
     if header_idx is None:
         header_idx = _find_header(grid, kind)
+        if header_idx is None and kind is not None and (other := _find_header(grid, None)) is not None:
+            looks = _detect_kind(list(grid.row(other)), path)
+            raise FileProblem(f"{path.name} 的表头看起来是{KIND_LABELS[looks]}，与 --kind {kind} 不符（kind mismatch）。")
         if header_idx is None:
             raise FileProblem(f"在 {path.name} 的前{HEADER_SCAN_ROWS}行中找不到表头行（至少要有 项目编号、项目名称 等两个列名）（no header row found）。")
     return _build_ledger(path, grid, header_idx, offset, kind, sheet_name)
@@ -352,11 +355,16 @@ def _build_ledger(path: Path, grid: pl.DataFrame, header_idx: int, offset: int,
         .with_columns(pl.col("_row").cast(pl.Int64))
     )
     body = body.filter(pl.any_horizontal(pl.col(n).str.contains(r"\S").fill_null(False) for n in names))
-    # A cheap literal test first: the regex then runs on the few rows that mention 计.
+    # A total row says 合计/小计 in some cell other than free text and has no key of its own
+    # (or 合计 written in the key column). A cheap literal test first, the regex on the few left.
+    scan = [n for n in names if n not in {columns.get("note"), columns.get("problems")}]
+    key = pl.col(columns[KEYS[kind][0]])
     candidates = body.filter(pl.any_horizontal(pl.col(n).str.contains("计", literal=True).fill_null(False)
-                                               for n in names))
-    totals = candidates.filter(pl.any_horizontal(pl.col(n).str.contains(_TOTAL_RE).fill_null(False)
-                                                 for n in names))["_row"]
+                                               for n in scan))
+    totals = candidates.filter(
+        pl.any_horizontal(pl.col(n).str.contains(_TOTAL_RE).fill_null(False) for n in scan)
+        & (key.is_null() | key.str.contains(r"^\s*$") | key.str.contains(_TOTAL_RE))
+    )["_row"]
     body = body.filter(~pl.col("_row").is_in(totals.implode()))
     empty = [n for n in names if n not in columns.values() and body[n].null_count() == body.height]
     return Ledger(
@@ -891,7 +899,8 @@ def print_summary(payload: dict[str, Any], console: Console, *, max_errors: int 
     if not errors:
         return
     console.print(f"拒收明细已写入 {payload['rejects_file']}（共 {len(errors)} 条问题）。")
-    table = Table("行号", "列", "值", "原因", title=f"前 {min(max_errors, len(errors))} 条问题")
+    table = Table("行号", "列", "值", title=f"前 {min(max_errors, len(errors))} 条问题")
+    table.add_column("原因", overflow="fold")
     for e in errors[:max_errors]:
         table.add_row(str(e["row"]), e["column"], "" if e["value"] is None else str(e["value"]), e["reason"])
     console.print(table)

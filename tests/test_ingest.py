@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
@@ -341,6 +340,11 @@ def test_a_file_problem_raises_and_leaves_the_database_untouched(db: Path, tmp_p
         assert message in str(info.value)
     assert "\n" not in str(info.value)
     assert_untouched(db, before)
+
+
+def test_a_kind_that_does_not_match_the_headers_is_a_file_problem(db: Path, messy_ledger: Path) -> None:
+    with pytest.raises(ingest.FileProblem, match="看起来是项目台账，与 --kind progress 不符"):
+        ingest.ingest_file(db, messy_ledger, kind="progress")
 
 
 def test_an_unknown_sheet_is_a_file_problem(db: Path, messy_ledger: Path) -> None:
@@ -685,27 +689,79 @@ def test_the_template_has_the_headers_and_an_explanation_sheet_and_reads_back(tm
 
 
 @pytest.mark.slow
-def test_a_100k_row_csv_imports_in_seconds(db: Path, tmp_path: Path) -> None:
-    n = int(os.environ.get("INGEST_SCALE_ROWS", "100000"))
-    amounts = ["3,000", "1.5亿", "１２００", "5000万元", "250000000元"]
-    dates = ["2016.3", "2016年4月", "2016-05-15", "42430", "2016/3/15"]
+def test_a_large_csv_imports_in_seconds(db: Path, tmp_path: Path) -> None:
+    """The measurement in docs/import.md: ``INGEST_SCALE_ROWS=100000 pytest -k large_csv -s``."""
+    n = int(os.environ.get("INGEST_SCALE_ROWS", "20000"))
+
+    def cycle(values: list[str]) -> pl.Expr:
+        return pl.col("序号").mod(len(values)).replace_strict(dict(enumerate(values)), return_dtype=pl.String)
+
     frame = pl.DataFrame({"序号": range(n)}).select(
         pl.col("序号"),
         pl.format("P{}", pl.col("序号")).alias("项目编号"),
         pl.format("项目{}", pl.col("序号")).alias("项目名称"),
-        pl.lit("汽开区").alias("责任单位"),
-        pl.lit("技改").alias("建设性质"),
-        pl.lit("续建").alias("项目状态"),
-        pl.col("序号").mod(5).replace_strict(dict(enumerate(amounts)), return_dtype=pl.String).alias("总投资（万元）"),
-        pl.col("序号").mod(5).replace_strict(dict(enumerate(dates)), return_dtype=pl.String).alias("开工时间"),
+        pl.format("企业{}", pl.col("序号").mod(5000)).alias("建设单位"),
+        cycle(["整车制造", "聚乳酸", "动车组", "汽车电子", ""]).alias("产业链环节"),
+        cycle(["汽开区", "经开区", "高新区", "南关区", "朝阳", "长春净月高新技术产业开发区", "九台区"]).alias("责任单位"),
+        cycle(["新建", "扩建", "技改"]).alias("建设性质"),
+        cycle(["在建", "续建", "前期", "谋划"]).alias("项目状态"),
+        cycle(["3,000", "1.5亿", "１２００", "5000万元", "250000000元"]).alias("总投资（万元）"),
+        cycle(["1000", "800万", "600", "0.2亿", ""]).alias("年度计划投资（万元）"),
+        cycle(["2016.3", "2016年4月", "2016-05-15", "42430", "2016/3/15"]).alias("开工时间"),
+        pl.lit("2018年12月").alias("竣工时间"),
+        cycle(["市领导", "局级", "处室", "属地"]).alias("包保层级"),
+        cycle(["是", "否", "", ""]).alias("是否重大产业化项目"),
     )
-    buf = io.BytesIO()
-    frame.write_csv(buf, include_bom=True)
     path = tmp_path / "big.csv"
-    path.write_bytes(buf.getvalue())
-    started = time.perf_counter()
-    result = ingest.ingest_file(db, path)
-    elapsed = time.perf_counter() - started
-    assert (result.inserted, result.rejected) == (n, 0)
-    print(f"\n{n} rows ingested in {elapsed:.2f} s")
-    assert elapsed < 60
+    frame.write_csv(path, include_bom=True)
+    timings = []
+    for _ in range(2):
+        started, cpu = time.perf_counter(), time.process_time()
+        result = ingest.ingest_file(db, path)
+        timings.append((time.perf_counter() - started, time.process_time() - cpu))
+    assert (result.unchanged, result.rejected) == (n, 0)
+    with store.connect(db, read_only=True) as con:
+        total = store.fetch(con, "select sum(total_investment_wan) as s from projects")["s"][0]
+    per_cycle = [Decimal(3000), Decimal(15000), Decimal(1200), Decimal(5000), Decimal(25000)]
+    assert total == sum(per_cycle[i % 5] for i in range(n))
+    (first, first_cpu), (second, second_cpu) = timings
+    print(f"\n{n} rows: first import {first:.2f} s (CPU {first_cpu:.2f} s), "
+          f"second, all unchanged {second:.2f} s (CPU {second_cpu:.2f} s)")
+    assert first < 120
+
+
+# --------------------------------------------------------------------------- the documented examples
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_the_example_ledgers_in_the_guide_import_as_documented(db: Path, tmp_path: Path) -> None:
+    """docs/import.md shows these two files being imported; keep the guide true."""
+    for name in ("projects_messy.csv", "progress_messy.csv"):
+        shutil.copy(DATA / name, tmp_path / name)
+    projects = ingest.ingest_file(db, tmp_path / "projects_messy.csv").to_dict()
+    progress = ingest.ingest_file(db, tmp_path / "progress_messy.csv").to_dict()
+    assert [projects[k] for k in ("rows_read", "inserted", "rejected", "skipped", "skipped_rows")] == [8, 4, 2, 2, [8, 12]]
+    assert [(e["row"], e["reason"].split("（")[0].split("，")[0]) for e in projects["errors"]] == [
+        (10, "总投资低于1000万元"), (11, "产业链环节不属于所填产业链"), (11, "年度计划投资大于总投资")]
+    assert [progress[k] for k in ("rows_read", "inserted", "rejected")] == [5, 3, 2]
+    with store.connect(db, read_only=True) as con:
+        got = store.fetch(con, "select project_id, total_investment_wan, annual_plan_wan, start_date from projects"
+                               " order by project_id")
+        month = store.fetch(con, "select sum(completed_wan) as s, min(month) as m, max(month) as x from progress")
+    assert got.rows() == [
+        ("CC2016-001", Decimal("15000.00"), Decimal("3000.00"), date(2016, 3, 1)),
+        ("CC2016-002", Decimal("1200.00"), Decimal("800.00"), date(2016, 3, 15)),
+        ("CC2016-003", Decimal("5000.00"), Decimal("1200.50"), date(2016, 3, 1)),
+        ("CC2016-004", Decimal("25000.00"), Decimal("0.00"), date(2016, 4, 1)),
+    ]
+    assert month.row(0) == (Decimal("1500.00"), date(2016, 9, 1), date(2016, 9, 1))
+
+
+def test_only_rows_without_a_key_or_with_合计_as_key_are_total_rows(tmp_path: Path) -> None:
+    rows = [project(项目编号="T1", 备注="合计3个子项目"), project(项目编号="T2", 项目名称="总计算中心"),
+            {"项目编号": "合计", "总投资（万元）": "10000"}, {"项目名称": "小计（汽开区）"},
+            project(项目编号="T3", 项目名称="小计")]
+    ledger = ingest.read_ledger(write_csv(tmp_path / "t.csv", HEADER, rows))
+    assert ledger.skipped_rows == [4, 5]
+    assert ledger.frame["_row"].to_list() == [2, 3, 6]
