@@ -1,0 +1,174 @@
+"""目标进度: target checks (city, per unit, per chain), the forecast and its drivers, lagging projects."""
+
+import polars as pl
+import streamlit as st
+
+from app_pages import ui
+from portfolio import config, targets
+
+METRICS = list(targets.METRICS)
+BY = ["city", "unit", "chain"]
+
+
+def yi(column: str) -> pl.Expr:
+    """A 万元 column in 亿元, two decimals."""
+    return (pl.col(column).cast(pl.Float64) / 10_000).round(2)
+
+
+def pct(column: str) -> pl.Expr:
+    """A ratio column in per cent, one decimal."""
+    return (pl.col(column) * 100).round(1)
+
+
+def labelled(column: str, labels: dict[str, str]) -> pl.Expr:
+    """A code column shown with its label in the current language."""
+    return pl.col(column).replace_strict(labels, default=pl.col(column), return_dtype=pl.String)
+
+
+def chain_label() -> pl.Expr:
+    """``chain_name`` in the current language (projects without a chain say so)."""
+    nodes, _edges = ui.query("chains.load_definition")
+    names = dict(nodes.select("chain", "chain_en" if ui.lang() == "en" else "chain").unique().iter_rows())
+    return labelled("chain_name", {**names, targets.NO_CHAIN: ui.t("tg.no_chain")})
+
+
+STATUS = {s: ui.t(f"status.{s}") for s in ("on_track", "at_risk", "off_track")}
+BASIS = {"全市目标": ui.t("tg.basis.city"), targets.ALLOCATED: ui.t("tg.basis.allocated"),
+         targets.ASSIGNED: ui.t("tg.basis.assigned")}
+FLAGS = {f: ui.t(f"tg.flag.{f}") for f in ("red", "amber", "stalled")}
+
+st.title(ui.t("tg.title"))
+c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+with c1:
+    month = ui.month_picker("tg_month")
+metric = c2.segmented_control(ui.t("tg.metric"), METRICS, format_func=lambda m: ui.t(f"metric.{m}"),
+                              default=METRICS[0], required=True, key="tg_metric")
+
+# ---------------------------------------------------------------- target checks
+st.header(ui.t("tg.checks"))
+by = st.segmented_control(ui.t("tg.by"), BY, format_func=lambda b: ui.t(f"tg.by.{b}"), default="city",
+                          required=True, key="tg_by")
+checks = ui.query("targets.target_checks", as_of=month, by=None if by == "city" else by)
+if by == "city":
+    name = pl.col("metric").replace_strict({m: ui.t(f"metric.{m}") for m in METRICS}).alias(ui.t("tg.col.metric"))
+else:
+    checks = checks.filter(pl.col("metric") == metric).sort("ytd_ratio", nulls_last=True)
+    name = (pl.col("unit_name") if by == "unit" else chain_label()).alias(ui.t(f"tg.col.{by}"))
+view = checks.select(
+    name,
+    pl.col("projects").alias(ui.t("tg.col.projects")),
+    yi("target_wan").alias(ui.t("tg.col.target_yi")),
+    yi("planned_wan").alias(ui.t("tg.col.plan_yi")),
+    pct("coverage").alias(ui.t("tg.col.coverage_pct")),
+    yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
+    yi("expected_wan").alias(ui.t("tg.col.expected_yi")),
+    pct("ytd_ratio").alias(ui.t("tg.col.ytd_pct")),
+    pct("linear_ratio").alias(ui.t("tg.col.linear_pct")),
+    yi("forecast_wan").alias(ui.t("tg.col.forecast_yi")),
+    yi("forecast_low_wan").alias(ui.t("tg.col.low_yi")),
+    yi("forecast_high_wan").alias(ui.t("tg.col.high_yi")),
+    pct("probability_meet_target").alias(ui.t("tg.col.probability_pct")),
+    labelled("status", STATUS).alias(ui.t("tg.col.status")),
+)
+basis = "；".join(BASIS.get(b, b) for b in checks["target_basis"].unique(maintain_order=True).to_list())
+st.caption(ui.t("tg.basis", basis=basis))
+st.dataframe(view, hide_index=True, key="tg_checks_table")
+first = checks.row(0, named=True)
+st.caption(ui.t("tg.rules", share=ui.pct(first["seasonal_share"]), linear=ui.pct(first["linear_share"])))
+if by == "city":
+    for r in checks.iter_rows(named=True):
+        st.caption(ui.t("tg.base", metric=ui.t(f"metric.{r['metric']}"), base=ui.yi(r["base_wan"]),
+                        growth=f"{r['implied_growth_pct']:.1f}%", plan_growth=f"{r['plan_implied_growth_pct']:.1f}%"))
+ui.download_xlsx({by: view}, f"target_checks_{by}_{month:%Y-%m}.xlsx", key="tg_checks_xlsx",
+                 label=ui.t("tg.download_checks"))
+
+# ---------------------------------------------------------------- forecast and drivers
+st.header(ui.t("tg.forecast"))
+summary, drivers = ui.query("targets.forecast", as_of=month, top=20)
+s = summary.filter(pl.col("metric") == metric).row(0, named=True)
+st.markdown(ui.t("tg.forecast_line", metric=ui.t(f"metric.{metric}"), forecast=ui.yi(s["forecast_wan"]),
+                 low=ui.yi(s["forecast_low_wan"]), high=ui.yi(s["forecast_high_wan"]),
+                 target=ui.yi(s["target_wan"]), prob=ui.pct(s["probability_meet_target"])))
+gap = s["forecast_gap_wan"]
+if gap <= 0:
+    st.success(ui.t("tg.gap_none", surplus=ui.yi(-gap)))
+elif s["projects_to_close_gap"] is not None:
+    st.warning(ui.t("tg.gap_closable", gap=ui.yi(gap), n=s["projects_to_close_gap"]))
+else:
+    st.error(ui.t("tg.gap_open", gap=ui.yi(gap), potential=ui.yi(s["acceleration_potential_wan"])))
+
+mine = drivers.filter(pl.col("metric") == metric)
+common = [
+    pl.col("rank").alias(ui.t("tg.col.rank")),
+    pl.col("name").alias(ui.t("tg.col.project")),
+    pl.col("unit_name").alias(ui.t("tg.col.unit")),
+    chain_label().alias(ui.t("tg.col.chain")),
+    pl.col("leader").alias(ui.t("tg.col.leader")),
+    yi("annual_plan_wan").alias(ui.t("tg.col.plan_yi")),
+    yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
+    pct("performance").alias(ui.t("tg.col.performance_pct")),
+    yi("forecast_wan").alias(ui.t("tg.col.forecast_yi")),
+]
+shortfall = mine.filter(pl.col("role") == "shortfall").select(
+    *common,
+    yi("forecast_gap_wan").alias(ui.t("tg.col.gap_yi")),
+    pct("gap_share").alias(ui.t("tg.col.gap_share_pct")),
+)
+accelerate = mine.filter(pl.col("role") == "accelerate").select(
+    *common,
+    pl.col("pace").round(2).alias(ui.t("tg.col.pace")),
+    pl.col("required_pace").round(2).alias(ui.t("tg.col.required_pace")),
+    yi("achievable_extra_wan").alias(ui.t("tg.col.extra_yi")),
+    yi("cumulative_extra_wan").alias(ui.t("tg.col.cumulative_extra_yi")),
+    pl.col("closes_gap").alias(ui.t("tg.col.closes_gap")),
+)
+tab_short, tab_fast = st.tabs([ui.t("tg.shortfall"), ui.t("tg.accelerate")])
+tab_short.dataframe(shortfall, hide_index=True, key="tg_shortfall_table")
+tab_fast.dataframe(accelerate, hide_index=True, key="tg_accelerate_table")
+ui.download_xlsx({"shortfall": shortfall, "accelerate": accelerate}, f"forecast_drivers_{metric}_{month:%Y-%m}.xlsx",
+                 key="tg_drivers_xlsx", label=ui.t("tg.download_drivers"))
+
+# ---------------------------------------------------------------- lagging projects
+st.header(ui.t("tg.lagging"))
+st.caption(ui.t("tg.lagging_rule"))
+lagging = ui.query("targets.lagging_projects", as_of=month).with_columns(chain_label().alias("chain_label"))
+f1, f2, f3, f4 = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
+units = f1.multiselect(ui.t("tg.filter_unit"), lagging["unit_name"].unique().sort().to_list(), key="tg_unit")
+chain_names = f2.multiselect(ui.t("tg.filter_chain"), lagging["chain_label"].unique().sort().to_list(),
+                             key="tg_chain")
+flags = f3.multiselect(ui.t("tg.filter_flag"), list(FLAGS), format_func=FLAGS.get, key="tg_flag")
+open_only = f4.toggle(ui.t("tg.filter_open"), key="tg_open_only")
+shown = lagging
+if units:
+    shown = shown.filter(pl.col("unit_name").is_in(units))
+if chain_names:
+    shown = shown.filter(pl.col("chain_label").is_in(chain_names))
+if flags:
+    shown = shown.filter(pl.col("flag").is_in(flags).fill_null(False) | (pl.col("stalled") & ("stalled" in flags)))
+if open_only:
+    shown = shown.filter(pl.col("open_problems").is_not_null())
+flag_text = pl.concat_str([labelled("flag", FLAGS), pl.when(pl.col("stalled")).then(pl.lit(FLAGS["stalled"]))],
+                          separator=" · ", ignore_nulls=True)
+lag_view = shown.select(
+    pl.col("project_id").alias(ui.t("col.project_id")),
+    pl.col("name").alias(ui.t("tg.col.project")),
+    pl.col("unit_name").alias(ui.t("tg.col.unit")),
+    pl.col("chain_label").alias(ui.t("tg.col.chain")),
+    pl.col("tier").alias(ui.t("tg.col.tier")),
+    pl.col("leader").alias(ui.t("tg.col.leader")),
+    yi("annual_plan_wan").alias(ui.t("tg.col.plan_yi")),
+    yi("expected_wan").alias(ui.t("tg.col.expected_yi")),
+    yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
+    yi("behind_wan").alias(ui.t("tg.col.behind_yi")),
+    pct("performance").alias(ui.t("tg.col.performance_pct")),
+    flag_text.alias(ui.t("tg.col.flag")),
+    pl.col("idle_months").alias(ui.t("tg.col.idle_months")),
+    pl.col("open_problems").alias(ui.t("tg.col.problem")),
+    labelled("open_problem_level", {v: ui.enum(v) for v in config.PROBLEM_LEVELS}).alias(ui.t("tg.col.problem_level")),
+    pl.col("open_problem_since").dt.strftime("%Y-%m").alias(ui.t("tg.col.problem_since")),
+    pl.col("open_problem_months").alias(ui.t("tg.col.problem_months")),
+)
+st.caption(ui.t("tg.shown", n=shown.height, total=lagging.height))
+st.dataframe(lag_view, hide_index=True, key="tg_lagging_table")
+ui.download_xlsx({"lagging": lag_view}, f"lagging_{month:%Y-%m}.xlsx", key="tg_lagging_xlsx",
+                 label=ui.t("tg.download_lagging"))
