@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import shutil
@@ -624,3 +625,18 @@ def test_the_check_command_prints_the_contract_json_and_exits_by_status(sample_d
     assert payload["as_of"] == "2016-09"
     off = any(x["status"] == "off_track" for x in payload["metrics"])
     assert result.exit_code == (1 if off else 0)
+
+
+def test_a_profile_with_no_weight_in_the_active_months_falls_back_to_an_even_spread(con):
+    add_projects(con, {"project_id": "winter", "end_date": date(2016, 2, 29)})
+    cfg = dataclasses.replace(targets.settings(con), shares=(0.0, 0.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1))
+    got = targets.project_frame(con, as_of=m(1), cfg=cfg).select("project_id", "expected_share", "expected_wan")
+    assert_frame_equal(got, pl.DataFrame({"project_id": ["winter"], "expected_share": [0.5], "expected_wan": [500.0]}))
+
+
+def test_an_empty_database_reports_zero_everywhere_and_is_off_track(con):
+    report = targets.check_report(con)
+    assert report["projects"] == 0
+    assert [(x["planned_wan"], x["forecast_wan"], x["forecast_low_wan"], x["status"]) for x in report["metrics"]] == [
+        (0.0, 0.0, 0.0, "off_track"), (0.0, 0.0, 0.0, "off_track")]
+    assert report["lagging_projects"] == [] and report["violations"] == []
