@@ -1,0 +1,536 @@
+"""项目库: find projects, export the list, and look after one project.
+
+Filters and a text search narrow the cached project frame (``targets.project_performance``);
+the detail of the chosen project shows its facts, monthly progress against the seasonal
+expectation, problems and change history. The forms write through ``portfolio.edits`` (the
+import's own validation, optimistic locking, role checks, audit log).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import altair as alt
+import polars as pl
+import streamlit as st
+
+from app_pages import ui
+from portfolio import access, config, edits, export, i18n, store
+
+me = ui.user()
+EN = ui.lang() == "en"
+PICK_LIMIT = 1000  # projects offered in the picker (the table itself shows every row)
+
+PROGRESS_SQL = (
+    "select month, completed_wan, physical_pct, problems, problem_level, updated_by, updated_at"
+    " from progress where project_id = ? order by month"
+)
+FLAG_ICONS = {"red": "🔴", "amber": "🟡", "green": "🟢"}
+
+# ---------------------------------------------------------------- reference data and labels
+units = ui.query("store.fetch", sql="select unit_id, name, short_name from units order by unit_id")
+chains = ui.query("store.fetch", sql="select chain_id, name, name_en from chains order by chain_id")
+nodes = ui.query("store.fetch", sql="select node_id, chain_id, name, name_en from chain_nodes"
+                                    " order by chain_id, node_id")
+tiers = ui.query("store.fetch", sql="select tier, tier_en from tiers order by min_wan desc")
+UNIT = dict(zip(units["unit_id"], units["short_name"], strict=True))
+UNIT_FULL = dict(zip(units["unit_id"], units["name"], strict=True))
+CHAIN = dict(zip(chains["chain_id"], chains["name_en" if EN else "name"], strict=True))
+NODE = {n: f"{CHAIN.get(c, c)} · {en if EN else zh}" for n, c, zh, en in nodes.iter_rows()}
+TIER = dict(zip(tiers["tier"], tiers["tier_en" if EN else "tier"], strict=True))
+
+
+def dash(value: Any) -> str:
+    """A stored value as text, '—' for blanks."""
+    return "—" if value is None or value == "" else str(value)
+
+
+def fmt_month(d: date) -> str:
+    """2016-09."""
+    return f"{d.year}-{d.month:02d}"
+
+
+def enum_col(name: str) -> pl.Expr:
+    """A stored enumeration column shown in the current language."""
+    return pl.col(name).replace(i18n.ENUM_EN) if EN else pl.col(name)
+
+
+def label_col(name: str, labels: dict[str, str]) -> pl.Expr:
+    """Codes replaced by their labels (unknown codes kept)."""
+    return pl.col(name).replace(labels)
+
+
+def yi_col(name: str) -> pl.Expr:
+    """A 万元 column as 亿元 (float, for display)."""
+    return (pl.col(name).cast(pl.Float64) / config.WAN_PER_YI).alias(name.replace("_wan", "_yi"))
+
+
+# ---------------------------------------------------------------- title, as-of month, filters
+goto = st.session_state.pop("pj_goto", None)
+if goto:  # a project just created: find it
+    st.session_state["pj_f_search"] = goto
+    st.session_state["pj_pick"] = goto
+
+head, pick_month = st.columns([4, 1], vertical_alignment="bottom")
+head.title(ui.t("pj.title"))
+with pick_month:
+    as_of = ui.month_picker("pj_as_of")
+
+flash = st.session_state.pop("pj_flash", None)
+if flash:
+    st.success(flash, icon=":material/check_circle:")
+
+with st.container(border=True):
+    r1 = st.columns([3, 2, 2, 2])
+    search = r1[0].text_input(ui.t("pj.search"), key="pj_f_search", placeholder=ui.t("pj.search_ph"),
+                              label_visibility="collapsed")
+    f_tier = r1[1].multiselect(ui.t("col.tier"), list(TIER), format_func=TIER.get, key="pj_f_tier",
+                               placeholder=ui.t("pj.f.tier"), label_visibility="collapsed")
+    f_chain = r1[2].multiselect(ui.t("col.chain"), list(CHAIN), format_func=CHAIN.get, key="pj_f_chain",
+                                placeholder=ui.t("pj.f.chain"), label_visibility="collapsed")
+    f_unit = r1[3].multiselect(ui.t("col.unit"), list(UNIT), format_func=UNIT.get, key="pj_f_unit",
+                               placeholder=ui.t("pj.f.unit"), label_visibility="collapsed")
+    r2 = st.columns([2, 2, 2, 1, 1], vertical_alignment="center")
+    f_status = r2[0].multiselect(ui.t("col.status"), config.STATUSES, format_func=ui.enum, key="pj_f_status",
+                                 placeholder=ui.t("pj.f.status"), label_visibility="collapsed")
+    f_nature = r2[1].multiselect(ui.t("col.nature"), config.NATURES, format_func=ui.enum, key="pj_f_nature",
+                                 placeholder=ui.t("pj.f.nature"), label_visibility="collapsed")
+    f_level = r2[2].multiselect(ui.t("col.leader_level"), config.LEADER_LEVELS, format_func=ui.enum,
+                                key="pj_f_level", placeholder=ui.t("pj.f.level"), label_visibility="collapsed")
+    f_major = r2[3].toggle(ui.t("pj.f.major"), key="pj_f_major")
+    f_lagging = r2[4].toggle(ui.t("pj.f.lagging"), key="pj_f_lagging")
+
+perf: pl.DataFrame = ui.query("targets.project_performance", as_of=as_of)
+conditions: list[pl.Expr] = []
+for column, chosen in (("tier", f_tier), ("chain_id", f_chain), ("unit_id", f_unit), ("status", f_status),
+                       ("nature", f_nature), ("leader_level", f_level)):
+    if chosen:
+        conditions.append(pl.col(column).is_in(chosen))
+if f_major:
+    conditions.append(pl.col("is_major"))
+if f_lagging:
+    conditions.append(pl.col("is_lagging"))
+if search.strip():
+    needle = search.strip().lower()
+    conditions.append(pl.any_horizontal(
+        pl.col(c).fill_null("").str.to_lowercase().str.contains(needle, literal=True)
+        for c in ("project_id", "name", "enterprise")
+    ))
+shown = perf.filter(*conditions) if conditions else perf
+
+# ---------------------------------------------------------------- the list
+sums = shown.select(pl.col("total_investment_wan", "annual_plan_wan", "completed_wan").sum()).row(0)
+st.caption(ui.t("pj.count", total=f"{perf.height:,}", shown=f"{shown.height:,}", invest=ui.yi(sums[0]),
+                plan=ui.yi(sums[1]), done=ui.yi(sums[2]), month=fmt_month(as_of)))
+flag_text = {k: f"{icon} {ui.t('flag.' + k)}" for k, icon in FLAG_ICONS.items()}
+table = shown.select(
+    "project_id", "name", "enterprise",
+    label_col("unit_id", UNIT).alias("unit"),
+    label_col("chain_id", CHAIN).alias("chain"),
+    label_col("tier", TIER),
+    enum_col("status"),
+    enum_col("nature"),
+    yi_col("total_investment_wan"),
+    yi_col("annual_plan_wan"),
+    yi_col("completed_wan"),
+    "performance",
+    label_col("flag", flag_text),
+    "is_lagging",
+    "leader",
+    enum_col("leader_level"),
+    "is_major",
+    "open_problems",
+)
+money = st.column_config.NumberColumn
+columns = {
+    "project_id": st.column_config.TextColumn(ui.t("col.project_id"), pinned=True),
+    "name": st.column_config.TextColumn(ui.t("col.name"), pinned=True),
+    "enterprise": ui.t("col.enterprise"),
+    "unit": ui.t("col.unit"),
+    "chain": ui.t("col.chain"),
+    "tier": ui.t("col.tier"),
+    "status": ui.t("col.status"),
+    "nature": ui.t("col.nature"),
+    "total_investment_yi": money(ui.t("pj.col.total_yi"), format="%.2f"),
+    "annual_plan_yi": money(ui.t("pj.col.plan_yi"), format="%.2f"),
+    "completed_yi": money(ui.t("pj.col.completed_yi"), format="%.2f", help=ui.t("pj.col.completed_help")),
+    "performance": money(ui.t("col.performance"), format="percent", help=ui.t("pj.col.performance_help")),
+    "flag": ui.t("col.flag"),
+    "is_lagging": st.column_config.CheckboxColumn(ui.t("pj.col.lagging")),
+    "leader": ui.t("col.leader"),
+    "leader_level": ui.t("col.leader_level"),
+    "is_major": st.column_config.CheckboxColumn(ui.t("pj.col.major")),
+    "open_problems": ui.t("pj.col.open_problems"),
+}
+event = st.dataframe(table, key="pj_table", on_select="rerun", selection_mode="single-row", hide_index=True,
+                     column_config=columns, height=400)
+
+EXPORT = {
+    "project_id": "col.project_id", "name": "col.name", "enterprise": "col.enterprise", "unit_name": "col.unit",
+    "chain_name": "col.chain", "tier": "col.tier", "nature": "col.nature", "status": "col.status",
+    "is_major": "col.is_major", "leader": "col.leader", "leader_level": "col.leader_level",
+    "total_investment_wan": "col.total_investment_wan", "annual_plan_wan": "col.annual_plan_wan",
+    "expected_wan": "col.expected_wan", "completed_wan": "pj.col.completed_wan", "performance": "col.performance",
+    "flag": "col.flag", "is_lagging": "pj.col.lagging", "stalled": "pj.col.stalled",
+    "open_problems": "pj.col.open_problems", "open_problem_level": "col.problem_level",
+}
+
+
+def export_bytes() -> bytes:
+    """The filtered list as an xlsx workbook (万元, stored values); built only when downloaded."""
+    frame = shown.select(list(EXPORT)).rename({c: ui.t(k) for c, k in EXPORT.items()})
+    return export.write_xlsx({ui.t("nav.projects"): frame}) or b""
+
+
+st.download_button(ui.t("pj.export", n=f"{shown.height:,}"), data=export_bytes,
+                   file_name=f"projects_{fmt_month(as_of)}.xlsx", key="pj_export",
+                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                   icon=":material/download:", disabled=shown.is_empty())
+
+
+# ---------------------------------------------------------------- form fields shared by edit and new
+def project_fields(prefix: str, values: dict[str, Any], *, new: bool, unit_options: list[str]) -> dict[str, Any]:
+    """The project widgets laid out in three columns; returns field -> entered value."""
+    c1, c2, c3 = st.columns(3)
+    out: dict[str, Any] = {}
+
+    def choice(col: Any, name: str, options: list[Any], labels: Any, *, optional: bool) -> None:
+        opts = ([None] if optional else []) + options
+        current = values.get(name)
+        index = opts.index(current) if current in opts else (0 if optional or not new else None)
+        out[name] = col.selectbox(ui.t(f"col.{name}"), opts, index=index, key=f"{prefix}{name}",
+                                  format_func=lambda v: "—" if v is None else labels(v))
+
+    def amount(col: Any, name: str) -> None:
+        current = values.get(name)
+        out[name] = col.number_input(ui.t(f"col.{name}"), min_value=0.0, step=100.0, format="%.2f",
+                                     value=None if current is None else float(current), key=f"{prefix}{name}")
+
+    def when(col: Any, name: str) -> None:
+        out[name] = col.date_input(ui.t(f"col.{name}"), value=values.get(name), min_value=date(2000, 1, 1),
+                                   max_value=date(2040, 12, 31), key=f"{prefix}{name}", format="YYYY-MM-DD")
+
+    def text(col: Any, name: str) -> None:
+        out[name] = col.text_input(ui.t(f"col.{name}"), value=values.get(name) or "", key=f"{prefix}{name}")
+
+    if new:
+        text(c1, "project_id")
+        text(c2, "name")
+        text(c3, "enterprise")
+    else:
+        text(c1, "name")
+        text(c2, "enterprise")
+        text(c3, "park")
+    choice(c1, "unit_id", unit_options, lambda u: f"{UNIT.get(u, u)}（{u}）", optional=False)
+    choice(c2, "chain_id", list(CHAIN), CHAIN.get, optional=True)
+    choice(c3, "node_id", list(NODE), NODE.get, optional=True)
+    choice(c1, "nature", list(config.NATURES), ui.enum, optional=False)
+    choice(c2, "status", list(config.STATUSES), ui.enum, optional=False)
+    choice(c3, "chain_role", list(config.CHAIN_ROLES), ui.enum, optional=True)
+    amount(c1, "total_investment_wan")
+    amount(c2, "annual_plan_wan")
+    out["is_major"] = c3.checkbox(ui.t("col.is_major"), value=bool(values.get("is_major")), key=f"{prefix}is_major")
+    when(c1, "start_date")
+    when(c2, "end_date")
+    if new:
+        text(c3, "park")
+    text(c1, "leader")
+    choice(c2, "leader_level", list(config.LEADER_LEVELS), ui.enum, optional=True)
+    text(c3, "note")
+    for name in ("total_investment_wan", "annual_plan_wan"):
+        if out[name] is not None:
+            out[name] = Decimal(f"{out[name]:.2f}")
+    return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in out.items()}
+
+
+def same(a: Any, b: Any) -> bool:
+    """Form value equals stored value (blank text = NULL, amounts to the cent)."""
+    if isinstance(a, Decimal | float) or isinstance(b, Decimal | float):
+        return a is not None and b is not None and round(Decimal(a), 2) == round(Decimal(b), 2)
+    return (a or None) == (b or None) if isinstance(a, str | None) and isinstance(b, str | None) else a == b
+
+
+def show_refusal(exc: Exception) -> None:
+    """A refused write: its sentence, and the row-level reasons when there are any."""
+    st.error(str(exc), icon=":material/block:")
+    errors = getattr(exc, "errors", None)
+    if isinstance(errors, pl.DataFrame) and errors.height:
+        st.dataframe(errors.select("column", "value", "reason"), hide_index=True,
+                     column_config={"column": ui.t("im.col.column"), "value": ui.t("im.col.value"),
+                                    "reason": ui.t("im.col.reason")})
+
+
+def role_note(action: str, unit_id: str | None) -> str:
+    """Why the current user may not perform ``action``."""
+    if me is not None and me.role == "unit" and unit_id is not None:
+        return ui.t("pj.no_right_unit", unit=UNIT.get(me.unit_id or "", me.unit_id or ""))
+    role = (access.ROLE_LABELS.get(me.role, me.role) if not EN else me.role) if me else "—"
+    return ui.t("pj.no_right", role=role)
+
+
+# ---------------------------------------------------------------- new project
+can_create = access.can(me, "create_project")
+with st.expander(ui.t("pj.new"), icon=":material/add:"):
+    if not can_create:
+        st.caption(role_note("create_project", None))
+    nonce = st.session_state.setdefault("pj_new_nonce", 0)
+    own_units = [me.unit_id] if me is not None and me.role == "unit" and me.unit_id else list(UNIT)
+    with st.form("pj_new_form", border=False):
+        record = project_fields(f"pj_n{nonce}_", {}, new=True, unit_options=own_units)
+        create = st.form_submit_button(ui.t("pj.create"), type="primary", disabled=not can_create,
+                                       key="pj_new_submit")
+    if create:
+        try:
+            with store.connect(ui.db_path()) as con:
+                edits.create_project(con, record, user=me)  # type: ignore[arg-type]
+        except (edits.EditRefused, access.PermissionDenied) as exc:
+            show_refusal(exc)
+        else:
+            st.session_state["pj_flash"] = ui.t("pj.created", id=record["project_id"])
+            st.session_state["pj_goto"] = record["project_id"]
+            st.session_state["pj_new_nonce"] = nonce + 1
+            st.rerun()
+
+# ---------------------------------------------------------------- choosing a project
+ids = table["project_id"]
+rows = list(event.selection.rows) if event is not None else []
+if rows and rows != st.session_state.get("pj_last_rows") and rows[0] < ids.len():
+    st.session_state["pj_pick"] = ids[rows[0]]
+st.session_state["pj_last_rows"] = rows
+offered = shown.head(PICK_LIMIT).select("project_id", "name")
+names = dict(offered.iter_rows())
+picked = st.session_state.get("pj_pick")
+if picked and picked not in names:
+    found = perf.filter(pl.col("project_id") == picked)
+    if found.height:
+        names = {picked: found["name"][0], **names}
+if not names:
+    st.info(ui.t("pj.none"), icon=":material/filter_alt_off:")
+    st.stop()
+
+st.divider()
+pid: str = st.selectbox(ui.t("pj.pick"), list(names), format_func=lambda p: f"{p} · {names[p]}", key="pj_pick",
+                        help=ui.t("pj.pick_help", n=PICK_LIMIT))
+project: dict[str, Any] | None = ui.query("edits.get_project", project_id=pid)
+if project is None:
+    st.warning(ui.t("pj.gone", id=pid))
+    st.stop()
+facts = perf.filter(pl.col("project_id") == pid).row(0, named=True)
+
+# ---------------------------------------------------------------- the project's facts
+st.subheader(f"{project['name']}")
+m = st.columns(5)
+m[0].metric(ui.t("pj.m.total"), ui.yi(project["total_investment_wan"], 2))
+m[1].metric(ui.t("pj.m.plan"), ui.yi(project["annual_plan_wan"], 2))
+m[2].metric(ui.t("pj.m.done", month=fmt_month(as_of)), ui.yi(facts["completed_wan"], 2),
+            help=ui.t("pj.m.expected", value=ui.yi(facts["expected_wan"], 2)))
+flag = facts["flag"]
+m[3].metric(ui.t("col.performance"), ui.pct(facts["performance"]),
+            delta=flag_text.get(flag) if flag else None, delta_color="off", delta_arrow="off")
+m[4].metric(ui.t("pj.m.problems"), ui.t("pj.m.open_months", n=facts["open_problem_months"])
+            if facts["open_problems"] else ui.t("pj.m.no_problem"))
+
+c1, c2, c3 = st.columns(3)
+c1.markdown(
+    f"**{ui.t('col.project_id')}**：{pid}  \n**{ui.t('col.enterprise')}**：{dash(project['enterprise'])}  \n"
+    f"**{ui.t('col.unit')}**：{UNIT_FULL.get(project['unit_id'], project['unit_id'])}  \n"
+    f"**{ui.t('col.park')}**：{dash(project['park'])}"
+)
+c2.markdown(
+    f"**{ui.t('col.chain')}**：{dash(CHAIN.get(project['chain_id'] or '', project['chain_id']))}  \n"
+    f"**{ui.t('col.node')}**：{dash(NODE.get(project['node_id'] or '', project['node_id']))}  \n"
+    f"**{ui.t('col.chain_role')}**：{ui.enum(project['chain_role'])}  \n"
+    f"**{ui.t('col.nature')} / {ui.t('col.status')}**：{ui.enum(project['nature'])} / {ui.enum(project['status'])}"
+)
+c3.markdown(
+    f"**{ui.t('col.leader')}**：{dash(project['leader'])}（{ui.enum(project['leader_level'])}）  \n"
+    f"**{ui.t('pj.period')}**：{dash(project['start_date'])} → {dash(project['end_date'])}  \n"
+    f"**{ui.t('col.tier')}**：{TIER.get(facts['tier'], facts['tier'])}"
+    + (f" · {ui.t('col.is_major')}" if project["is_major"] else "") + "  \n"
+    f"**{ui.t('col.version')}**：{project['version']} · "
+    + ui.t("pj.updated", who=project["updated_by"], at=f"{project['updated_at']:%Y-%m-%d %H:%M}")
+)
+if project["note"]:
+    st.caption(f"{ui.t('col.note')}：{project['note']}")
+
+tab_progress, tab_problems, tab_history, tab_edit, tab_entry = st.tabs([
+    ui.t("pj.tab.progress"), ui.t("pj.tab.problems"), ui.t("pj.tab.history"), ui.t("pj.tab.edit"),
+    ui.t("pj.tab.entry"),
+])
+progress: pl.DataFrame = ui.query("store.fetch", sql=PROGRESS_SQL, params=[pid])
+year: int = ui.query("targets.plan_year")
+
+
+def expected_curve(plan_wan: float, active_from: int, active_to: int) -> list[float]:
+    """Cumulative expected 万元 at the end of each month (the rule of ``targets.derive``).
+
+    The seasonal profile is renormalised over the project's active months; a linear spread
+    when the profile gives those months no weight.
+    """
+    cfg = ui.query("targets.settings")
+    cum = [cfg.cumulative_share(i) for i in range(13)]
+    out = []
+    for month in range(1, 13):
+        if active_from > active_to:
+            share = 0.0
+        else:
+            before, end = cum[max(min(active_from - 1, 12), 0)], cum[max(min(active_to, 12), 0)]
+            now = cum[max(min(active_to, month), 0)]
+            done = max(min(active_to, month) - active_from + 1, 0)
+            share = (min(max((now - before) / (end - before), 0.0), 1.0) if end - before > 1e-12
+                     else done / (active_to - active_from + 1))
+        out.append(plan_wan * share)
+    return out
+
+
+with tab_progress:
+    in_year = progress.filter(pl.col("month").dt.year() == year)
+    plan = float(project["annual_plan_wan"])
+    scale, unit = (config.WAN_PER_YI, ui.t("unit.yi")) if plan >= config.WAN_PER_YI else (1, ui.t("unit.wan"))
+    months = pl.DataFrame({"month": [date(year, i, 1) for i in range(1, 13)],
+                           "expected": expected_curve(plan, facts["active_from"], facts["active_to"])})
+    last = in_year["month"].max()
+    curve = (
+        months
+        .join(in_year.select("month", pl.col("completed_wan").cast(pl.Float64)), on="month", how="left")
+        .with_columns(
+            pl.col("month").dt.strftime("%Y-%m").alias("label"),
+            (pl.col("completed_wan").fill_null(0.0) / scale).alias("monthly"),
+            (pl.col("completed_wan").fill_null(0.0).cum_sum() / scale).alias("cumulative"),
+            (pl.col("expected") / scale).alias("expected"),
+        )
+        .with_columns(
+            pl.when(pl.col("month") <= last).then(pl.col("cumulative")).alias("cumulative"),
+            pl.when(pl.col("month") <= last).then(pl.col("monthly")).alias("monthly"),
+        )
+    )
+    series = {"monthly": ui.t("pj.chart.monthly"), "cumulative": ui.t("pj.chart.cumulative"),
+              "expected": ui.t("pj.chart.expected")}
+    long = (
+        curve.unpivot(index="label", on=list(series), variable_name="series", value_name="value")
+        .with_columns(pl.col("series").replace(series))
+    )
+    color = alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                      scale=alt.Scale(domain=list(series.values()), range=["#9ecae1", "#1f77b4", "#ff7f0e"]))
+    x = alt.X("label:O", title=None, axis=alt.Axis(labelAngle=0))
+    y = alt.Y("value:Q", title=unit)
+    tooltip = [alt.Tooltip("label:O", title=ui.t("col.month")), alt.Tooltip("series:N", title=" "),
+               alt.Tooltip("value:Q", title=unit, format=",.2f")]
+    bars = alt.Chart(long).transform_filter(alt.datum.series == series["monthly"]).mark_bar(size=24).encode(
+        x=x, y=y, color=color, tooltip=tooltip)
+    lines = alt.Chart(long).transform_filter(alt.datum.series != series["monthly"]).mark_line(point=True).encode(
+        x=x, y=y, color=color, tooltip=tooltip,
+        strokeDash=alt.condition(alt.datum.series == series["expected"], alt.value([6, 4]), alt.value([1, 0])))
+    st.altair_chart((bars + lines).properties(height=300), width="stretch")
+    if progress.is_empty():
+        st.caption(ui.t("pj.no_progress"))
+    else:
+        st.dataframe(
+            progress.with_columns(pl.col("month").dt.strftime("%Y-%m"),
+                                  pl.col("updated_at").dt.strftime("%Y-%m-%d %H:%M"),
+                                  enum_col("problem_level")),
+            hide_index=True, width="stretch",
+            column_config={"month": ui.t("col.month"), "completed_wan": money(ui.t("col.completed_wan"), format="%.2f"),
+                           "physical_pct": ui.t("col.physical_pct"), "problems": ui.t("col.problems"),
+                           "problem_level": ui.t("col.problem_level"), "updated_by": ui.t("pj.col.updated_by"),
+                           "updated_at": ui.t("pj.col.updated_at")},
+        )
+
+with tab_problems:
+    if facts["open_problems"]:
+        st.warning(ui.t("pj.open_problem", since=fmt_month(facts["open_problem_since"]),
+                        level=ui.enum(facts["open_problem_level"]), text=facts["open_problems"]),
+                   icon=":material/report:")
+    reported = progress.filter(pl.col("problems").str.strip_chars().fill_null("") != "")
+    if reported.is_empty():
+        st.caption(ui.t("pj.no_problems"))
+    else:
+        st.dataframe(reported.select(pl.col("month").dt.strftime("%Y-%m"), "problems", enum_col("problem_level")),
+                     hide_index=True, width="stretch",
+                     column_config={"month": ui.t("col.month"), "problems": ui.t("col.problems"),
+                                    "problem_level": ui.t("col.problem_level")})
+
+with tab_history:
+    history: pl.DataFrame = ui.query("edits.project_history", project_id=pid)
+    st.caption(ui.t("pj.history_count", n=history.height))
+    st.dataframe(history.with_columns(pl.col("at").dt.strftime("%Y-%m-%d %H:%M:%S")), hide_index=True,
+                 width="stretch",
+                 column_config={"at": ui.t("pj.h.at"), "actor": ui.t("pj.h.actor"), "action": ui.t("pj.h.action"),
+                                "table_name": ui.t("pj.h.table"), "record_id": ui.t("pj.h.record"),
+                                "old_values": ui.t("pj.h.old"), "new_values": ui.t("pj.h.new"),
+                                "source": ui.t("pj.h.source")})
+
+with tab_edit:
+    can_edit = access.can(me, "edit_project", unit_id=project["unit_id"])
+    base = st.session_state.get("pj_edit_base")
+    if base is None or base["project_id"] != pid:
+        base = {"project_id": pid, "version": project["version"], "values": project}
+        st.session_state["pj_edit_base"] = base
+    if not can_edit:
+        st.caption(role_note("edit_project", project["unit_id"]))
+    if project["version"] != base["version"]:
+        st.warning(ui.t("pj.changed_meanwhile", who=project["updated_by"], version=project["version"],
+                        base=base["version"]), icon=":material/sync_problem:")
+        st.button(ui.t("pj.reload"), key="pj_reload", icon=":material/refresh:",
+                  on_click=lambda: st.session_state.pop("pj_edit_base", None))
+    st.caption(ui.t("pj.edit_help", version=base["version"]))
+    with st.form("pj_edit_form", border=False):
+        entered = project_fields(f"pj_e_{pid}_{base['version']}_", base["values"], new=False,
+                                 unit_options=list(UNIT))
+        save = st.form_submit_button(ui.t("pj.save"), type="primary", disabled=not can_edit, key="pj_edit_submit")
+    if save:
+        changes = {k: v for k, v in entered.items() if not same(v, base["values"].get(k))}
+        if not changes:
+            st.info(ui.t("pj.no_changes"))
+        else:
+            try:
+                with store.connect(ui.db_path()) as con:
+                    version = edits.update_project(con, pid, changes, expected_version=base["version"],
+                                                   user=me)  # type: ignore[arg-type]
+            except (edits.EditRefused, access.PermissionDenied) as exc:
+                show_refusal(exc)
+            else:
+                st.session_state.pop("pj_edit_base", None)
+                st.session_state["pj_flash"] = ui.t("pj.saved", id=pid, version=version,
+                                                    fields="、".join(ui.t(f"col.{k}") for k in changes))
+                st.rerun()
+
+with tab_entry:
+    can_enter = access.can(me, "enter_progress", unit_id=project["unit_id"])
+    if not can_enter:
+        st.caption(role_note("enter_progress", project["unit_id"]))
+    month = st.selectbox(ui.t("col.month"), [date(year, i, 1) for i in range(1, 13)], index=as_of.month - 1
+                         if as_of.year == year else 0, format_func=fmt_month, key=f"pj_p_month_{pid}")
+    existing = progress.filter(pl.col("month") == month)
+    row = existing.row(0, named=True) if existing.height else {}
+    st.caption(ui.t("pj.entry_existing") if row else ui.t("pj.entry_new"))
+    with st.form("pj_entry_form", border=False):
+        key = f"pj_p_{pid}_{month:%Y%m}_"
+        e1, e2, e3 = st.columns(3)
+        completed = e1.number_input(ui.t("col.completed_wan"), min_value=0.0, step=100.0, format="%.2f",
+                                    value=float(row["completed_wan"]) if row else None, key=key + "completed")
+        physical = e2.number_input(ui.t("col.physical_pct"), min_value=0.0, max_value=100.0, step=1.0,
+                                   format="%.2f", key=key + "physical",
+                                   value=None if row.get("physical_pct") is None else float(row["physical_pct"]))
+        levels = [None, *config.PROBLEM_LEVELS]
+        level = e3.selectbox(ui.t("col.problem_level"), levels, index=levels.index(row.get("problem_level")),
+                             format_func=lambda v: "—" if v is None else ui.enum(v), key=key + "level")
+        problems = st.text_area(ui.t("col.problems"), value=row.get("problems") or "", height=68,
+                                key=key + "problems")
+        enter = st.form_submit_button(ui.t("pj.enter"), type="primary", disabled=not can_enter,
+                                      key="pj_entry_submit")
+    if enter:
+        entry = {"project_id": pid, "month": month,
+                 "completed_wan": None if completed is None else Decimal(f"{completed:.2f}"),
+                 "physical_pct": None if physical is None else Decimal(f"{physical:.2f}"),
+                 "problems": problems.strip() or None, "problem_level": level}
+        try:
+            with store.connect(ui.db_path()) as con:
+                outcome = edits.record_progress(con, entry, user=me)  # type: ignore[arg-type]
+        except (edits.EditRefused, access.PermissionDenied) as exc:
+            show_refusal(exc)
+        else:
+            st.session_state["pj_flash"] = ui.t(f"pj.entered.{outcome}", id=pid, month=fmt_month(month))
+            st.rerun()
