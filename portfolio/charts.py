@@ -336,3 +336,230 @@ def _vl_version() -> str:
     """The Vega-Lite version Altair writes (e.g. ``6.4``), as vl-convert names it."""
     major, minor, *_ = alt.SCHEMA_VERSION.lstrip("v").split(".")
     return f"{major}.{minor}"
+
+
+# --------------------------------------------------------------------------------------------
+# target charts: S-curve, tier funnel, plan vs completed by unit or chain (labels: i18n ``chart.*``)
+
+#: Series colours of the target charts (the palette above: blue done, amber expected, red target).
+SERIES_COLORS = {"completed": "#3a7fc1", "monthly": "#b9d3ec", "expected": "#edae49",
+                 "linear": "#8c96a3", "target": "#d1495b"}
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _label(key: str, lang: str, **values: object) -> str:
+    from .i18n import t
+
+    _text(lang)  # the same language check as the chain charts
+    return t(f"chart.{key}", lang, **values)
+
+
+def _yi_num(value: Any) -> float | None:
+    """万元 (Decimal, float or None) as a float in 亿元."""
+    return None if value is None else float(value) / 10_000
+
+
+def _month_axis(lang: str) -> alt.Axis:
+    names = "[" + ",".join(f"'{m}'" for m in MONTHS_EN) + "]"
+    expr = "datum.value + '月'" if lang == "zh" else f"{names}[datum.value - 1]"
+    return alt.Axis(values=list(range(1, 13)), labelExpr=expr, grid=False, title=None)
+
+
+def _s_panel(frame: pl.DataFrame, *, lang: str, width: int, height: int) -> Any:
+    """One metric's S-curve: monthly bars, cumulative line, seasonal and linear paths, target."""
+    first = frame.row(0, named=True)
+    target_yi = _yi_num(first["target_wan"]) or 0.0
+    names = {k: _label(k, lang) for k in SERIES_COLORS}
+    rows = []
+    for r in frame.iter_rows(named=True):
+        m = r["month_index"]
+        rows.append({"m": m, "series": names["expected"], "v": _yi_num(r["expected_cumulative_wan"])})
+        rows.append({"m": m, "series": names["linear"], "v": _yi_num(r["linear_cumulative_wan"])})
+        if r["cumulative_completed_wan"] is not None:
+            rows.append({"m": m, "series": names["completed"], "v": _yi_num(r["cumulative_completed_wan"])})
+    bars = [{"m": r["month_index"], "series": names["monthly"], "v": _yi_num(r["completed_wan"])}
+            for r in frame.iter_rows(named=True) if r["completed_wan"] is not None]
+    done = frame.filter(pl.col("cumulative_completed_wan").is_not_null())
+    last = done.row(-1, named=True) if done.height else None
+    order = ["completed", "monthly", "expected", "linear", "target"]
+    colour = alt.Color("series:N", scale=alt.Scale(domain=[names[k] for k in order],
+                                                   range=[SERIES_COLORS[k] for k in order]),
+                       legend=alt.Legend(title=None, orient="bottom", direction="horizontal"))
+    x = alt.X("m:Q", scale=alt.Scale(domain=[0.5, 12.5], nice=False), axis=_month_axis(lang))
+    y = alt.Y("v:Q", title=_label("cumulative_yi", lang),
+              scale=alt.Scale(domain=[0, target_yi * 1.08 if target_yi else 1], nice=False),
+              axis=alt.Axis(format=",.0f", tickCount=6))
+    tip = [alt.Tooltip("series:N", title=_label("series", lang)), alt.Tooltip("m:Q", title=_label("month", lang)),
+           alt.Tooltip("v:Q", title=_label("value_yi", lang), format=",.2f")]
+    dash = alt.StrokeDash("series:N", legend=None, scale=alt.Scale(
+        domain=[names["completed"], names["expected"], names["linear"]], range=[[1, 0], [7, 4], [2, 3]]))
+    layers: list[Any] = [
+        alt.Chart(alt.Data(values=bars)).mark_bar(width=18, opacity=0.9)
+        .encode(x=x, y=y, color=colour, tooltip=tip),
+        alt.Chart(alt.Data(values=[{"v": target_yi, "series": names["target"]}]))
+        .mark_rule(strokeWidth=1.5).encode(y=alt.Y("v:Q"), color=colour),
+        alt.Chart(alt.Data(values=[{"v": target_yi, "text": _label("target_label", lang, value=f"{target_yi:,.0f}")}]))
+        .mark_text(align="left", baseline="bottom", dx=4, dy=-3, fontSize=12, color=SERIES_COLORS["target"])
+        .encode(x=alt.value(0), y=alt.Y("v:Q"), text="text:N"),
+        alt.Chart(alt.Data(values=rows)).mark_line(strokeWidth=2.2, point=False)
+        .encode(x=x, y=y, color=colour, strokeDash=dash, tooltip=tip),
+    ]
+    subtitle = ""
+    if last is not None:
+        done_yi = _yi_num(last["cumulative_completed_wan"]) or 0.0
+        expected = last["expected_cumulative_wan"] or 0.0
+        ratio = f"{float(last['cumulative_completed_wan']) / expected:.1%}" if expected else "—"
+        month = f"{last['month_index']}月" if lang == "zh" else MONTHS_EN[last["month_index"] - 1]
+        subtitle = _label("s_curve_note", lang, month=month, done=f"{done_yi:,.1f}", ratio=ratio)
+        layers.append(
+            alt.Chart(alt.Data(values=[{"m": last["month_index"], "v": done_yi, "text": f"{done_yi:,.0f}"}]))
+            .mark_point(filled=True, size=70, color=SERIES_COLORS["completed"]).encode(x=x, y=y))
+        layers.append(
+            alt.Chart(alt.Data(values=[{"m": last["month_index"], "v": done_yi, "text": f"{done_yi:,.0f}"}]))
+            .mark_text(align="right", dx=-8, dy=-10, fontSize=12, fontWeight="bold",
+                       color=SERIES_COLORS["completed"])
+            .encode(x=x, y=y, text="text:N"))
+    label = first["label"] if lang == "zh" else _metric_en(first["metric"], first["label"])
+    return alt.layer(*layers).properties(
+        width=width, height=height,
+        title=alt.TitleParams(_label("s_curve", lang, label=label), subtitle=subtitle, anchor="start",
+                              fontSize=15, subtitleColor="#666666"),
+    )
+
+
+def _metric_en(metric: str, fallback: str) -> str:
+    from .i18n import CATALOGUE
+
+    pair = CATALOGUE.get(f"metric.{metric}")
+    return pair[1] if pair else fallback
+
+
+def s_curve(monthly: pl.DataFrame, *, lang: str = "zh", width: int = 520, height: int = 300) -> alt.TopLevelMixin:
+    """Cumulative completion by month against the seasonal expectation, the linear share and the target.
+
+    ``monthly`` is :func:`portfolio.monthly.targets_monthly` (one or both metrics); one panel
+    per metric, side by side. Values in 亿元.
+    """
+    _text(lang)
+    panels = [_s_panel(part, lang=lang, width=width, height=height)
+              for part in monthly.partition_by("metric", maintain_order=True)]
+    if not panels:
+        raise ValueError("没有月度数据可画（monthly frame is empty）。")
+    chart: Any = panels[0] if len(panels) == 1 else alt.hconcat(*panels, spacing=36)
+    return chart.configure(font=FONT).configure_view(stroke=None).configure_legend(labelFontSize=12)
+
+
+def _tier_min_label(min_wan: int, lang: str) -> str:
+    if lang == "zh":
+        value = f"{min_wan // 10_000:g}亿元" if min_wan >= 10_000 else f"{min_wan:g}万元"
+    else:
+        yuan = min_wan * 10_000
+        value = f"{yuan / 1e9:g} bn yuan" if yuan >= 1e9 else f"{yuan / 1e6:g} m yuan"
+    return _label("tier_min", lang, value=value)
+
+
+def tier_funnel(tiers: pl.DataFrame, *, lang: str = "zh", width: int = 620) -> alt.LayerChart:
+    """The tier funnel (cumulative project counts, widest band at the top) with the plan counts marked.
+
+    ``tiers`` is :func:`portfolio.targets.tier_summary` or the ``tiers`` of ``check_report``
+    (min_wan, cumulative_count, plan_cumulative_count).
+    """
+    _text(lang)
+    rows = [
+        {"band": _tier_min_label(int(r["min_wan"]), lang), "actual": int(r["cumulative_count"]),
+         "plan": r["plan_cumulative_count"], "min_wan": int(r["min_wan"]),
+         "text": _label("tier_text", lang, actual=f"{int(r['cumulative_count']):,}",
+                        plan="—" if r["plan_cumulative_count"] is None else f"{int(r['plan_cumulative_count']):,}")}
+        for r in tiers.sort("min_wan").iter_rows(named=True)
+    ]
+    top = max([r["actual"] for r in rows] + [r["plan"] or 0 for r in rows] + [1])
+    for r in rows:
+        r["x0"], r["x1"] = -r["actual"] / 2, r["actual"] / 2
+        r["p0"], r["p1"] = (-r["plan"] / 2, r["plan"] / 2) if r["plan"] is not None else (None, None)
+        r["tx"] = max(r["actual"], r["plan"] or 0) / 2
+    order = [r["band"] for r in rows]
+    # the funnel takes the width less room on the right for the count labels
+    label_px = 150
+    half = top / 2 * 1.02
+    extra = 2 * half * label_px / max(width - label_px, 1)
+    y = alt.Y("band:N", sort=order, title=None, axis=alt.Axis(labelFontSize=13, ticks=False, domain=False))
+    x = alt.X("x0:Q", scale=alt.Scale(domain=[-half, half + extra], nice=False), axis=None)
+    base = alt.Chart(alt.Data(values=rows))
+    shades = ["#3a7fc1", "#5b95cd", "#7eadd9", "#a3c5e5", "#c4d9ee"][: len(rows)]
+    bars = base.mark_bar(height={"band": 0.78}).encode(
+        x=x, x2="x1:Q", y=y,
+        color=alt.Color("band:N", sort=order, scale=alt.Scale(domain=order, range=shades), legend=None),
+        tooltip=[alt.Tooltip("band:N", title=_label("tier_band", lang)),
+                 alt.Tooltip("actual:Q", title=_label("actual", lang), format=","),
+                 alt.Tooltip("plan:Q", title=_label("plan", lang), format=",")],
+    )
+    ticks = [base.transform_filter("datum.plan != null").mark_tick(color="#222222", thickness=2.5, size=34)
+             .encode(x=alt.X(f"{c}:Q"), y=y) for c in ("p0", "p1")]
+    text = base.mark_text(align="left", dx=8, fontSize=13, color="#1b1b1b").encode(
+        x=alt.X("tx:Q"), y=y, text="text:N")
+    return (
+        alt.layer(bars, *ticks, text)
+        .properties(width=width, height=56 * len(rows),
+                    title=alt.TitleParams(_label("tier_funnel", lang), subtitle=_label("tier_note", lang),
+                                          anchor="start", fontSize=15, subtitleColor="#666666"))
+        .configure(font=FONT)
+        .configure_view(stroke=None)
+    )
+
+
+def group_bars(frame: pl.DataFrame, *, group: str, lang: str = "zh", metric: str = "industrial_investment",
+               width: int = 560) -> alt.LayerChart:
+    """Plan-year vs completed vs seasonal expectation per unit or chain, in 亿元, largest plan first.
+
+    ``frame`` is :func:`portfolio.targets.target_checks` with ``by="unit"`` or ``"chain"`` (or
+    the ``by_unit`` / ``by_chain`` of ``check_report``); ``metric`` picks the rows. With
+    ``lang="en"`` a ``<group>_name_en`` column is used when present.
+    """
+    if group not in ("unit", "chain"):
+        raise ValueError(f"group 只能是 unit 或 chain，而不是 {group!r}。")
+    _text(lang)
+    name_col = f"{group}_name_en" if lang == "en" and f"{group}_name_en" in frame.columns else f"{group}_name"
+    part = frame.filter(pl.col("metric") == metric)
+    if part.is_empty():
+        raise ValueError(f"没有指标 {metric} 的分组数据。")
+    label = part["label"][0] if lang == "zh" else _metric_en(metric, part["label"][0])
+    rows: list[dict[str, Any]] = [
+        {"name": r[name_col] or "—", "plan": _yi_num(r["planned_wan"]), "done": _yi_num(r["completed_wan"]),
+         "expected": _yi_num(r["expected_wan"]),
+         "ratio": None if not r["expected_wan"] else float(r["completed_wan"]) / float(r["expected_wan"])}
+        for r in part.sort(["planned_wan", name_col], descending=[True, False]).iter_rows(named=True)
+    ]
+    for r in rows:
+        r["ratio_text"] = "—" if r["ratio"] is None else f"{r['ratio']:.0%}"
+    order = [str(r["name"]) for r in rows]
+    top = max([max(r["plan"] or 0.0, r["done"] or 0.0, r["expected"] or 0.0) for r in rows] + [1e-9])
+    names = {"plan": _label("planned", lang), "done": _label("done", lang), "expected": _label("expected", lang)}
+    colour = alt.Color("series:N", scale=alt.Scale(domain=list(names.values()),
+                                                   range=["#c9d8e8", SERIES_COLORS["completed"], "#222222"]),
+                       legend=alt.Legend(title=None, orient="bottom", direction="horizontal", symbolType="square"))
+    y = alt.Y("name:N", sort=order, title=None, axis=alt.Axis(labelFontSize=12, ticks=False, labelLimit=220))
+    x = alt.X("v:Q", title=_label("value_yi", lang), scale=alt.Scale(domain=[0, top * 1.04], nice=False),
+              axis=alt.Axis(format=",.0f", grid=True, gridColor="#eeeeee"))
+    long = [{"name": r["name"], "series": names[k], "v": r[k], "ratio": r["ratio_text"]}
+            for r in rows for k in ("plan", "done", "expected") if r[k] is not None]
+    tip = [alt.Tooltip("name:N", title=_label(group, lang)), alt.Tooltip("series:N", title=_label("series", lang)),
+           alt.Tooltip("v:Q", title=_label("value_yi", lang), format=",.2f"),
+           alt.Tooltip("ratio:N", title=_label("ratio", lang))]
+    base = alt.Chart(alt.Data(values=long))
+    plan = base.transform_filter(alt.datum.series == names["plan"]).mark_bar(height={"band": 0.8}).encode(
+        x=x, y=y, color=colour, tooltip=tip)
+    done = base.transform_filter(alt.datum.series == names["done"]).mark_bar(height={"band": 0.42}).encode(
+        x=x, y=y, color=colour, tooltip=tip)
+    expected = base.transform_filter(alt.datum.series == names["expected"]).mark_tick(
+        thickness=2.5, size=20).encode(x=x, y=y, color=colour, tooltip=tip)
+    ratio = alt.Chart(alt.Data(values=rows)).mark_text(align="left", dx=6, fontSize=11, color="#444444").encode(
+        x=alt.value(width), y=y, text="ratio_text:N")
+    key = "group_unit" if group == "unit" else "group_chain"
+    return (
+        alt.layer(plan, done, expected, ratio)
+        .properties(width=width, height=max(24 * len(rows), 120),
+                    title=alt.TitleParams(_label(key, lang, label=label), subtitle=_label("group_note", lang),
+                                          anchor="start", fontSize=15, subtitleColor="#666666"))
+        .configure(font=FONT)
+        .configure_view(stroke=None)
+    )
