@@ -1,0 +1,140 @@
+"""产业链: one chain's map, its ranked 补链/增链/丰链 gaps, role disagreements, the after-pipeline view."""
+
+import polars as pl
+import streamlit as st
+
+from app_pages import ui
+from portfolio import charts, config
+
+EN = ui.lang() == "en"
+SEP = "; " if EN else "；"
+LIST_SEP = ", " if EN else "、"
+CHANGES = ("closed", "changed", "remains", "new")
+
+
+def enum(column: str) -> pl.Expr:
+    """A stored enumeration column in the current language."""
+    values = (*config.CHAIN_ROLES, *config.STAGES, *config.STATUSES)
+    return pl.col(column).replace_strict({v: ui.enum(v) for v in values}, default=pl.col(column),
+                                         return_dtype=pl.String)
+
+
+def zh_en(column: str) -> pl.Expr:
+    """``column`` or, in English, ``column_en``."""
+    return pl.col(f"{column}_en" if EN else column)
+
+
+def gap_view(frame: pl.DataFrame, *, with_chain: bool) -> pl.DataFrame:
+    """The gap rows as shown and downloaded: class, rank, segment, score, firms, projects, reasons."""
+    return frame.select(
+        *([zh_en("chain").alias(ui.t("tg.col.chain"))] if with_chain else []),
+        enum("kind").alias(ui.t("ch.col.kind")),
+        pl.col("rank").alias(ui.t("ch.col.rank")),
+        zh_en("node").alias(ui.t("ch.col.segment")),
+        enum("stage").alias(ui.t("ch.col.stage")),
+        pl.col("score").round(3).alias(ui.t("ch.col.score")),
+        pl.col("density").round(2).alias(ui.t("ch.col.density")),
+        pl.col("firms").alias(ui.t("ch.col.firms")),
+        (pl.col("output_wan").cast(pl.Float64) / 10_000).round(2).alias(ui.t("ch.col.output_yi")),
+        pl.col("open").alias(ui.t("ch.col.open")),
+        pl.col("pipeline_projects").alias(ui.t("ch.col.pipeline")),
+        pl.col("addressed_by").list.join(LIST_SEP).alias(ui.t("ch.col.addressed_by")),
+        pl.col("reasons_en" if EN else "reasons").list.join(SEP).alias(ui.t("ch.col.reasons")),
+    )
+
+
+st.title(ui.t("ch.title"))
+report = ui.query("chains.gaps_report")
+summary = pl.DataFrame(report["summary"]["by_chain"])
+nodes_def, _edges = ui.query("chains.load_definition")
+names = dict(nodes_def.select("chain_id", "chain_en" if EN else "chain").unique(maintain_order=True).iter_rows())
+segment_names = dict(nodes_def.select("node_id", "name_en" if EN else "name").iter_rows())
+chain_id = st.selectbox(ui.t("ch.pick"), list(names), format_func=names.get, key="ch_chain")
+
+# ---------------------------------------------------------------- this chain at a glance
+row = summary.filter(pl.col("chain_id") == chain_id).row(0, named=True)
+cards = st.columns(6)
+cards[0].metric(ui.t("ch.segments"), row["segments"], border=True)
+cards[1].metric(ui.t("ch.present"), row["present"], border=True)
+for card, kind in zip(cards[2:5], config.CHAIN_ROLES, strict=True):
+    card.metric(ui.enum(kind), row[kind], border=True)
+cards[5].metric(ui.t("ch.open"), row["open"], border=True, help=ui.t("ch.open_help"))
+
+# ---------------------------------------------------------------- the map
+st.subheader(ui.t("ch.map"))
+map_nodes, map_edges = ui.query("chains.chain_map_frames", chain=chain_id)
+st.altair_chart(charts.chain_map(map_nodes, map_edges, lang=ui.lang()), width="content", key="ch_map")
+st.caption(ui.t("ch.map_caption"))
+
+# ---------------------------------------------------------------- ranked gaps
+st.subheader(ui.t("ch.gaps"))
+gaps = ui.query("chains.gaps", chain=chain_id)
+if gaps.is_empty():
+    st.info(ui.t("ch.gaps_none"))
+else:
+    st.dataframe(gap_view(gaps, with_chain=False), hide_index=True, key="ch_gaps_table")
+    ui.download_xlsx({chain_id: gap_view(gaps, with_chain=False)}, f"gaps_{chain_id}.xlsx", key="ch_gaps_xlsx",
+                     label=ui.t("ch.download_gaps"))
+
+# ---------------------------------------------------------------- feasibility against value
+st.subheader(ui.t("ch.scatter"))
+o1, o2 = st.columns(2)
+every_chain = o1.toggle(ui.t("ch.scatter_all"), key="ch_scatter_all")
+addressed = o2.toggle(ui.t("ch.scatter_addressed"), key="ch_scatter_addressed")
+points = ui.query("chains.gaps") if every_chain else gaps
+st.altair_chart(charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed), width="content",
+                key="ch_scatter")
+
+# ---------------------------------------------------------------- declared roles that disagree
+st.subheader(ui.t("ch.disagree"))
+disagreements = ui.query("chains.role_disagreements", chain=chain_id)
+if disagreements.is_empty():
+    st.success(ui.t("ch.disagree_none"))
+else:
+    st.dataframe(
+        disagreements.select(
+            pl.col("project_id").alias(ui.t("col.project_id")),
+            pl.col("project").alias(ui.t("tg.col.project")),
+            enum("status").alias(ui.t("ch.col.project_status")),
+            # role_disagreements carries no node_en: name the segment from the definition
+            pl.col("node_id").replace_strict(segment_names, default=pl.col("node")).alias(ui.t("ch.col.segment")),
+            enum("declared_role").alias(ui.t("ch.col.declared")),
+            enum("segment_kind").fill_null(ui.t("ch.no_gap")).alias(ui.t("ch.col.segment_kind")),
+            zh_en("reason").alias(ui.t("ch.col.reason")),
+        ),
+        hide_index=True, key="ch_disagree_table",
+    )
+
+# ---------------------------------------------------------------- after the pipeline
+st.subheader(ui.t("ch.after"))
+st.caption(ui.t("ch.after_caption"))
+after = ui.query("chains.after_pipeline", chain=chain_id)
+counts = dict(after.group_by("change").len().iter_rows())
+for card, change in zip(st.columns(4), CHANGES, strict=True):
+    card.metric(ui.t(f"ch.change.{change}"), counts.get(change, 0), border=True)
+if not after.is_empty():
+    st.dataframe(
+        after.select(
+            zh_en("node").alias(ui.t("ch.col.segment")),
+            enum("kind_before").fill_null(ui.t("ch.no_gap")).alias(ui.t("ch.col.kind_before")),
+            enum("kind_after").fill_null(ui.t("ch.no_gap")).alias(ui.t("ch.col.kind_after")),
+            pl.col("change").replace_strict({c: ui.t(f"ch.change.{c}") for c in CHANGES}).alias(ui.t("ch.col.change")),
+            pl.col("firms_before").alias(ui.t("ch.col.firms_before")),
+            pl.col("firms_after").alias(ui.t("ch.col.firms_after")),
+            pl.col("addressed_by").list.len().alias(ui.t("ch.col.pipeline")),
+        ),
+        hide_index=True, key="ch_after_table",
+    )
+
+# ---------------------------------------------------------------- every chain
+st.subheader(ui.t("ch.summary"))
+summary_view = summary.select(
+    pl.col("chain_id").replace_strict(names).alias(ui.t("tg.col.chain")),
+    pl.col("segments").alias(ui.t("ch.col.segments")),
+    pl.col("present").alias(ui.t("ch.col.present")),
+    *[pl.col(k).alias(ui.enum(k)) for k in config.CHAIN_ROLES],
+    pl.col("open").alias(ui.t("ch.col.open_gaps")),
+)
+st.dataframe(summary_view, hide_index=True, key="ch_summary_table")
+ui.download_xlsx({"summary": summary_view, "gaps": gap_view(ui.query("chains.gaps"), with_chain=True)},
+                 "gaps_all_chains.xlsx", key="ch_all_xlsx", label=ui.t("ch.download_all"))
