@@ -65,9 +65,8 @@ def init(
 ) -> None:
     """创建数据库与表结构，载入 data/ 中的参考配置（单位、产业链、目标）。"""
     path = store.resolve_db(db)
-    if path.exists() and not force:
-        if sample:
-            fail(f"数据库 {path} 已存在；要用示例数据覆盖请加 --force。")
+    if path.exists() and not force and sample:
+        fail(f"数据库 {path} 已存在；要用示例数据覆盖请加 --force。")
     if projects is not None and not sample:
         fail("--projects 只能和 --sample 一起使用。")
     try:
