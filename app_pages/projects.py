@@ -392,6 +392,7 @@ with tab_progress:
     months = pl.DataFrame({"month": [date(year, i, 1) for i in range(1, 13)],
                            "expected": expected_curve(plan, facts["active_from"], facts["active_to"])})
     last = in_year["month"].max()
+    reported = pl.col("month") <= last if last is not None else pl.lit(False)
     curve = (
         months
         .join(in_year.select("month", pl.col("completed_wan").cast(pl.Float64)), on="month", how="left")
@@ -402,8 +403,8 @@ with tab_progress:
             (pl.col("expected") / scale).alias("expected"),
         )
         .with_columns(
-            pl.when(pl.col("month") <= last).then(pl.col("cumulative")).alias("cumulative"),
-            pl.when(pl.col("month") <= last).then(pl.col("monthly")).alias("monthly"),
+            pl.when(reported).then(pl.col("cumulative")).alias("cumulative"),
+            pl.when(reported).then(pl.col("monthly")).alias("monthly"),
         )
     )
     series = {"monthly": ui.t("pj.chart.monthly"), "cumulative": ui.t("pj.chart.cumulative"),
@@ -443,11 +444,11 @@ with tab_problems:
         st.warning(ui.t("pj.open_problem", since=fmt_month(facts["open_problem_since"]),
                         level=ui.enum(facts["open_problem_level"]), text=facts["open_problems"]),
                    icon=":material/report:")
-    reported = progress.filter(pl.col("problems").str.strip_chars().fill_null("") != "")
-    if reported.is_empty():
+    with_problems = progress.filter(pl.col("problems").str.strip_chars().fill_null("") != "")
+    if with_problems.is_empty():
         st.caption(ui.t("pj.no_problems"))
     else:
-        st.dataframe(reported.select(pl.col("month").dt.strftime("%Y-%m"), "problems", enum_col("problem_level")),
+        st.dataframe(with_problems.select(pl.col("month").dt.strftime("%Y-%m"), "problems", enum_col("problem_level")),
                      hide_index=True, width="stretch",
                      column_config={"month": ui.t("col.month"), "problems": ui.t("col.problems"),
                                     "problem_level": ui.t("col.problem_level")})

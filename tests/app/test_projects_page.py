@@ -1,0 +1,152 @@
+"""项目库 page: list, filters, detail, edits with optimistic locking, progress entry, new project."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from portfolio import access, edits, store
+from tests.app.conftest import no_exception, page_text
+
+PAGE = "app_pages/projects.py"
+FIRST = "CC2016-0001"  # the project the page shows first (the first row of the list)
+
+
+def scalar(db: Path, sql: str, params: list[object] | None = None) -> object:
+    """One value read straight from the database."""
+    with store.connect(db, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()[0][0]
+
+
+def edit_key(name: str, version: int = 1, project: str = FIRST) -> str:
+    return f"pj_e_{project}_{version}_{name}"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_projects_page_shows_every_project_in_both_languages(open_page: Callable[..., AppTest], app_db: Path,
+                                                             lang: str) -> None:
+    at = open_page(PAGE, lang=lang)
+    no_exception(at)
+    total = scalar(app_db, "select count(*) from projects")
+    assert at.dataframe[0].value.shape[0] == total
+    text = page_text(at)
+    assert f"{total:,}" in text
+    assert ("项目库" if lang == "zh" else "Projects") in text
+    assert ("亿元" if lang == "zh" else "100 m yuan") in text
+
+
+def test_unit_filter_reduces_the_table_to_that_unit(open_page: Callable[..., AppTest], app_db: Path) -> None:
+    at = open_page(PAGE)
+    at.multiselect(key="pj_f_unit").set_value(["QK"]).run()
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert table.shape[0] == scalar(app_db, "select count(*) from projects where unit_id = 'QK'")
+    assert set(table["unit"]) == {"汽开区"}
+
+
+def test_search_and_lagging_filters_combine(open_page: Callable[..., AppTest], app_db: Path) -> None:
+    at = open_page(PAGE)
+    at.text_input(key="pj_f_search").set_value("cc2016-000").run()
+    assert at.dataframe[0].value.shape[0] == scalar(
+        app_db, "select count(*) from projects where lower(project_id) like '%cc2016-000%'")
+    at.text_input(key="pj_f_search").set_value("").run()
+    at.toggle(key="pj_f_lagging").set_value(True).run()
+    table = at.dataframe[0].value
+    assert 0 < table.shape[0] < scalar(app_db, "select count(*) from projects")
+    assert table["is_lagging"].all()
+
+
+def test_an_edit_reaches_the_database_and_the_audit_log(open_page: Callable[..., AppTest], app_db: Path) -> None:
+    at = open_page(PAGE)
+    at.text_input(key=edit_key("name")).set_value("奥迪Q工厂（二期）")
+    at.number_input(key=edit_key("annual_plan_wan")).set_value(900000.0)
+    at.button(key="pj_edit_submit").click().run()
+    no_exception(at)
+    assert scalar(app_db, "select name from projects where project_id = ?", [FIRST]) == "奥迪Q工厂（二期）"
+    assert scalar(app_db, "select annual_plan_wan from projects where project_id = ?", [FIRST]) == Decimal("900000.00")
+    assert scalar(app_db, "select version from projects where project_id = ?", [FIRST]) == 2
+    assert scalar(app_db, "select actor || '|' || action from audit_log where table_name = 'projects'"
+                          " and record_id = ? order by audit_id desc limit 1", [FIRST]) == "本机用户<local>|update"
+    assert "已保存项目 CC2016-0001（版本 2）" in page_text(at)
+    history = next(d.value for d in at.dataframe if "actor" in d.value.columns)  # the history tab
+    assert (history["actor"][0], history["action"][0], history["record_id"][0]) == ("本机用户<local>", "update", FIRST)
+
+
+def test_a_stale_edit_is_refused_and_the_other_change_kept(open_page: Callable[..., AppTest], app_db: Path) -> None:
+    at = open_page(PAGE)  # the form is built on version 1
+    other = access.User(user_id="wang", role="bureau", name="王科长")
+    with store.connect(app_db) as con:
+        edits.update_project(con, FIRST, {"leader": "王科长"}, expected_version=1, user=other)
+    at.text_input(key=edit_key("name")).set_value("被覆盖的名称")
+    at.button(key="pj_edit_submit").click().run()
+    no_exception(at)
+    assert any("为避免覆盖他人的修改" in e.value for e in at.error)
+    assert scalar(app_db, "select name || '|' || leader || '|' || version from projects where project_id = ?",
+                  [FIRST]) == "奥迪Q工厂|王科长|2"
+    assert any("王科长<wang>" in w.value for w in at.warning)
+    at.button(key="pj_reload").click().run()  # reload: the form is now based on version 2
+    at.text_input(key=edit_key("name", 2)).set_value("奥迪Q工厂（二期）")
+    at.button(key="pj_edit_submit").click().run()
+    assert scalar(app_db, "select name || '|' || leader || '|' || version from projects where project_id = ?",
+                  [FIRST]) == "奥迪Q工厂（二期）|王科长|3"
+
+
+def test_an_invalid_edit_shows_the_import_reason_and_writes_nothing(open_page: Callable[..., AppTest],
+                                                                    app_db: Path) -> None:
+    at = open_page(PAGE)
+    at.number_input(key=edit_key("annual_plan_wan")).set_value(2_000_000.0)  # more than the total
+    at.button(key="pj_edit_submit").click().run()
+    no_exception(at)
+    assert any("年度计划投资大于总投资" in e.value for e in at.error)
+    assert scalar(app_db, "select version from projects where project_id = ?", [FIRST]) == 1
+
+
+def test_entering_a_months_progress_writes_the_row(open_page: Callable[..., AppTest], app_db: Path) -> None:
+    at = open_page(PAGE)
+    at.selectbox(key=f"pj_p_month_{FIRST}").set_value(date(2016, 10, 1)).run()
+    key = f"pj_p_{FIRST}_201610_"
+    at.number_input(key=key + "completed").set_value(1234.5)
+    at.number_input(key=key + "physical").set_value(55.0)
+    at.text_area(key=key + "problems").set_value("用地手续未办完")
+    at.selectbox(key=key + "level").set_value("局级")
+    at.button(key="pj_entry_submit").click().run()
+    no_exception(at)
+    with store.connect(app_db, read_only=True) as con:
+        row = con.execute("select completed_wan, physical_pct, problems, problem_level, updated_by from progress"
+                          " where project_id = ? and month = ?", [FIRST, date(2016, 10, 1)]).fetchall()
+    assert row == [(Decimal("1234.50"), Decimal("55.00"), "用地手续未办完", "局级", "本机用户<local>")]
+    assert scalar(app_db, "select count(*) from audit_log where table_name = 'progress' and record_id = ?",
+                  [f"{FIRST}/2016-10"]) == 1
+    assert "已新增 CC2016-0001 2016-10 的进度" in page_text(at)
+
+
+def test_a_new_project_is_created_and_shown(open_page: Callable[..., AppTest], app_db: Path) -> None:
+    at = open_page(PAGE)
+    key = "pj_n0_"
+    at.text_input(key=key + "project_id").set_value("CC2016-9001")
+    at.text_input(key=key + "name").set_value("新建测试项目")
+    at.selectbox(key=key + "unit_id").set_value("GX")
+    at.selectbox(key=key + "nature").set_value("新建")
+    at.selectbox(key=key + "status").set_value("前期")
+    at.number_input(key=key + "total_investment_wan").set_value(5000.0)
+    at.button(key="pj_new_submit").click().run()
+    no_exception(at)
+    assert scalar(app_db, "select name || '|' || unit_id || '|' || total_investment_wan from projects"
+                          " where project_id = 'CC2016-9001'") == "新建测试项目|GX|5000.00"
+    assert at.selectbox(key="pj_pick").value == "CC2016-9001"
+    assert "已新建项目 CC2016-9001" in page_text(at)
+
+
+def test_a_viewer_sees_the_forms_disabled_with_the_reason(open_page: Callable[..., AppTest],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(access, "LOCAL_USER", access.User(user_id="guest", role="viewer"))
+    at = open_page(PAGE)
+    no_exception(at)
+    for key in ("pj_edit_submit", "pj_entry_submit", "pj_new_submit"):
+        assert at.button(key=key).disabled
+    assert any("只能查看" in c.value for c in at.caption)
