@@ -220,7 +220,7 @@ def read_ledger(path: str | Path, *, kind: str | None = None, sheet: str | None 
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
         grid, sheet_name, offset, header_idx = _read_excel(path, kind, sheet)
-    elif suffix in (".csv", ".txt"):
+    elif suffix == ".csv":
         grid, sheet_name, offset, header_idx = _read_csv(path), None, 1, None
     elif suffix == ".parquet":
         grid, sheet_name, offset, header_idx = _read_parquet(path), None, 1, 0
@@ -251,8 +251,8 @@ def _read_excel(path: Path, kind: str | None, sheet: str | None) -> tuple[pl.Dat
         for name in chosen:
             # skip_rows=0 keeps leading blank rows, so frame index + 1 is the Excel row number.
             grid = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0).to_polars()
-            if _find_header(grid, kind) is not None:
-                return grid, name, 1, None
+            if (header_idx := _find_header(grid, kind)) is not None:
+                return grid, name, 1, header_idx
     except FileProblem:
         raise
     except Exception as exc:  # fastexcel raises several unrelated types for a damaged file
@@ -292,10 +292,10 @@ def _read_csv(path: Path) -> pl.DataFrame:
 def _read_parquet(path: Path) -> pl.DataFrame:
     try:
         frame = pl.read_parquet(path)
+        body = frame.select(pl.col(c).cast(pl.String).alias(f"c{i}") for i, c in enumerate(frame.columns))
     except Exception as exc:
         raise FileProblem(f"无法读取 parquet 文件 {path.name}：{_first_line(exc)}（unreadable file）。") from exc
     header = pl.DataFrame([pl.Series(f"c{i}", [name], pl.String) for i, name in enumerate(frame.columns)])
-    body = frame.select(pl.col(c).cast(pl.String).alias(f"c{i}") for i, c in enumerate(frame.columns))
     return pl.concat([header, body])
 
 
@@ -358,12 +358,12 @@ def _build_ledger(path: Path, grid: pl.DataFrame, header_idx: int, offset: int,
     # A total row says 合计/小计 in some cell other than free text and has no key of its own
     # (or 合计 written in the key column). A cheap literal test first, the regex on the few left.
     scan = [n for n in names if n not in {columns.get("note"), columns.get("problems")}]
-    key = pl.col(columns[KEYS[kind][0]])
+    key_cell = pl.col(columns[KEYS[kind][0]])
     candidates = body.filter(pl.any_horizontal(pl.col(n).str.contains("计", literal=True).fill_null(False)
                                                for n in scan))
     totals = candidates.filter(
         pl.any_horizontal(pl.col(n).str.contains(_TOTAL_RE).fill_null(False) for n in scan)
-        & (key.is_null() | key.str.contains(r"^\s*$") | key.str.contains(_TOTAL_RE))
+        & (key_cell.is_null() | key_cell.str.contains(r"^\s*$") | key_cell.str.contains(_TOTAL_RE))
     )["_row"]
     body = body.filter(~pl.col("_row").is_in(totals.implode()))
     empty = [n for n in names if n not in columns.values() and body[n].null_count() == body.height]
@@ -457,7 +457,6 @@ def _py_key(text: str) -> str:
 @dataclass(frozen=True)
 class _Reference:
     units: dict[str, str]
-    unit_names: dict[str, str]
     chains: dict[str, str]
     nodes_in_chain: dict[str, str]  # "chain_id|key" -> node_id
     nodes_unique: dict[str, str]  # key -> node_id when the name is unique across chains
@@ -500,7 +499,6 @@ def _reference(con: duckdb.DuckDBPyConnection) -> _Reference:
     year = store.get_meta(con, "plan_year") or str(config.targets_config().get("plan_year", 2016))
     return _Reference(
         units=as_dict(u, "unit_id"),
-        unit_names=dict(units.select("unit_id", "name").unique().iter_rows()),
         chains=as_dict(c, "chain_id"),
         nodes_in_chain=as_dict(in_chain, "node_id"),
         nodes_unique=as_dict(by_name, "node_id"),
@@ -538,7 +536,7 @@ def validate(con: duckdb.DuckDBPyConnection, ledger: Ledger, *,
     if "node_id" in fields:
         parsed = _resolve_nodes(parsed, ref)
     parsed = _join_current(con, kind, parsed)
-    checks = _checks(kind, fields, parsed, ref, allowed_units)
+    checks = _checks(kind, fields, allowed_units)
     lazy = parsed.lazy()
     errors = pl.concat(
         [
@@ -623,7 +621,7 @@ def _join_current(con: duckdb.DuckDBPyConnection, kind: str, frame: pl.DataFrame
     return frame.join(cur, on=ids.columns, how="left", maintain_order="left")
 
 
-def _checks(kind: str, fields: dict[str, Field], f: pl.DataFrame, ref: _Reference,
+def _checks(kind: str, fields: dict[str, Field],
             allowed_units: set[str] | None) -> list[tuple[str, pl.Expr, str]]:
     """Every check as (field, failing-row expression, reason); a row may fail several."""
     out: list[tuple[str, pl.Expr, str]] = []
@@ -791,14 +789,14 @@ def write_rejects(ledger: Ledger, errors: pl.DataFrame, path: str | Path | None 
     original = ledger.frame.rename({c: f"{c}(原表)" for c in ledger.frame.columns if c in fixed.values()})
     table = errors.rename(fixed).join(original, left_on="行号", right_on="_row", how="left", maintain_order="left")
     target = Path(path) if path else ledger.path.with_name(f"{ledger.path.stem}.rejects.csv")
-    try:
-        _write_table(table, target)
-    except OSError as exc:
-        if path:
-            raise FileProblem(f"无法写入拒收文件 {target}：{exc.strerror or exc}（cannot write rejects file）。") from exc
-        target = Path.cwd() / target.name
-        _write_table(table, target)
-    return target
+    error = OSError("?")
+    for attempt in [target] if path else [target, Path.cwd() / target.name]:  # next to the input, else here
+        try:
+            _write_table(table, attempt)
+            return attempt
+        except OSError as exc:
+            error = exc
+    raise FileProblem(f"无法写入拒收文件 {target}：{error.strerror or error}（cannot write rejects file）。") from error
 
 
 def _write_table(table: pl.DataFrame, target: Path) -> None:
