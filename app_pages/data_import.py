@@ -1,7 +1,182 @@
-"""Placeholder: the page is being written."""
+"""数据导入: upload a ledger, preview its row-level validation, then import it.
 
+Nothing is written before the Import button: the preview reads the file and validates it on a
+read-only connection (``ingest.read_ledger`` + ``ingest.validate``). The import itself is
+``ingest.ingest_file``: one transaction, audited under the acting user, limited to their units.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import polars as pl
 import streamlit as st
 
 from app_pages import ui
+from portfolio import access, ingest, store
 
+me = ui.user()
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+KIND_OPTIONS = ["auto", *ingest.KINDS]
+
+
+def kind_label(kind: str) -> str:
+    """projects → 项目台账 / Projects ledger."""
+    return ui.t(f"im.kind.{kind}")
+
+
+def saved_upload(uploaded: Any) -> Path:
+    """The uploaded file saved under its own name in a private temporary folder (once per upload)."""
+    saved = st.session_state.get("im_saved")
+    if saved and saved["id"] == uploaded.file_id and Path(saved["path"]).exists():
+        return Path(saved["path"])
+    if saved:
+        shutil.rmtree(Path(saved["path"]).parent, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix="portfolio_import_"))
+    path = folder / (Path(uploaded.name).name or "ledger.xlsx")
+    path.write_bytes(uploaded.getvalue())
+    st.session_state["im_saved"] = {"id": uploaded.file_id, "path": str(path)}
+    st.session_state.pop("im_result", None)
+    return path
+
+
+def existing_keys(ledger: ingest.Ledger, valid: pl.DataFrame) -> pl.DataFrame:
+    """The valid rows' keys already in the database (the import updates or leaves them)."""
+    key = list(ingest.KEYS[ledger.kind])
+    if valid.is_empty():
+        return valid.select(key)
+    ids = valid[key[0]].unique().to_list()
+    with store.connect(ui.db_path(), read_only=True) as con:
+        return store.fetch(con, f"select {', '.join(key)} from {ledger.kind}"
+                                f" where {key[0]} in (select unnest(?::varchar[]))", [ids])
+
+
+def preview(path: Path, kind: str | None, sheet: str | None) -> dict[str, Any]:
+    """Read and validate without writing; cached in the session per file, options and data revision."""
+    cache_key = (str(path), kind, sheet, ui.revision(), str(me.allowed_units if me else None))
+    cached = st.session_state.get("im_preview")
+    if cached and cached["key"] == cache_key:
+        return cached
+    ledger = ingest.read_ledger(path, kind=kind, sheet=sheet)
+    with store.connect(ui.db_path(), read_only=True) as con:
+        valid, errors = ingest.validate(con, ledger, allowed_units=me.allowed_units if me else None)
+    key = list(ingest.KEYS[ledger.kind])
+    marked = valid.join(existing_keys(ledger, valid).with_columns(pl.lit(True).alias("_exists")), on=key,
+                        how="left", maintain_order="left")
+    rejects = path.with_name(f"{path.stem}.rejects.xlsx")
+    if errors.height:
+        ingest.write_rejects(ledger, errors, rejects)
+    result = {"key": cache_key, "ledger": ledger, "valid": marked, "errors": errors,
+              "rejects": rejects if errors.height else None}
+    st.session_state["im_preview"] = result
+    return result
+
+
+def rejects_button(path: str | Path, key: str) -> None:
+    """Download a rejects file (the errors with the original cells of their rows)."""
+    target = Path(path)
+    st.download_button(ui.t("im.rejects_download"), data=target.read_bytes(), file_name=target.name,
+                       mime=XLSX if target.suffix == ".xlsx" else "text/csv", key=key,
+                       icon=":material/download:")
+
+
+# ---------------------------------------------------------------- choosing the file
 st.title(ui.t("im.title"))
+left, right = st.columns([3, 1], gap="large")
+with right, st.container(border=True):
+    st.markdown(f"**{ui.t('im.templates')}**")
+    st.caption(ui.t("im.templates_help"))
+    for kind in ingest.KINDS:
+        st.download_button(kind_label(kind), data=lambda k=kind: ingest.template_xlsx(k),
+                           file_name=f"导入模板_{ingest.KIND_LABELS[kind]}.xlsx", mime=XLSX, key=f"im_tpl_{kind}",
+                           icon=":material/download:", width="stretch")
+with left:
+    st.caption(ui.t("im.intro"))
+    c1, c2 = st.columns(2)
+    choice = c1.selectbox(ui.t("im.kind"), KIND_OPTIONS, format_func=kind_label, key="im_kind")
+    sheet = c2.text_input(ui.t("im.sheet"), key="im_sheet", placeholder=ui.t("im.sheet_ph")).strip() or None
+    uploaded = st.file_uploader(ui.t("im.file"), type=["xlsx", "xlsm", "xls", "csv", "parquet"], key="im_file")
+
+can_import = access.can(me, "import")
+if not can_import:
+    st.caption(ui.t("im.no_right"))
+if uploaded is None:
+    st.info(ui.t("im.hint"), icon=":material/upload_file:")
+    st.stop()
+
+path = saved_upload(uploaded)
+kind = None if choice == "auto" else choice
+try:
+    pv = preview(path, kind, sheet)
+except ingest.FileProblem as exc:
+    st.error(str(exc), icon=":material/block:")
+    st.stop()
+ledger: ingest.Ledger = pv["ledger"]
+valid: pl.DataFrame = pv["valid"]
+errors: pl.DataFrame = pv["errors"]
+
+# ---------------------------------------------------------------- the result of an import
+result = st.session_state.get("im_result")
+if result and result["file"] == str(path):
+    st.success(ui.t("im.done", file=path.name, kind=kind_label(result["kind"]), revision=result["revision"]),
+               icon=":material/task_alt:")
+    cols = st.columns(6)
+    for col, name in zip(cols, ("rows_read", "inserted", "updated", "unchanged", "rejected", "skipped"), strict=True):
+        col.metric(ui.t(f"im.count.{name}"), f"{result[name]:,}")
+    if result["rejects_file"]:
+        rejects_button(result["rejects_file"], "im_rejects_after")
+
+# ---------------------------------------------------------------- the preview
+st.subheader(ui.t("im.preview"))
+st.caption(ui.t("im.read", file=path.name, kind=kind_label(ledger.kind), row=ledger.header_row,
+                sheet=f" · {ledger.sheet}" if ledger.sheet else ""))
+rejected_rows = errors["row"].n_unique() if errors.height else 0
+new_rows = valid.filter(pl.col("_exists").is_null()).height
+cols = st.columns(6)
+cols[0].metric(ui.t("im.count.rows_read"), f"{ledger.rows_read:,}")
+cols[1].metric(ui.t("im.count.valid"), f"{valid.height:,}")
+cols[2].metric(ui.t("im.count.new"), f"{new_rows:,}")
+cols[3].metric(ui.t("im.count.existing"), f"{valid.height - new_rows:,}", help=ui.t("im.existing_help"))
+cols[4].metric(ui.t("im.count.rejected"), f"{rejected_rows:,}")
+cols[5].metric(ui.t("im.count.skipped"), f"{len(ledger.skipped_rows):,}")
+if ledger.skipped_rows:
+    st.caption(ui.t("im.skipped_rows", rows="、".join(map(str, ledger.skipped_rows[:50]))))
+
+if errors.height:
+    st.markdown(f"**{ui.t('im.rejects', n=errors.height, rows=rejected_rows)}**")
+    st.dataframe(errors, hide_index=True, width="stretch",
+                 column_config={"row": ui.t("im.col.row"), "column": ui.t("im.col.column"),
+                                "value": ui.t("im.col.value"), "reason": ui.t("im.col.reason")})
+    rejects_button(pv["rejects"], "im_rejects_before")
+if valid.height:
+    st.markdown(f"**{ui.t('im.valid', n=valid.height)}**")
+    shown = valid.select(
+        pl.col("_row"),
+        pl.when(pl.col("_exists").is_null()).then(pl.lit(ui.t("im.new"))).otherwise(pl.lit(ui.t("im.existing")))
+        .alias("_action"),
+        pl.exclude("_row", "_exists"),
+    )
+    st.dataframe(ui.headers(shown).rename({"_row": ui.t("im.col.row"), "_action": ui.t("im.col.action")}),
+                 hide_index=True, width="stretch", height=300)
+
+# ---------------------------------------------------------------- the import
+st.divider()
+go = st.button(ui.t("im.go", n=f"{valid.height:,}"), type="primary", key="im_go", icon=":material/publish:",
+               disabled=not can_import or valid.is_empty())
+if valid.is_empty():
+    st.caption(ui.t("im.nothing_valid"))
+if go:
+    try:
+        with st.spinner(ui.t("im.importing")):
+            done = ingest.ingest_file(ui.db_path(), path, kind=ledger.kind, sheet=ledger.sheet,
+                                      rejects=path.with_name(f"{path.stem}.rejects.xlsx"),
+                                      actor=me.label if me else "app",
+                                      allowed_units=me.allowed_units if me else None)
+    except (ingest.FileProblem, ingest.ImportFailed, store.StoreError) as exc:
+        st.error(str(exc), icon=":material/block:")
+    else:
+        st.session_state["im_result"] = done.to_dict()
+        st.rerun()
