@@ -152,6 +152,32 @@ LABELS.update({
 LABELS.update({
     # ------------------------------------------------------------ SQL 查询
     "sq.title": ("SQL 查询", "SQL console"),
+    "sq.intro": ("只读查询：每条语句在只读、受限的连接上执行，有超时和行数上限；不能修改数据、读取文件或改设置。"
+                 "视图 v_* 已按业务口径算好，表和列都有中文注释。",
+                 "Read-only: each statement runs on a read-only, locked-down connection with a timeout and a "
+                 "row cap; it cannot change data, read files or change settings. The v_* views hold the "
+                 "business figures; every table and column has a Chinese comment."),
+    "sq.examples": ("示例查询", "Example queries"),
+    "sq.load": ("载入", "Load"),
+    "sq.sql": ("SQL 语句（一次一条）", "SQL (one statement)"),
+    "sq.sql_help": ("允许 SELECT、WITH、FROM、VALUES、DESCRIBE、SHOW、SUMMARIZE、PIVOT、EXPLAIN。",
+                    "SELECT, WITH, FROM, VALUES, DESCRIBE, SHOW, SUMMARIZE, PIVOT and EXPLAIN are allowed."),
+    "sq.timeout": ("超时（秒）", "Timeout (s)"),
+    "sq.max_rows": ("最多返回行数", "Row cap"),
+    "sq.run": ("执行", "Run"),
+    "sq.running": ("正在查询…", "Running…"),
+    "sq.hint": ("写好查询或载入一个示例，然后点“执行”。", "Write a query or load an example, then press Run."),
+    "sq.rows": ("{n} 行，用时 {s} 秒", "{n} rows in {s} s"),
+    "sq.truncated": ("结果超过 {n} 行，只返回前 {n} 行；请增加筛选条件或调大行数上限。",
+                     "More than {n} rows: only the first {n} are returned. Narrow the query or raise the cap."),
+    "sq.schema": ("表与视图", "Tables and views"),
+    "sq.schema_help": ("{views} 个视图（👁）、{tables} 个表（▦）；选中后查看列和中文注释。",
+                       "{views} views (👁) and {tables} tables (▦); pick one to see its columns and comments."),
+    "sq.object": ("表或视图", "Table or view"),
+    "sq.col.name": ("列名", "Column"),
+    "sq.col.type": ("类型", "Type"),
+    "sq.col.comment": ("说明", "Comment"),
+    "sq.select_from": ("载入 select * from {name}", "Load select * from {name}"),
 })
 
 LABELS.update({
