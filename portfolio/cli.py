@@ -32,6 +32,29 @@ DbOption = Annotated[
 ]
 
 
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", envvar="PORTFOLIO_USER",
+                 help="以该登记用户的身份操作（e-mail 或用户标识；默认 $PORTFOLIO_USER，否则为系统）。"),
+]
+
+
+def acting_user(db: Path | None, user: str | None) -> Any:
+    """The registered user named by ``--user``, or the system user when none is given."""
+    from . import access
+
+    if not user:
+        return access.SYSTEM_USER
+    try:
+        with store.connect(db, read_only=True) as con:
+            found = access.find_user(con, email=user, subject=user)
+    except store.StoreError as exc:
+        fail(str(exc))
+    if found is None:
+        fail(f"用户 {user} 未登记或已停用，请管理员先用 `portfolio user add` 登记。")
+    return found
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """Print one sentence on stderr and exit with ``code``."""
     err.print(f"[red]错误[/red]: {message}", markup=True)
@@ -94,17 +117,18 @@ def ingest(
     sheet: Annotated[str | None, typer.Option("--sheet", help="xlsx 的工作表名称")] = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", help="拒收行写入的文件（默认与输入同目录）")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    user: UserOption = None,
     db: DbOption = None,
 ) -> None:
     """导入项目、月度进度或企业台账。"""
+    from . import access
     from . import ingest as ingest_mod
 
+    acting = acting_user(db, user)
     try:
         result = ingest_mod.ingest_file(db, file, kind=kind, sheet=sheet, rejects=rejects,
-                                        actor="cli", progress=None if as_json else out.print)
-    except ingest_mod.FileProblem as exc:
-        fail(str(exc))
-    except store.StoreError as exc:
+                                        user=acting, progress=None if as_json else out.print)
+    except (ingest_mod.FileProblem, access.PermissionDenied, store.StoreError) as exc:
         fail(str(exc))
     payload = result.to_dict()
     if as_json:
@@ -209,6 +233,76 @@ def sql(
     except store.StoreError as exc:
         fail(str(exc))
     sandbox.print_result(result, out, fmt=fmt)
+
+
+@app.command()
+def template(
+    kind: Annotated[str, typer.Argument(help="projects | progress | enterprises")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="输出文件（默认 <类型>_模板.xlsx）")] = None,
+) -> None:
+    """下载空白导入模板（xlsx，含填写说明）。"""
+    from . import ingest as ingest_mod
+
+    if kind not in ingest_mod.KINDS:
+        fail(f"未知的台账类型 {kind!r}，可选 projects、progress、enterprises。")
+    target = out_file or Path(f"{kind}_模板.xlsx")
+    try:
+        target.write_bytes(ingest_mod.template_xlsx(kind))
+    except OSError as exc:
+        fail(f"无法写入 {target}：{exc.strerror}。")
+    out.print(str(target))
+
+
+user_app = typer.Typer(help="用户与角色（管理员）。", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+
+@user_app.command("add")
+def user_add(
+    user_id: Annotated[str, typer.Argument(help="身份提供方的 e-mail 或 subject")],
+    role: Annotated[str, typer.Option("--role", help="admin | bureau | unit | viewer")] = "viewer",
+    unit: Annotated[str | None, typer.Option("--unit", help="责任单位编号（unit 角色必填，如 QK）")] = None,
+    name: Annotated[str | None, typer.Option("--name", help="姓名")] = None,
+    email: Annotated[str | None, typer.Option("--email", help="电子邮箱")] = None,
+    inactive: Annotated[bool, typer.Option("--inactive", help="停用该用户")] = False,
+    db: DbOption = None,
+) -> None:
+    """登记或修改一个用户（在服务器上由管理员执行，记入修改日志）。"""
+    from . import access
+
+    try:
+        with store.connect(db) as con:
+            access.save_user(con, access.SYSTEM_USER, user_id=user_id, role=role, unit_id=unit,
+                             name=name, email=email or (user_id if "@" in user_id else None),
+                             active=not inactive)
+    except (ValueError, store.StoreError, access.PermissionDenied) as exc:
+        fail(str(exc))
+    out.print(f"已保存用户 {user_id}（{role}{'，' + unit if unit else ''}）。")
+
+
+@user_app.command("list")
+def user_list(
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    db: DbOption = None,
+) -> None:
+    """列出全部用户。"""
+    from rich.table import Table
+
+    from . import access
+
+    try:
+        with store.connect(db, read_only=True) as con:
+            users = access.list_users(con)
+    except store.StoreError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(users.to_dicts())
+        return
+    table = Table("用户", "姓名", "角色", "单位", "启用")
+    for row in users.iter_rows(named=True):
+        table.add_row(row["user_id"], row["name"] or "", access.ROLE_LABELS.get(row["role"], row["role"]),
+                      row["unit_id"] or "", "是" if row["active"] else "否")
+    out.print(table)
 
 
 @app.command()

@@ -25,7 +25,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from . import config, store
+from . import access, config, store
 
 KINDS = ("projects", "progress", "enterprises")
 KIND_LABELS = {"projects": "项目台账", "progress": "月度进度", "enterprises": "企业名录"}
@@ -856,12 +856,19 @@ def ingest_file(
     source: str | None = None,
     allowed_units: set[str] | None = None,
     progress: Callable[[str], Any] | None = None,
+    user: access.User | None = None,
 ) -> IngestResult:
     """Read, validate and upsert a ledger in one transaction; write the rejects file if any.
 
-    A file-level problem raises :class:`FileProblem` before the database is opened; a
-    database error rolls everything back and raises :class:`ImportFailed`.
+    With ``user`` the import acts as that user: the role must allow imports, the audit log
+    names them, and a ``unit`` user's rows of other units are rejected with the reason. A
+    file-level problem raises :class:`FileProblem` before the database is opened; a database
+    error rolls everything back and raises :class:`ImportFailed`.
     """
+    if user is not None:
+        access.require(user, "import")
+        actor = user.label
+        allowed_units = user.allowed_units if allowed_units is None else allowed_units & (user.allowed_units or allowed_units)
     say = progress or (lambda _msg: None)
     ledger = read_ledger(path, kind=kind, sheet=sheet)
     say(f"读取 {ledger.path.name}（{KIND_LABELS[ledger.kind]}）：表头在第 {ledger.header_row} 行，"
