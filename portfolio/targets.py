@@ -241,15 +241,24 @@ def derive(raw: pl.DataFrame, *, cfg: Settings, month: int) -> pl.DataFrame:
     done = pl.col("completed_wan").cast(pl.Float64)
     ratio = pl.when(pl.col("expected_wan") > 0).then((done / pl.col("expected_wan")).round(9))
     weight = pl.col("expected_share") / (pl.col("expected_share") + fc["prior_strength"])
+    # A plan-year plan with start/end dates entirely outside the plan year contradicts itself;
+    # the plan is the commitment, so such a project is expected over the whole year (flagged).
+    outside = (pl.col("_from") > pl.col("_to")) & (pl.col("annual_plan_wan") > 0)
     frame = (
         raw
         .with_columns(
             _tier_expr(cfg.tiers).alias("tier"),
             pl.col("nature").is_in(list(cfg.tech_natures)).alias("is_tech_upgrade"),
-            start_idx.alias("active_from"),
-            end_idx.alias("active_to"),
+            start_idx.alias("_from"),
+            end_idx.alias("_to"),
             invest_idx.alias("last_invest_idx"),
         )
+        .with_columns(
+            outside.alias("dates_outside_year"),
+            pl.when(outside).then(1).otherwise(pl.col("_from")).alias("active_from"),
+            pl.when(outside).then(12).otherwise(pl.col("_to")).alias("active_to"),
+        )
+        .drop("_from", "_to")
         .with_columns(
             share.round(10).alias("expected_share"),
         )
@@ -595,7 +604,8 @@ def target_checks(con: duckdb.DuckDBPyConnection, *, as_of: date, by: str | None
 PERFORMANCE_COLS = [
     "project_id", "name", "enterprise", "unit_id", "unit_name", "chain_id", "chain_name", "tier",
     "nature", "status", "is_major", "is_tech_upgrade", "leader", "leader_level",
-    "total_investment_wan", "annual_plan_wan", "active_from", "active_to", "expected_share",
+    "total_investment_wan", "annual_plan_wan", "start_date", "end_date", "active_from", "active_to",
+    "dates_outside_year", "expected_share",
     "expected_wan", "completed_wan", "behind_wan", "performance", "flag", "last_invest_month",
     "idle_months", "stalled", "open_problems", "open_problem_level", "open_problem_since",
     "open_problem_months", "is_lagging", "remaining_plan_wan", "pace", "pace_sd", "forecast_wan",

@@ -262,20 +262,34 @@ def test_expected_to_date_renormalises_the_seasonal_profile_over_the_active_mont
                  {"project_id": "from_july", "start_date": date(2016, 7, 15)},
                  {"project_id": "to_june", "end_date": date(2016, 6, 30)},
                  {"project_id": "since_2015", "start_date": date(2015, 3, 1)},
-                 {"project_id": "from_october", "start_date": date(2016, 10, 1)},
-                 {"project_id": "in_2017", "start_date": date(2017, 3, 1)},
-                 {"project_id": "ended_2015", "start_date": date(2014, 3, 1), "end_date": date(2015, 12, 1)})
+                 {"project_id": "from_october", "start_date": date(2016, 10, 1)})
     got = targets.project_performance(con, as_of=m(9)).select("project_id", "active_from", "active_to",
                                                                 "expected_share", "expected_wan")
-    share = [0.76, 0.0, 0.0, 0.76, 0.35 / 0.59, 1.0, 0.0]
     want = pl.DataFrame({
-        "project_id": ["ended_2015", "from_july", "from_october", "full", "in_2017", "since_2015", "to_june"],
-        "active_from": [1, 7, 10, 1, 13, 1, 1],
-        "active_to": [0, 12, 12, 12, 12, 12, 6],
-        "expected_share": [0.0, 0.35 / 0.59, 0.0, 0.76, 0.0, 0.76, 1.0],
-        "expected_wan": [0.0, 350 / 0.59, 0.0, 760.0, 0.0, 760.0, 1000.0],
+        "project_id": ["from_july", "from_october", "full", "since_2015", "to_june"],
+        "active_from": [7, 10, 1, 1, 1],
+        "active_to": [12, 12, 12, 12, 6],
+        "expected_share": [0.35 / 0.59, 0.0, 0.76, 0.76, 1.0],     # (C9 − C6) / (C12 − C6) for July
+        "expected_wan": [350 / 0.59, 0.0, 760.0, 760.0, 1000.0],
     })
-    assert share  # documented order above is by scenario; the frame is sorted by project_id
+    assert_frame_equal(got, want, abs_tol=1e-6)
+
+
+def test_a_plan_whose_dates_lie_outside_the_plan_year_is_expected_over_the_whole_year(con):
+    add_projects(con,
+                 {"project_id": "in_2017", "start_date": date(2017, 3, 1)},
+                 {"project_id": "ended_2015", "start_date": date(2014, 3, 1), "end_date": date(2015, 12, 1)},
+                 {"project_id": "no_plan", "end_date": date(2015, 12, 1), "annual_plan_wan": 0})
+    got = targets.project_performance(con, as_of=m(9)).select(
+        "project_id", "active_from", "active_to", "dates_outside_year", "expected_share", "remaining_plan_wan")
+    want = pl.DataFrame({
+        "project_id": ["ended_2015", "in_2017", "no_plan"],
+        "active_from": [1, 1, 1],
+        "active_to": [12, 12, 0],
+        "dates_outside_year": [True, True, False],
+        "expected_share": [0.76, 0.76, 0.0],
+        "remaining_plan_wan": [240.0, 240.0, 0.0],
+    })
     assert_frame_equal(got, want, abs_tol=1e-6)
 
 
