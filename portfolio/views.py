@@ -125,10 +125,10 @@ with ctx as (
            p.start_date, p.end_date, ctx.plan_year, ctx.as_of, ctx.month_no as m,
            case when p.start_date is null or year(p.start_date) < ctx.plan_year then 1
                 when year(p.start_date) > ctx.plan_year then 13
-                else month(p.start_date) end as active_from,
+                else month(p.start_date) end as from_raw,
            case when p.end_date is null or year(p.end_date) > ctx.plan_year then 12
                 when year(p.end_date) < ctx.plan_year then 0
-                else month(p.end_date) end as active_to,
+                else month(p.end_date) end as to_raw,
            coalesce(g.completed_wan, 0)::decimal(38,2) as completed_wan,
            g.last_invest_month, g.last_report_month,
            coalesce(isl.problem_month is not null and isl.problem_month = g.last_report_month, false)
@@ -141,12 +141,19 @@ with ctx as (
     left join isl using (project_id)
     left join units u on u.unit_id = p.unit_id
     left join chains c on c.chain_id = p.chain_id
+), win as (
+    -- a plan whose dates lie wholly outside the plan year is expected over the whole year
+    select b.*,
+           b.from_raw > b.to_raw and b.annual_plan_wan > 0 as dates_outside_year,
+           case when b.from_raw > b.to_raw and b.annual_plan_wan > 0 then 1 else b.from_raw end as active_from,
+           case when b.from_raw > b.to_raw and b.annual_plan_wan > 0 then 12 else b.to_raw end as active_to
+    from base b
 ), shares as (
     select b.*,
            coalesce(s0.cumulative_share, 0) as c_before,
            coalesce(s1.cumulative_share, 0) as c_end,
            coalesce(s2.cumulative_share, 0) as c_now
-    from base b
+    from win b
     left join seasonal_profile s0 on s0.month_no = greatest(least(b.active_from - 1, 12), 0)
     left join seasonal_profile s1 on s1.month_no = greatest(least(b.active_to, 12), 0)
     left join seasonal_profile s2 on s2.month_no = greatest(least(least(b.active_to, b.m), 12), 0)
@@ -181,7 +188,8 @@ with ctx as (
 )
 select project_id, name, enterprise, unit_id, unit_name, chain_id, chain_name, node_id, tier,
        nature, status, is_major, is_tech_upgrade, leader, leader_level,
-       total_investment_wan, annual_plan_wan, plan_year, as_of, active_from, active_to,
+       total_investment_wan, annual_plan_wan, start_date, end_date, plan_year, as_of,
+       active_from, active_to, dates_outside_year,
        expected_share, expected_wan, completed_wan,
        expected_wan - completed_wan::double as behind_wan,
        performance, flag, last_invest_month, idle_months, stalled,
@@ -203,7 +211,9 @@ order by project_id
         "is_major": "是否重大产业化项目", "is_tech_upgrade": "是否计入技术改造投资（按建设性质）",
         "leader": "包保领导", "leader_level": "最高包保层级",
         "total_investment_wan": "总投资（万元）", "annual_plan_wan": "年度计划投资（万元）",
+        "start_date": "开工时间", "end_date": "竣工时间",
         "plan_year": "计划年度", "as_of": "截至月份",
+        "dates_outside_year": "有年度计划但开竣工日期全在计划年度之外（按全年计算应完成，请核实日期）",
         "active_from": "计划年度内开始施工的月序（年前开工为1，年后开工为13）",
         "active_to": "计划年度内结束的月序（年后竣工为12，年前竣工为0）",
         "expected_share": "截至月份应完成年度计划的比例（季节性曲线在施工月份内重新归一）",
