@@ -580,7 +580,7 @@ def checks_of(projects: pl.DataFrame, *, targets: pl.DataFrame, cfg: Settings, m
     return out.select(cols)
 
 
-def _group_targets(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
+def group_targets(con: duckdb.DuckDBPyConnection, year: int) -> pl.DataFrame:
     """Targets given per unit or chain (scope ``unit:ID`` / ``chain:ID``), if any exist."""
     return store.fetch(
         con,
@@ -595,7 +595,7 @@ def target_checks(con: duckdb.DuckDBPyConnection, *, as_of: date, by: str | None
     cfg = settings(con)
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     return checks_of(projects, targets=city_targets(con, cfg.year), cfg=cfg, month=as_of.month,
-                     by=by, group_targets=_group_targets(con, cfg.year))
+                     by=by, group_targets=group_targets(con, cfg.year))
 
 
 # --------------------------------------------------------------------------------------------
@@ -787,7 +787,7 @@ def forecast(con: duckdb.DuckDBPyConnection, *, as_of: date, top: int = 20) -> t
     cfg = settings(con)
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     checks = checks_of(projects, targets=city_targets(con, cfg.year), cfg=cfg, month=as_of.month)
-    ranked = _ranked(projects, checks=checks, cfg=cfg, top=top)
+    ranked = ranked_of(projects, checks=checks, cfg=cfg, top=top)
     return forecast_summary(checks, ranked=ranked), drivers_of(ranked)
 
 
@@ -813,7 +813,7 @@ def forecast_summary(checks: pl.DataFrame, *, ranked: Ranked) -> pl.DataFrame:
 Ranked = dict[str, tuple[pl.DataFrame, pl.DataFrame, float, int | None]]
 
 
-def _ranked(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings, top: int) -> Ranked:
+def ranked_of(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings, top: int) -> Ranked:
     """Per metric: the ``top`` projects furthest behind plan, the ``top`` accelerators, the
     acceleration potential (Σ achievable extra) and how many accelerators close the gap.
 
@@ -938,9 +938,9 @@ def check_report(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, l
     month = _month_index(as_of, cfg.year)
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     targets = city_targets(con, cfg.year)
-    group_targets = _group_targets(con, cfg.year)
+    goals = group_targets(con, cfg.year)
     checks = checks_of(projects, targets=targets, cfg=cfg, month=month)
-    ranked = _ranked(projects, checks=checks, cfg=cfg, top=10)
+    ranked = ranked_of(projects, checks=checks, cfg=cfg, top=10)
     extra = forecast_summary(checks, ranked=ranked).select(
         "metric", "acceleration_potential_wan", "projects_to_close_gap")
     lagging = lagging_of(projects, limit=limit)
@@ -961,9 +961,9 @@ def check_report(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, l
         "violation_counts": {r: int(n) for r, n in violations.group_by("rule", maintain_order=True).len().iter_rows()},
         "violations": records(violations.head(limit)),
         "by_unit": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="unit",
-                                     group_targets=group_targets)),
+                                     group_targets=goals)),
         "by_chain": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="chain",
-                                      group_targets=group_targets)),
+                                      group_targets=goals)),
         "drivers": records(drivers_of(ranked)),
         "rules": {
             "status": f"季节完成率≥{cfg.on_track:g}为正常，≥{cfg.at_risk:g}为有风险，否则滞后；"
@@ -1082,3 +1082,8 @@ def print_check(report: dict[str, Any], console: Any) -> None:
             t.add_row(r["name"], r["unit_name"] or "", f"{_yi(r['expected_wan'])}/{_yi(r['completed_wan'])}",
                       _pct(r["performance"]), flag, problem)
         console.print(t)
+
+
+# Earlier private names, still used by portfolio/report.py.
+_group_targets = group_targets
+_ranked = ranked_of
