@@ -8,6 +8,7 @@ import's own validation, optimistic locking, role checks, audit log).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,9 @@ from app_pages import ui
 from portfolio import access, config, edits, export, i18n, store
 
 me = ui.user()
-EN = ui.lang() == "en"
+LANG = ui.lang()
+EN = LANG == "en"
+SEP = ": " if EN else "："
 PICK_LIMIT = 1000  # projects offered in the picker (the table itself shows every row)
 
 PROGRESS_SQL = (
@@ -50,6 +53,18 @@ def dash(value: Any) -> str:
 def fmt_month(d: date) -> str:
     """2016-09."""
     return f"{d.year}-{d.month:02d}"
+
+
+def lkey(key: str) -> str:
+    """A key per language for a widget whose option labels are translated, carrying the choice over.
+
+    The browser keeps showing a widget's old option labels after a language switch; a new key
+    redraws them, and the choice made under the other language's key is copied over.
+    """
+    mine, other = f"{key}_{LANG}", f"{key}_{'zh' if EN else 'en'}"
+    if mine not in st.session_state and other in st.session_state:
+        st.session_state[mine] = st.session_state[other]
+    return mine
 
 
 def enum_col(name: str) -> pl.Expr:
@@ -86,19 +101,19 @@ with st.container(border=True):
     r1 = st.columns([3, 2, 2, 2])
     search = r1[0].text_input(ui.t("pj.search"), key="pj_f_search", placeholder=ui.t("pj.search_ph"),
                               label_visibility="collapsed")
-    f_tier = r1[1].multiselect(ui.t("col.tier"), list(TIER), format_func=TIER.get, key="pj_f_tier",
+    f_tier = r1[1].multiselect(ui.t("col.tier"), list(TIER), format_func=TIER.get, key=lkey("pj_f_tier"),
                                placeholder=ui.t("pj.f.tier"), label_visibility="collapsed")
-    f_chain = r1[2].multiselect(ui.t("col.chain"), list(CHAIN), format_func=CHAIN.get, key="pj_f_chain",
+    f_chain = r1[2].multiselect(ui.t("col.chain"), list(CHAIN), format_func=CHAIN.get, key=lkey("pj_f_chain"),
                                 placeholder=ui.t("pj.f.chain"), label_visibility="collapsed")
     f_unit = r1[3].multiselect(ui.t("col.unit"), list(UNIT), format_func=UNIT.get, key="pj_f_unit",
                                placeholder=ui.t("pj.f.unit"), label_visibility="collapsed")
-    r2 = st.columns([2, 2, 2, 1, 1], vertical_alignment="center")
-    f_status = r2[0].multiselect(ui.t("col.status"), config.STATUSES, format_func=ui.enum, key="pj_f_status",
+    r2 = st.columns([2, 2, 2, 1.2, 1.2], vertical_alignment="center")
+    f_status = r2[0].multiselect(ui.t("col.status"), config.STATUSES, format_func=ui.enum, key=lkey("pj_f_status"),
                                  placeholder=ui.t("pj.f.status"), label_visibility="collapsed")
-    f_nature = r2[1].multiselect(ui.t("col.nature"), config.NATURES, format_func=ui.enum, key="pj_f_nature",
+    f_nature = r2[1].multiselect(ui.t("col.nature"), config.NATURES, format_func=ui.enum, key=lkey("pj_f_nature"),
                                  placeholder=ui.t("pj.f.nature"), label_visibility="collapsed")
     f_level = r2[2].multiselect(ui.t("col.leader_level"), config.LEADER_LEVELS, format_func=ui.enum,
-                                key="pj_f_level", placeholder=ui.t("pj.f.level"), label_visibility="collapsed")
+                                key=lkey("pj_f_level"), placeholder=ui.t("pj.f.level"), label_visibility="collapsed")
     f_major = r2[3].toggle(ui.t("pj.f.major"), key="pj_f_major")
     f_lagging = r2[4].toggle(ui.t("pj.f.lagging"), key="pj_f_lagging")
 
@@ -165,7 +180,7 @@ columns = {
     "open_problems": ui.t("pj.col.open_problems"),
 }
 event = st.dataframe(table, key="pj_table", on_select="rerun", selection_mode="single-row", hide_index=True,
-                     column_config=columns, height=400)
+                     column_config=columns, height=400, placeholder="—")
 
 EXPORT = {
     "project_id": "col.project_id", "name": "col.name", "enterprise": "col.enterprise", "unit_name": "col.unit",
@@ -192,15 +207,14 @@ st.download_button(ui.t("pj.export", n=f"{shown.height:,}"), data=export_bytes,
 
 # ---------------------------------------------------------------- form fields shared by edit and new
 def project_fields(prefix: str, values: dict[str, Any], *, new: bool, unit_options: list[str]) -> dict[str, Any]:
-    """The project widgets laid out in three columns; returns field -> entered value."""
-    c1, c2, c3 = st.columns(3)
+    """The project widgets in rows of three; returns field -> entered value (amounts as Decimal 万元)."""
     out: dict[str, Any] = {}
 
     def choice(col: Any, name: str, options: list[Any], labels: Any, *, optional: bool) -> None:
         opts = ([None] if optional else []) + options
         current = values.get(name)
         index = opts.index(current) if current in opts else (0 if optional or not new else None)
-        out[name] = col.selectbox(ui.t(f"col.{name}"), opts, index=index, key=f"{prefix}{name}",
+        out[name] = col.selectbox(ui.t(f"col.{name}"), opts, index=index, key=f"{prefix}{name}_{LANG}",
                                   format_func=lambda v: "—" if v is None else labels(v))
 
     def amount(col: Any, name: str) -> None:
@@ -215,30 +229,40 @@ def project_fields(prefix: str, values: dict[str, Any], *, new: bool, unit_optio
     def text(col: Any, name: str) -> None:
         out[name] = col.text_input(ui.t(f"col.{name}"), value=values.get(name) or "", key=f"{prefix}{name}")
 
-    if new:
-        text(c1, "project_id")
-        text(c2, "name")
-        text(c3, "enterprise")
-    else:
-        text(c1, "name")
-        text(c2, "enterprise")
-        text(c3, "park")
-    choice(c1, "unit_id", unit_options, lambda u: f"{UNIT.get(u, u)}（{u}）", optional=False)
-    choice(c2, "chain_id", list(CHAIN), CHAIN.get, optional=True)
-    choice(c3, "node_id", list(NODE), NODE.get, optional=True)
-    choice(c1, "nature", list(config.NATURES), ui.enum, optional=False)
-    choice(c2, "status", list(config.STATUSES), ui.enum, optional=False)
-    choice(c3, "chain_role", list(config.CHAIN_ROLES), ui.enum, optional=True)
-    amount(c1, "total_investment_wan")
-    amount(c2, "annual_plan_wan")
-    out["is_major"] = c3.checkbox(ui.t("col.is_major"), value=bool(values.get("is_major")), key=f"{prefix}is_major")
-    when(c1, "start_date")
-    when(c2, "end_date")
-    if new:
-        text(c3, "park")
-    text(c1, "leader")
-    choice(c2, "leader_level", list(config.LEADER_LEVELS), ui.enum, optional=True)
-    text(c3, "note")
+    def major(col: Any, name: str) -> None:
+        out[name] = col.checkbox(ui.t(f"col.{name}"), value=bool(values.get(name)), key=f"{prefix}{name}")
+
+    widgets: dict[str, Callable[[Any], None]] = {
+        "project_id": lambda c: text(c, "project_id"),
+        "name": lambda c: text(c, "name"),
+        "enterprise": lambda c: text(c, "enterprise"),
+        "park": lambda c: text(c, "park"),
+        "unit_id": lambda c: choice(c, "unit_id", unit_options, lambda u: f"{UNIT.get(u, u)}（{u}）", optional=False),
+        "chain_id": lambda c: choice(c, "chain_id", list(CHAIN), CHAIN.get, optional=True),
+        "node_id": lambda c: choice(c, "node_id", list(NODE), NODE.get, optional=True),
+        "nature": lambda c: choice(c, "nature", list(config.NATURES), ui.enum, optional=False),
+        "status": lambda c: choice(c, "status", list(config.STATUSES), ui.enum, optional=False),
+        "chain_role": lambda c: choice(c, "chain_role", list(config.CHAIN_ROLES), ui.enum, optional=True),
+        "total_investment_wan": lambda c: amount(c, "total_investment_wan"),
+        "annual_plan_wan": lambda c: amount(c, "annual_plan_wan"),
+        "is_major": lambda c: major(c, "is_major"),
+        "start_date": lambda c: when(c, "start_date"),
+        "end_date": lambda c: when(c, "end_date"),
+        "leader": lambda c: text(c, "leader"),
+        "leader_level": lambda c: choice(c, "leader_level", list(config.LEADER_LEVELS), ui.enum, optional=True),
+        "note": lambda c: text(c, "note"),
+    }
+    rows = [
+        ("project_id", "name", "enterprise") if new else ("name", "enterprise", "park"),
+        ("unit_id", "chain_id", "node_id"),
+        ("nature", "status", "chain_role"),
+        ("total_investment_wan", "annual_plan_wan", "is_major"),
+        ("start_date", "end_date", "park") if new else ("start_date", "end_date", "note"),
+        ("leader", "leader_level", "note") if new else ("leader", "leader_level"),
+    ]
+    for row in rows:
+        for col, name in zip(st.columns(3, vertical_alignment="bottom"), row, strict=False):
+            widgets[name](col)
     for name in ("total_investment_wan", "annual_plan_wan"):
         if out[name] is not None:
             out[name] = Decimal(f"{out[name]:.2f}")
@@ -322,10 +346,10 @@ facts = perf.filter(pl.col("project_id") == pid).row(0, named=True)
 # ---------------------------------------------------------------- the project's facts
 st.subheader(f"{project['name']}")
 m = st.columns(5)
-m[0].metric(ui.t("pj.m.total"), ui.yi(project["total_investment_wan"], 2))
-m[1].metric(ui.t("pj.m.plan"), ui.yi(project["annual_plan_wan"], 2))
-m[2].metric(ui.t("pj.m.done", month=fmt_month(as_of)), ui.yi(facts["completed_wan"], 2),
-            help=ui.t("pj.m.expected", value=ui.yi(facts["expected_wan"], 2)))
+m[0].metric(ui.t("pj.m.total"), f"{project['total_investment_wan'] / config.WAN_PER_YI:,.2f}")
+m[1].metric(ui.t("pj.m.plan"), f"{project['annual_plan_wan'] / config.WAN_PER_YI:,.2f}")
+m[2].metric(ui.t("pj.m.done"), f"{facts['completed_wan'] / config.WAN_PER_YI:,.2f}",
+            help=ui.t("pj.m.done_help", month=fmt_month(as_of), value=ui.yi(facts["expected_wan"], 2)))
 flag = facts["flag"]
 m[3].metric(ui.t("col.performance"), ui.pct(facts["performance"]),
             delta=flag_text.get(flag) if flag else None, delta_color="off", delta_arrow="off")
@@ -334,26 +358,26 @@ m[4].metric(ui.t("pj.m.problems"), ui.t("pj.m.open_months", n=facts["open_proble
 
 c1, c2, c3 = st.columns(3)
 c1.markdown(
-    f"**{ui.t('col.project_id')}**：{pid}  \n**{ui.t('col.enterprise')}**：{dash(project['enterprise'])}  \n"
-    f"**{ui.t('col.unit')}**：{UNIT_FULL.get(project['unit_id'], project['unit_id'])}  \n"
-    f"**{ui.t('col.park')}**：{dash(project['park'])}"
+    f"**{ui.t('col.project_id')}**{SEP}{pid}  \n**{ui.t('col.enterprise')}**{SEP}{dash(project['enterprise'])}  \n"
+    f"**{ui.t('col.unit')}**{SEP}{UNIT_FULL.get(project['unit_id'], project['unit_id'])}  \n"
+    f"**{ui.t('col.park')}**{SEP}{dash(project['park'])}"
 )
 c2.markdown(
-    f"**{ui.t('col.chain')}**：{dash(CHAIN.get(project['chain_id'] or '', project['chain_id']))}  \n"
-    f"**{ui.t('col.node')}**：{dash(NODE.get(project['node_id'] or '', project['node_id']))}  \n"
-    f"**{ui.t('col.chain_role')}**：{ui.enum(project['chain_role'])}  \n"
-    f"**{ui.t('col.nature')} / {ui.t('col.status')}**：{ui.enum(project['nature'])} / {ui.enum(project['status'])}"
+    f"**{ui.t('col.chain')}**{SEP}{dash(CHAIN.get(project['chain_id'] or '', project['chain_id']))}  \n"
+    f"**{ui.t('col.node')}**{SEP}{dash(NODE.get(project['node_id'] or '', project['node_id']))}  \n"
+    f"**{ui.t('col.chain_role')}**{SEP}{ui.enum(project['chain_role'])}  \n"
+    f"**{ui.t('col.nature')} / {ui.t('col.status')}**{SEP}{ui.enum(project['nature'])} / {ui.enum(project['status'])}"
 )
 c3.markdown(
-    f"**{ui.t('col.leader')}**：{dash(project['leader'])}（{ui.enum(project['leader_level'])}）  \n"
-    f"**{ui.t('pj.period')}**：{dash(project['start_date'])} → {dash(project['end_date'])}  \n"
-    f"**{ui.t('col.tier')}**：{TIER.get(facts['tier'], facts['tier'])}"
+    f"**{ui.t('col.leader')}**{SEP}{dash(project['leader'])}（{ui.enum(project['leader_level'])}）  \n"
+    f"**{ui.t('pj.period')}**{SEP}{dash(project['start_date'])} → {dash(project['end_date'])}  \n"
+    f"**{ui.t('col.tier')}**{SEP}{TIER.get(facts['tier'], facts['tier'])}"
     + (f" · {ui.t('col.is_major')}" if project["is_major"] else "") + "  \n"
-    f"**{ui.t('col.version')}**：{project['version']} · "
+    f"**{ui.t('col.version')}**{SEP}{project['version']} · "
     + ui.t("pj.updated", who=project["updated_by"], at=f"{project['updated_at']:%Y-%m-%d %H:%M}")
 )
 if project["note"]:
-    st.caption(f"{ui.t('col.note')}：{project['note']}")
+    st.caption(f"{ui.t('col.note')}{SEP}{project['note']}")
 
 tab_progress, tab_problems, tab_history, tab_edit, tab_entry = st.tabs([
     ui.t("pj.tab.progress"), ui.t("pj.tab.problems"), ui.t("pj.tab.history"), ui.t("pj.tab.edit"),
@@ -432,9 +456,10 @@ with tab_progress:
             progress.with_columns(pl.col("month").dt.strftime("%Y-%m"),
                                   pl.col("updated_at").dt.strftime("%Y-%m-%d %H:%M"),
                                   enum_col("problem_level")),
-            hide_index=True, width="stretch",
+            hide_index=True, width="stretch", placeholder="—",
             column_config={"month": ui.t("col.month"), "completed_wan": money(ui.t("col.completed_wan"), format="%.2f"),
-                           "physical_pct": ui.t("col.physical_pct"), "problems": ui.t("col.problems"),
+                           "physical_pct": ui.t("col.physical_pct"),
+                           "problems": st.column_config.TextColumn(ui.t("col.problems"), width="large"),
                            "problem_level": ui.t("col.problem_level"), "updated_by": ui.t("pj.col.updated_by"),
                            "updated_at": ui.t("pj.col.updated_at")},
         )
@@ -449,7 +474,7 @@ with tab_problems:
         st.caption(ui.t("pj.no_problems"))
     else:
         st.dataframe(with_problems.select(pl.col("month").dt.strftime("%Y-%m"), "problems", enum_col("problem_level")),
-                     hide_index=True, width="stretch",
+                     hide_index=True, width="stretch", placeholder="—",
                      column_config={"month": ui.t("col.month"), "problems": ui.t("col.problems"),
                                     "problem_level": ui.t("col.problem_level")})
 
@@ -457,7 +482,7 @@ with tab_history:
     history: pl.DataFrame = ui.query("edits.project_history", project_id=pid)
     st.caption(ui.t("pj.history_count", n=history.height))
     st.dataframe(history.with_columns(pl.col("at").dt.strftime("%Y-%m-%d %H:%M:%S")), hide_index=True,
-                 width="stretch",
+                 width="stretch", placeholder="—",
                  column_config={"at": ui.t("pj.h.at"), "actor": ui.t("pj.h.actor"), "action": ui.t("pj.h.action"),
                                 "table_name": ui.t("pj.h.table"), "record_id": ui.t("pj.h.record"),
                                 "old_values": ui.t("pj.h.old"), "new_values": ui.t("pj.h.new"),
@@ -517,7 +542,7 @@ with tab_entry:
                                    value=None if row.get("physical_pct") is None else float(row["physical_pct"]))
         levels = [None, *config.PROBLEM_LEVELS]
         level = e3.selectbox(ui.t("col.problem_level"), levels, index=levels.index(row.get("problem_level")),
-                             format_func=lambda v: "—" if v is None else ui.enum(v), key=key + "level")
+                             format_func=lambda v: "—" if v is None else ui.enum(v), key=f"{key}level_{LANG}")
         problems = st.text_area(ui.t("col.problems"), value=row.get("problems") or "", height=68,
                                 key=key + "problems")
         enter = st.form_submit_button(ui.t("pj.enter"), type="primary", disabled=not can_enter,

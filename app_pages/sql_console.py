@@ -59,7 +59,7 @@ with browser:
     views = [n for n in objects["object_name"] if kind[n] == "view"]
     st.caption(ui.t("sq.schema_help", tables=len(tables), views=len(views)))
     picked = st.selectbox(ui.t("sq.object"), views + tables, key="sq_object",
-                          format_func=lambda n: f"{'👁 ' if kind[n] == 'view' else '▦ '}{n}")
+                          format_func=lambda n: f"{n}（{ui.t('sq.' + kind[n])}）")
     if picked:
         st.caption(comment[picked] or "—")
         columns = schema.filter(pl.col("object_name") == picked).select("column_name", "data_type", "column_comment")

@@ -113,7 +113,7 @@ def test_entering_a_months_progress_writes_the_row(open_page: Callable[..., AppT
     at.number_input(key=key + "completed").set_value(1234.5)
     at.number_input(key=key + "physical").set_value(55.0)
     at.text_area(key=key + "problems").set_value("用地手续未办完")
-    at.selectbox(key=key + "level").set_value("局级")
+    at.selectbox(key=key + "level_zh").set_value("局级")
     at.button(key="pj_entry_submit").click().run()
     no_exception(at)
     with store.connect(app_db, read_only=True) as con:
@@ -130,9 +130,9 @@ def test_a_new_project_is_created_and_shown(open_page: Callable[..., AppTest], a
     key = "pj_n0_"
     at.text_input(key=key + "project_id").set_value("CC2016-9001")
     at.text_input(key=key + "name").set_value("新建测试项目")
-    at.selectbox(key=key + "unit_id").set_value("GX")
-    at.selectbox(key=key + "nature").set_value("新建")
-    at.selectbox(key=key + "status").set_value("前期")
+    at.selectbox(key=key + "unit_id_zh").set_value("GX")
+    at.selectbox(key=key + "nature_zh").set_value("新建")
+    at.selectbox(key=key + "status_zh").set_value("前期")
     at.number_input(key=key + "total_investment_wan").set_value(5000.0)
     at.button(key="pj_new_submit").click().run()
     no_exception(at)
