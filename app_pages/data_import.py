@@ -96,7 +96,7 @@ with right, st.container(border=True):
 with left:
     st.caption(ui.t("im.intro"))
     c1, c2 = st.columns(2)
-    choice = c1.selectbox(ui.t("im.kind"), KIND_OPTIONS, format_func=kind_label, key="im_kind")
+    choice = c1.selectbox(ui.t("im.kind"), KIND_OPTIONS, format_func=kind_label, key=f"im_kind_{ui.lang()}")
     sheet = c2.text_input(ui.t("im.sheet"), key="im_sheet", placeholder=ui.t("im.sheet_ph")).strip() or None
     uploaded = st.file_uploader(ui.t("im.file"), type=["xlsx", "xlsm", "xls", "csv", "parquet"], key="im_file")
 

@@ -58,8 +58,8 @@ with browser:
     tables = [n for n in objects["object_name"] if kind[n] == "table"]
     views = [n for n in objects["object_name"] if kind[n] == "view"]
     st.caption(ui.t("sq.schema_help", tables=len(tables), views=len(views)))
-    picked = st.selectbox(ui.t("sq.object"), views + tables, key="sq_object",
-                          format_func=lambda n: f"{n}（{ui.t('sq.' + kind[n])}）")
+    labels = {n: ui.t("sq.object_label", name=n, kind=ui.t(f"sq.{kind[n]}")) for n in views + tables}
+    picked = st.selectbox(ui.t("sq.object"), views + tables, format_func=labels.get, key=f"sq_object_{ui.lang()}")
     if picked:
         st.caption(comment[picked] or "—")
         columns = schema.filter(pl.col("object_name") == picked).select("column_name", "data_type", "column_comment")
@@ -74,9 +74,9 @@ with editor:
     titles = {e["name"]: example_title(e) for e in examples}
     sql_of = {e["name"]: e["sql"] for e in examples}
     e1, e2 = st.columns([4, 1], vertical_alignment="bottom")
-    example = e1.selectbox(ui.t("sq.examples"), list(titles), format_func=titles.get, key="sq_example")
+    example = e1.selectbox(ui.t("sq.examples"), list(titles), format_func=titles.get, key=f"sq_example_{ui.lang()}")
     e2.button(ui.t("sq.load"), key="sq_load", icon=":material/edit_note:", width="stretch",
-              on_click=lambda: load(sql_of[st.session_state["sq_example"]]), disabled=example is None)
+              on_click=load, args=(sql_of.get(example or "", ""),), disabled=example is None)
     sql = st.text_area(ui.t("sq.sql"), key="sq_sql", height=260, help=ui.t("sq.sql_help"))
     c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
     timeout = c1.number_input(ui.t("sq.timeout"), min_value=1, max_value=600, value=int(sandbox.DEFAULT_TIMEOUT_S),

@@ -174,6 +174,7 @@ LABELS.update({
     "sq.schema": ("表与视图", "Tables and views"),
     "sq.schema_help": ("{views} 个视图、{tables} 个表；选中后查看列和中文注释。",
                        "{views} views and {tables} tables; pick one to see its columns and comments."),
+    "sq.object_label": ("{name}（{kind}）", "{name} ({kind})"),
     "sq.view": ("视图", "view"),
     "sq.table": ("表", "table"),
     "sq.object": ("表或视图", "Table or view"),

@@ -30,7 +30,7 @@ def test_sql_page_opens_with_the_schema_comments_in_both_languages(open_page: Ca
                                                                    lang: str) -> None:
     at = open_page(PAGE, lang=lang)
     no_exception(at)
-    at.selectbox(key="sq_object").set_value("projects").run()
+    at.selectbox(key=f"sq_object_{lang}").set_value("projects").run()
     assert "项目库" in page_text(at)  # the table's Chinese comment
     columns = at.dataframe[0].value
     assert "project_id" in set(columns["column_name"])
@@ -39,7 +39,7 @@ def test_sql_page_opens_with_the_schema_comments_in_both_languages(open_page: Ca
 
 def test_an_example_query_loads_and_runs(open_page: Callable[..., AppTest], app_db: Path) -> None:
     at = open_page(PAGE)
-    at.selectbox(key="sq_example").set_value("10_tiers").run()
+    at.selectbox(key="sq_example_zh").set_value("10_tiers").run()
     at.button(key="sq_load").click().run()
     expected = next(e["sql"] for e in sandbox.example_queries() if e["name"] == "10_tiers")
     assert at.text_area(key="sq_sql").value == expected
@@ -77,7 +77,7 @@ def test_the_row_cap_truncates_with_a_note(open_page: Callable[..., AppTest]) ->
 
 def test_the_schema_browser_loads_a_select_into_the_editor(open_page: Callable[..., AppTest], app_db: Path) -> None:
     at = open_page(PAGE)
-    at.selectbox(key="sq_object").set_value("v_unit_progress").run()
+    at.selectbox(key="sq_object_zh").set_value("v_unit_progress").run()
     at.button(key="sq_select_from").click().run()
     assert at.text_area(key="sq_sql").value == "select *\nfrom v_unit_progress\nlimit 100"
     at.button(key="sq_run").click().run()
