@@ -1,0 +1,95 @@
+"""The scheduled monthly report (工业投资与产业链缺口分析月报): HTML, xlsx and Markdown.
+
+One short read-only connection session gathers everything (:func:`collect`); the database is
+closed before anything is rendered. The numbers are those of :func:`targets.check_report`
+and :func:`chains.gaps_report`. Each run keeps a snapshot of the projects and gaps under
+``<out>/snapshots/YYYY-MM/`` so that the next month can say what changed.
+
+Modules: ``data`` (reading), ``snapshots`` (month snapshots, comparison), ``render`` (HTML
+and Markdown from ``portfolio/templates``), ``sheets`` (xlsx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from .. import store
+from .data import (
+    CHANGES_TOP,
+    DISAGREEMENTS_TOP,
+    FILE_STEM,
+    FORMATS,
+    LAGGING_TOP,
+    MAPS,
+    VIOLATIONS_TOP,
+    Progress,
+    ReportData,
+    Snapshot,
+    collect,
+    report_month,
+)
+from .render import fmt_num, fmt_pct, fmt_wan, fmt_yi, render_html, render_markdown
+from .sheets import render_xlsx, report_sheets
+from .snapshots import (
+    SNAPSHOT_DIR,
+    atomic,
+    compare,
+    previous_snapshot,
+    snapshot_path,
+    write_snapshot,
+)
+
+__all__ = [
+    "CHANGES_TOP", "DISAGREEMENTS_TOP", "FILE_STEM", "FORMATS", "LAGGING_TOP", "MAPS", "SNAPSHOT_DIR",
+    "VIOLATIONS_TOP", "WRITERS", "ReportData", "Snapshot", "build_report", "collect", "compare", "fmt_num",
+    "fmt_pct", "fmt_wan", "fmt_yi", "previous_snapshot", "render_html", "render_markdown", "render_xlsx",
+    "report_month", "report_sheets", "snapshot_path", "write_snapshot",
+]
+
+WRITERS: dict[str, tuple[str, Callable[[ReportData, str], str | bytes]]] = {
+    "html": ("正在生成 HTML…", render_html),
+    "xlsx": ("正在生成 Excel…", render_xlsx),
+    "md": ("正在生成 Markdown 摘要…", render_markdown),
+}
+
+
+def build_report(db: str | Path | None, *, as_of: date | None = None, out_dir: str | Path = "reports",
+                 formats: Sequence[str] = FORMATS, progress: Progress | None = None,
+                 now: datetime | None = None, lang: str = "zh") -> list[Path]:
+    """Write the month's report in the given formats and its snapshot; returns the report paths.
+
+    Reads the database once, read-only, and closes it before rendering; compares with the
+    latest earlier snapshot under ``out_dir``. Same database and month → same content apart
+    from the generation time.
+    """
+    say = progress or (lambda _msg: None)
+    bad = sorted(set(formats) - set(FORMATS))
+    if bad or not formats:
+        raise ValueError(f"不支持的格式 {', '.join(bad) or '（空）'}；可选 html、xlsx、md。")
+    out = Path(out_dir)
+    say("读取数据库…")
+    with store.connect(db, read_only=True) as con:
+        data = collect(con, as_of=as_of, now=now, progress=say)
+    data.previous = previous_snapshot(out, data.month)
+    if data.previous is not None:
+        data.changes = compare(data.snapshot, data.previous)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for fmt in FORMATS:
+        if fmt not in formats:
+            continue
+        message, render = WRITERS[fmt]
+        say(message)
+        content = render(data, lang)
+        path = out / f"{FILE_STEM.format(month=data.month)}.{fmt}"
+        with atomic(path) as tmp:
+            if isinstance(content, bytes):
+                tmp.write_bytes(content)
+            else:
+                tmp.write_text(content, encoding="utf-8")
+        written.append(path)
+    say("保存本月快照…")
+    write_snapshot(out, data.snapshot)
+    return written

@@ -1,0 +1,205 @@
+"""Reading the database for the report: one connection session, then everything is in frames.
+
+The target section is the payload of :func:`portfolio.targets.check_report`, built from the
+same library pieces on one project frame (``check_report`` would build that frame again, and
+the snapshot needs it too); a test compares the two payloads key by key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from .. import chains, monthly, store, targets
+
+FORMATS = ("html", "xlsx", "md")
+#: File names carry the month and stay ASCII so scripts and mail gateways handle them.
+FILE_STEM = "portfolio-report-{month}"
+#: Rows shown in the HTML (the xlsx has every row).
+LAGGING_TOP = 20
+VIOLATIONS_TOP = 50
+DISAGREEMENTS_TOP = 20
+CHANGES_TOP = 30
+#: Chain maps drawn: the chains with the most open gaps (then most gaps).
+MAPS = 2
+FLAG_RANK = {"green": 0, "amber": 1, "red": 2}
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one month's report saw: the projects and the gap segments (for the next month)."""
+
+    month: str
+    projects: pl.DataFrame
+    gaps: pl.DataFrame
+
+
+@dataclass
+class ReportData:
+    """Everything a report shows, read in one connection session (no connection inside)."""
+
+    as_of: date
+    generated_at: datetime
+    is_sample: bool
+    check: dict[str, Any]
+    gaps: dict[str, Any]
+    monthly: pl.DataFrame
+    unit_rollup: pl.DataFrame
+    chain_rollup: pl.DataFrame
+    lagging: pl.DataFrame
+    violations: pl.DataFrame
+    month_facts: dict[str, Any]
+    new_problems: pl.DataFrame
+    maps: list[tuple[str, pl.DataFrame, pl.DataFrame]]
+    snapshot: Snapshot
+    previous: Snapshot | None = None
+    changes: dict[str, pl.DataFrame] = field(default_factory=dict)
+
+    @property
+    def month(self) -> str:
+        """The report month as ``YYYY-MM``."""
+        return self.as_of.strftime("%Y-%m")
+
+
+def report_month(con: duckdb.DuckDBPyConnection, as_of: date | None) -> date:
+    """The month to report: ``as_of`` if it has progress rows, else the latest; ValueError if none."""
+    months = store.progress_months(con)
+    if as_of is None:
+        if not months:
+            raise ValueError("数据库中没有任何月度进度数据，无法生成报告（no progress rows）。")
+        return months[-1]
+    if as_of not in months:
+        have = f"已有月份：{months[0]:%Y-%m} 至 {months[-1]:%Y-%m}" if months else "数据库中还没有月度进度"
+        raise ValueError(f"{as_of:%Y-%m} 没有月度进度数据，无法生成该月报告（{have}）。")
+    return as_of
+
+
+def _target_section(con: duckdb.DuckDBPyConnection, *, cfg: targets.Settings, projects: pl.DataFrame,
+                    as_of: date) -> tuple[dict[str, Any], pl.DataFrame, pl.DataFrame]:
+    """The ``check_report`` payload built on an existing project frame, plus every lagging project
+    and every violation as frames (``check_report`` itself would build the frame again)."""
+    month = as_of.month
+    goals = targets.city_targets(con, cfg.year)
+    group_goals = targets._group_targets(con, cfg.year)
+    checks = targets.checks_of(projects, targets=goals, cfg=cfg, month=month)
+    ranked = targets._ranked(projects, checks=checks, cfg=cfg, top=10)
+    extra = targets.forecast_summary(checks, ranked=ranked).select(
+        "metric", "acceleration_potential_wan", "projects_to_close_gap")
+    lagging = targets.lagging_of(projects)
+    violations = targets.violations_of(projects, cfg=cfg)
+    by = {
+        key: targets.records(targets.checks_of(projects, targets=goals, cfg=cfg, month=month, by=key,
+                                               group_targets=group_goals))
+        for key in ("unit", "chain")
+    }
+    check = {
+        "year": cfg.year,
+        "as_of": as_of.strftime("%Y-%m"),
+        "is_sample": store.is_sample(con),
+        "projects": projects.height,
+        "metrics": targets.records(checks.join(extra, on="metric", how="left")),
+        "tiers": targets.records(targets.tiers_of(projects, tiers=cfg.tiers)),
+        "below_tier_count": int(projects["tier"].is_null().sum()),
+        "lagging_count": lagging.height,
+        "lagging_projects": targets.records(lagging.head(LAGGING_TOP)),
+        "stalled_count": int(projects["stalled"].sum()),
+        "open_problem_count": int(projects["open_problems"].is_not_null().sum()),
+        "responsibility": targets.records(targets.responsibility_counts_of(projects, cfg=cfg)),
+        "violation_counts": {r: int(n) for r, n in violations.group_by("rule", maintain_order=True).len().iter_rows()},
+        "violations": targets.records(violations.head(VIOLATIONS_TOP)),
+        "by_unit": by["unit"],
+        "by_chain": by["chain"],
+        "drivers": targets.records(targets.drivers_of(ranked)),
+        # the same wording as check_report (a test compares the two payloads key by key)
+        "rules": {
+            "status": f"季节完成率≥{cfg.on_track:g}为正常，≥{cfg.at_risk:g}为有风险，否则滞后；"
+                      f"计划覆盖率<{cfg.coverage_at_risk:g}时最多为有风险",
+            "flag": f"项目完成率≥{cfg.green:g}为绿，≥{cfg.amber:g}为黄，否则为红；"
+                    f"活动月份中连续{cfg.stalled_months}个月无投资为停滞",
+            "forecast": "已完成 + 剩余计划 × 收缩后的完成节奏；区间为蒙特卡洛分位数（见 docs/forecast.md）",
+        },
+    }
+    return check, lagging, violations
+
+
+def _month_facts(con: duckdb.DuckDBPyConnection, *, as_of: date, projects: pl.DataFrame,
+                 cfg: targets.Settings) -> tuple[dict[str, Any], pl.DataFrame]:
+    """What the database alone says about the month: reports, investment, new problems, new stalls."""
+    rows = con.execute(
+        "select count(*), count(*) filter (where completed_wan > 0),"
+        " count(*) filter (where nullif(trim(problems), '') is not null)"
+        " from progress where month = ?",
+        [as_of],
+    ).fetchall()[0]
+    new_problems = (
+        projects
+        .filter(pl.col("open_problem_since") == as_of)
+        .sort(["total_investment_wan", "project_id"], descending=[True, False])
+        .select("project_id", "name", "unit_name", "leader", "leader_level", "total_investment_wan",
+                "open_problems", "open_problem_level")
+    )
+    newly_stalled = projects.filter(pl.col("stalled") & (pl.col("idle_months") == cfg.stalled_months)).height
+    facts = {"reported": int(rows[0]), "invested": int(rows[1]), "with_problems": int(rows[2]),
+             "new_problems": new_problems.height, "newly_stalled": newly_stalled}
+    return facts, new_problems
+
+
+def _snapshot_of(month: str, projects: pl.DataFrame, gap_list: list[dict[str, Any]]) -> Snapshot:
+    gap_frame = pl.DataFrame(
+        [{"node_id": g["node_id"], "chain": g["chain"], "node": g["node"], "kind": g["kind"],
+          "open": g["open"], "addressed": len(g["addressed_by"])} for g in gap_list],
+        schema={"node_id": pl.String, "chain": pl.String, "node": pl.String, "kind": pl.String,
+                "open": pl.Boolean, "addressed": pl.Int64},
+    )
+    kept = projects.select("project_id", "name", "status", "flag", "tier", "unit_id", "unit_name",
+                           "chain_name", "stalled", "total_investment_wan", "completed_wan")
+    return Snapshot(month=month, projects=kept, gaps=gap_frame)
+
+
+def _map_chains(gaps: dict[str, Any]) -> list[str]:
+    ranked = sorted(gaps["summary"]["by_chain"],
+                    key=lambda r: (-r["open"], -sum(r[k] for k in chains.KINDS), r["chain_id"]))
+    return [r["chain_id"] for r in ranked[:MAPS] if r["open"] or any(r[k] for k in chains.KINDS)]
+
+
+def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, now: datetime | None = None,
+            progress: Progress | None = None) -> ReportData:
+    """Read everything the report shows from one connection (targets, gaps, months, maps, snapshot)."""
+    say = progress or (lambda _msg: None)
+    month = report_month(con, as_of)
+    cfg = targets.settings(con)
+    say(f"目标检查（截至 {month:%Y-%m}）…")
+    projects = targets.project_frame(con, as_of=month, cfg=cfg)
+    check, lagging, violations = _target_section(con, cfg=cfg, projects=projects, as_of=month)
+    facts, new_problems = _month_facts(con, as_of=month, projects=projects, cfg=cfg)
+    series = monthly.targets_monthly(con, as_of=month)
+    say("产业链缺口分析…")
+    gaps = chains.gaps_report(con)
+    maps = []
+    for chain_id in _map_chains(gaps):
+        nodes, edges = chains.chain_map_frames(con, chain=chain_id)
+        name = nodes.filter(~pl.col("external"))["chain"].first()
+        maps.append((str(name), nodes, edges))
+    return ReportData(
+        as_of=month,
+        generated_at=(now or datetime.now()).replace(microsecond=0),
+        is_sample=bool(check["is_sample"]),
+        check=check,
+        gaps=gaps,
+        monthly=series,
+        unit_rollup=targets.rollup_of(projects, by="unit"),
+        chain_rollup=targets.rollup_of(projects, by="chain"),
+        lagging=lagging,
+        violations=violations,
+        month_facts=facts,
+        new_problems=new_problems,
+        maps=maps,
+        snapshot=_snapshot_of(month.strftime("%Y-%m"), projects, gaps["gaps"]),
+    )

@@ -1,0 +1,345 @@
+"""Rendering the report: HTML (Jinja2 template, inline SVG charts) and the Markdown summary."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from .. import chains, config
+from ..i18n import t
+from .data import CHANGES_TOP, DISAGREEMENTS_TOP, FILE_STEM, ReportData
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+TARGET_ROWS = [
+    ("target_wan", "yi", "target"), ("planned_wan", "yi", "planned"), ("coverage", "pct", "coverage"),
+    ("completed_wan", "yi", "completed"), ("expected_wan", "yi", "expected"), ("ytd_ratio", "pct", "ytd_ratio"),
+    ("linear_expected_wan", "yi", "linear"), ("linear_ratio", "pct", "linear_ratio"),
+    ("forecast_wan", "yi", "forecast"), ("_range", "range", "range"),
+    ("probability_meet_target", "pct", "probability"), ("implied_growth_pct", "growth", "growth"),
+    ("status", "status", "status"),
+]
+MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+               "October", "November", "December")
+SECTIONS = ("targets", "tiers", "units", "chains", "lagging", "responsibility", "gaps", "maps",
+            "disagreements", "changes")
+
+
+def fmt_yi(value: Any) -> str:
+    """万元 shown in 亿元 with two decimals and thousands separators (``—`` for none)."""
+    return "—" if value is None else f"{float(value) / config.WAN_PER_YI:,.2f}"
+
+
+def fmt_wan(value: Any) -> str:
+    """万元 shown whole with thousands separators."""
+    return "—" if value is None else f"{float(value):,.0f}"
+
+
+def fmt_pct(value: Any) -> str:
+    """A ratio as a percentage with one decimal."""
+    return "—" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def fmt_num(value: Any) -> str:
+    """A count with thousands separators."""
+    return "—" if value is None else f"{int(value):,}"
+
+
+def _signed(value: Any) -> str:
+    return "—" if value is None else f"{int(value):+,d}"
+
+
+def _md(text: Any) -> str:
+    """Text for Markdown: characters that would start markup or HTML are backslash-escaped."""
+    value = "—" if text is None else str(text)
+    return "".join("\\" + ch if ch in "\\`*_[]<>|#" else ch for ch in value)
+
+
+def _css_string(text: str) -> str:
+    """Text safe inside a double-quoted CSS string (used in the @page header)."""
+    return "".join(f"\\{ord(ch):x} " if ch in '"\\<>&\n' else ch for ch in text)
+
+
+class Words:
+    """Language-bound wording: labels, statuses, flags, kinds, month names."""
+
+    def __init__(self, lang: str) -> None:
+        from ..i18n import enum_label
+
+        self.lang = lang
+        self._enum = enum_label
+
+    def __call__(self, key: str, **values: object) -> str:
+        return t(key, self.lang, **values)
+
+    def status(self, value: str | None) -> str:
+        return "—" if value is None else self(f"status.{value}")
+
+    def flag(self, value: str | None) -> str:
+        return "—" if value is None else self(f"flag.{value}")
+
+    def kind(self, value: str | None) -> str:
+        return "—" if value is None else self._enum(value, self.lang)
+
+    def metric(self, row: dict[str, Any]) -> str:
+        return str(row["label"]) if self.lang == "zh" else self(f"metric.{row['metric']}")
+
+    def month(self, when: date) -> str:
+        return self("report.month", year=when.year, month=when.month, month_en=MONTH_NAMES[when.month - 1])
+
+    def ids(self, ids: list[str] | None) -> str:
+        ids = ids or []
+        more = (f" 等{len(ids)}个" if self.lang == "zh" else f" … ({len(ids)})") if len(ids) > 2 else ""
+        return "、".join(ids[:2]) + more
+
+
+def _metric_lines(data: ReportData, w: Words) -> list[str]:
+    return [
+        w("report.hl.metric", label=w.metric(m), done=fmt_yi(m["completed_wan"]), ratio=fmt_pct(m["ytd_ratio"]),
+          status=w.status(m["status"]), forecast=fmt_yi(m["forecast_wan"]), low=fmt_yi(m["forecast_low_wan"]),
+          high=fmt_yi(m["forecast_high_wan"]), target=fmt_yi(m["target_wan"]))
+        for m in data.check["metrics"]
+    ]
+
+
+def _gap_lines(data: ReportData, w: Words) -> list[str]:
+    lines = []
+    for m in data.check["metrics"]:
+        gap = m["forecast_gap_wan"]
+        if gap is None:
+            continue
+        if gap <= 0:
+            lines.append(w("report.targets.no_gap", label=w.metric(m), gap=fmt_yi(-gap)))
+        elif m.get("projects_to_close_gap"):
+            lines.append(w("report.targets.gap_close", label=w.metric(m), gap=fmt_yi(gap), n=m["projects_to_close_gap"]))
+        else:
+            lines.append(w("report.targets.gap_open", label=w.metric(m), gap=fmt_yi(gap),
+                           potential=fmt_yi(m.get("acceleration_potential_wan"))))
+    return lines
+
+
+def _change_counts(data: ReportData) -> dict[str, int]:
+    return {k: v.height for k, v in data.changes.items()}
+
+
+def _highlights(data: ReportData, w: Words) -> list[str]:
+    check, summary = data.check, data.gaps["summary"]
+    kinds = summary["by_kind"]
+    counts = check["violation_counts"]
+    resp = "；".join(f"{w('report.rule.' + k)} {v} 个" if w.lang == "zh" else f"{w('report.rule.' + k)}: {v}"
+                    for k, v in counts.items()) or w("report.resp.none").rstrip("。.")
+    lines = [
+        *_metric_lines(data, w),
+        w("report.hl.lagging", n=fmt_num(check["lagging_count"]), stalled=fmt_num(check["stalled_count"]),
+          problems=fmt_num(check["open_problem_count"])),
+        w("report.hl.gaps", total=sum(kinds.values()), fill=kinds["补链"], extend=kinds["增链"],
+          enrich=kinds["丰链"], open=summary["open"]),
+        w("report.hl.responsibility", text=resp),
+    ]
+    if data.previous is not None:
+        c = _change_counts(data)
+        lines.append(w("report.hl.changes", prev=data.previous.month, new=c["new_projects"],
+                       status=c["status_changes"], worse=c["flags_worsened"], opened=c["gaps_opened"],
+                       closed=c["gaps_closed"]))
+    else:
+        lines.append(w("report.hl.no_previous", problems=data.month_facts["new_problems"],
+                       stalled=data.month_facts["newly_stalled"]))
+    return lines
+
+
+def _month_done(data: ReportData) -> tuple[Any, Any]:
+    rows = data.monthly.filter(pl.col("metric") == "industrial_investment")
+    m = data.as_of.month
+    this = rows.filter(pl.col("month_index") == m)["completed_wan"]
+    before = rows.filter(pl.col("month_index") == m - 1)["completed_wan"]
+    return (this[0] if this.len() else None), (before[0] if before.len() else None)
+
+
+def _facts(data: ReportData) -> list[tuple[str, str]]:
+    f = data.month_facts
+    this, before = _month_done(data)
+    return [("reported", fmt_num(f["reported"])), ("invested", fmt_num(f["invested"])),
+            ("with_problems", fmt_num(f["with_problems"])), ("new_problems", fmt_num(f["new_problems"])),
+            ("newly_stalled", fmt_num(f["newly_stalled"])), ("month_done", fmt_yi(this)),
+            ("prev_month_done", fmt_yi(before))]
+
+
+def change_tables(data: ReportData, w: Words, *, limit: int | None = CHANGES_TOP
+                   ) -> list[tuple[str, list[dict[str, str]], list[dict[str, str]], int]]:
+    """(key, columns, formatted rows, total) per change list, the first ``limit`` rows of each."""
+    col = {
+        "project_id": ("col.project_id", "c"), "name": ("report.col.project", ""),
+        "unit_name": ("report.col.unit", ""), "tier": ("report.col.tier", ""),
+        "status": ("report.col.after", "c"), "status_before": ("report.col.before", "c"),
+        "flag": ("report.col.after", "c"), "flag_before": ("report.col.before", "c"),
+        "total_investment_wan": ("report.col.total_wan", "n"), "chain": ("report.col.chain", ""),
+        "node": ("report.col.node", ""), "kind": ("report.col.kind", "c"), "kind_before": ("report.col.before", "c"),
+        "why": ("report.col.change", ""), "open_problems": ("report.col.problems", "wrap"),
+        "open_problem_level": ("report.col.problem_level", "c"), "leader": ("report.col.leader", ""),
+    }
+    shows = {
+        "new_projects": ["project_id", "name", "unit_name", "tier", "status", "total_investment_wan"],
+        "removed_projects": ["project_id", "name", "unit_name", "tier", "status", "total_investment_wan"],
+        "status_changes": ["project_id", "name", "unit_name", "status_before", "status", "total_investment_wan"],
+        "flags_worsened": ["project_id", "name", "unit_name", "flag_before", "flag", "total_investment_wan"],
+        "gaps_opened": ["chain", "node", "kind"],
+        "gaps_closed": ["chain", "node", "kind", "why"],
+        "gaps_reclassified": ["chain", "node", "kind_before", "kind"],
+    }
+    tables = [(key, frame) for key, frame in data.changes.items()]
+    tables.append(("new_problem_list", data.new_problems))
+    shows["new_problem_list"] = ["project_id", "name", "unit_name", "leader", "open_problems", "open_problem_level"]
+    out = []
+    for key, frame in tables:
+        cols = shows[key]
+        rows = []
+        for r in (frame if limit is None else frame.head(limit)).iter_rows(named=True):
+            cells = {}
+            for c in cols:
+                v = r.get(c)
+                if c in ("flag", "flag_before"):
+                    v = w.flag(v)
+                elif c in ("kind", "kind_before"):
+                    v = w.kind(v)
+                elif c == "why":
+                    v = w("report.changes.no_longer_gap") if r["kind_now"] is None else \
+                        w("report.changes.now_addressed", n=r["addressed_now"])
+                elif c.endswith("_wan"):
+                    v = fmt_wan(v)
+                cells[c] = "—" if v is None else str(v)
+            rows.append(cells)
+        columns = [{"key": c, "title": w(col[c][0]), "cls": col[c][1]} for c in cols]
+        out.append((key, columns, rows, frame.height))
+    return out
+
+
+def _group_rows(data: ReportData, by: str) -> list[dict[str, Any]]:
+    """Industrial-investment checks per unit or chain with the lagging and problem counts."""
+    key = "unit_name" if by == "unit" else "chain_name"
+    rollup = data.unit_rollup if by == "unit" else data.chain_rollup
+    counts = {r[key]: r for r in rollup.select(key, "lagging", "open_problems").iter_rows(named=True)}
+    rows = [dict(r, name=r[key], **{k: counts.get(r[key], {}).get(k, 0) for k in ("lagging", "open_problems")})
+            for r in data.check[f"by_{by}"] if r["metric"] == "industrial_investment"]
+    return sorted(rows, key=lambda r: (-(r["planned_wan"] or 0), r["name"] or ""))
+
+
+def _svg(svg: str, prefix: str) -> Any:
+    """Inline SVG with its element ids made unique in the page (vega numbers clip paths per chart)."""
+    import re
+
+    from markupsafe import Markup
+
+    ids = set(re.findall(r'\bid="([^"]+)"', svg))
+    for old in sorted(ids, key=len, reverse=True):
+        svg = (svg.replace(f'id="{old}"', f'id="{prefix}-{old}"')
+               .replace(f"url(#{old})", f"url(#{prefix}-{old})")
+               .replace(f'href="#{old}"', f'href="#{prefix}-{old}"'))
+    return Markup(svg)
+
+
+def _charts(data: ReportData, lang: str) -> dict[str, Any]:
+    from .. import charts
+
+    groups = {by: pl.DataFrame(data.check[f"by_{by}"], infer_schema_length=None) for by in ("unit", "chain")}
+    return {
+        "s_curve": _svg(charts.to_svg(charts.s_curve(data.monthly, lang=lang, width=400, height=260)), "s"),
+        "tiers": _svg(charts.to_svg(charts.tier_funnel(pl.DataFrame(data.check["tiers"]), lang=lang)), "tier"),
+        "units": _svg(charts.to_svg(charts.group_bars(groups["unit"], group="unit", lang=lang)), "unit"),
+        "chains": _svg(charts.to_svg(charts.group_bars(groups["chain"], group="chain", lang=lang)), "chain"),
+        "maps": [_svg(charts.to_svg(charts.chain_map(nodes, edges, lang=lang)), f"map{i}")
+                 for i, (_name, nodes, edges) in enumerate(data.maps)],
+    }
+
+
+def _env(*, html: bool) -> Any:
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=html, undefined=jinja2.StrictUndefined,
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+    )
+
+
+def _base_context(data: ReportData, w: Words) -> dict[str, Any]:
+    return {
+        "t": w, "lang": w.lang, "month": data.month, "month_label": w.month(data.as_of),
+        "generated": data.generated_at.strftime("%Y-%m-%d %H:%M"), "is_sample": data.is_sample,
+        "check": data.check, "gaps": data.gaps,
+    }
+
+
+def render_html(data: ReportData, lang: str = "zh") -> str:
+    """The full report as one self-contained HTML page (inline CSS and SVG, no address outside)."""
+    from markupsafe import Markup
+
+    w = Words(lang)
+    env = _env(html=True)
+    env.filters.update(yi=fmt_yi, wan=fmt_wan, pct=fmt_pct, num=fmt_num, signed=_signed,
+                       growth=lambda v: "—" if v is None else f"{v:.1f}%",
+                       score=lambda v: "—" if v is None else f"{v:.3f}",
+                       status=w.status, flag=w.flag, kind_text=w.kind, ids=w.ids)
+    svgs = _charts(data, lang)
+    drivers = [
+        (m["metric"], w.metric(m),
+         [r for r in data.check["drivers"] if r["metric"] == m["metric"] and r["role"] == "shortfall"][:5])
+        for m in data.check["metrics"]
+    ]
+    basis = next((r["target_basis"] for r in data.check["by_unit"]), "")
+    counts = data.gaps["after_pipeline"]["counts"]
+    open_gaps = [dict(g, reasons_shown=(g["reasons_en"] if lang == "en" else g["reasons"])[:-1])
+                 for g in data.gaps["gaps"] if g["open"]]
+    rules = data.check["rules"]
+    html = env.get_template("report.html").render(
+        **_base_context(data, w),
+        css_title=Markup(_css_string(w("report.title"))), css_month=Markup(_css_string(w.month(data.as_of))),
+        metric_label=w.metric, highlights=_highlights(data, w), sections=SECTIONS if data.maps else
+        tuple(s for s in SECTIONS if s != "maps"), target_rows=TARGET_ROWS, gap_lines=_gap_lines(data, w),
+        charts=svgs, drivers=[d for d in drivers if d[2]],
+        groups=[("units", _group_rows(data, "unit"), svgs["units"]), ("chains", _group_rows(data, "chain"), svgs["chains"])],
+        basis_note=w("report.basis", basis=basis), kinds=chains.KINDS,
+        violation_text="；".join(f"{w('report.rule.' + k)} {v}" for k, v in data.check["violation_counts"].items()),
+        after_text=w("report.gaps.after", **counts), open_gaps=open_gaps,
+        disagreements=data.gaps["role_disagreements"][:DISAGREEMENTS_TOP],
+        previous=data.previous.month if data.previous else None,
+        previous_is_last_month=data.previous is not None and data.previous.month == _previous_month(data.as_of),
+        facts=_facts(data), change_tables=change_tables(data, w),
+        notes=[w("report.notes.status", text=rules["status"]), w("report.notes.flag", text=rules["flag"]),
+               w("report.notes.forecast", text=rules["forecast"]), w("report.notes.gaps"),
+               w("report.notes.money"), w("report.notes.snapshot", month=data.month)],
+    )
+    return str(html)
+
+
+def _previous_month(when: date) -> str:
+    return (date(when.year - 1, 12, 1) if when.month == 1 else date(when.year, when.month - 1, 1)).strftime("%Y-%m")
+
+
+def render_markdown(data: ReportData, lang: str = "zh") -> str:
+    """A one-page plain summary for messaging and e-mail: targets, top lagging, top gaps, changes."""
+    w = Words(lang)
+    lagging = []
+    for r in data.check["lagging_projects"][:5]:
+        flag = w.flag(r["flag"]) + (f"·{w('report.lagging.stalled')}" if r["stalled"] else "")
+        line = w("report.md.lagging_item", name=_md(r["name"]), unit=_md(r["unit_name"]),
+                 expected=fmt_wan(r["expected_wan"]), done=fmt_wan(r["completed_wan"]),
+                 ratio=fmt_pct(r["performance"]), flag=flag)
+        if r["open_problems"]:
+            line += w("report.md.problem", text=_md(r["open_problems"]))
+        lagging.append(line)
+    open_gaps = sorted((g for g in data.gaps["gaps"] if g["open"]), key=lambda g: (-g["score"], g["node_id"]))[:5]
+    gap_items = [w("report.md.gap_item", chain=_md(g["chain"]), node=_md(g["node"]), kind=w.kind(g["kind"]),
+                   score=f"{g['score']:.3f}", reason=_md((g["reasons_en"] if lang == "en" else g["reasons"])[0]))
+                 for g in open_gaps]
+    highlights = _highlights(data, w)
+    stem = FILE_STEM.format(month=data.month)
+    text = _env(html=False).get_template("report.md").render(
+        **_base_context(data, w),
+        metric_lines=_metric_lines(data, w), gap_lines=_gap_lines(data, w), lagging_lines=lagging,
+        gap_items=gap_items, change_line=highlights[-1],
+        fact_lines=[f"{w('report.changes.' + k)}：{v}" if lang == "zh" else f"{w('report.changes.' + k)}: {v}"
+                    for k, v in _facts(data)],
+        files={"html": f"{stem}.html", "xlsx": f"{stem}.xlsx"},
+    )
+    return str(text)

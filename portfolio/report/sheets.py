@@ -1,0 +1,144 @@
+"""The xlsx workbook of the report: one sheet per table, units in the headers (export.write_xlsx)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from .. import chains, config
+from .data import FLAG_RANK, ReportData
+from .render import Words, change_tables
+
+
+def _yi_cols(frame: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
+    """Select and rename columns; 万元 columns whose new header says 亿元 are divided by 10,000."""
+    return frame.select([
+        (pl.col(src).cast(pl.Float64) / config.WAN_PER_YI).alias(dst) if dst.endswith("（亿元）")
+        else pl.col(src).alias(dst)
+        for src, dst in names.items()
+    ])
+
+
+def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]:
+    """The xlsx tables: one frame per sheet, headers with their units (亿元 for sums, 万元 for projects)."""
+    w = Words(lang)
+
+    def h(key: str) -> str:
+        return w(key if "." in key else f"report.col.{key}")
+
+    def frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+        return pl.DataFrame(rows, infer_schema_length=None)
+
+    metrics = frame(data.check["metrics"]).with_columns(
+        pl.col("status").replace_strict({k: w.status(k) for k in ("on_track", "at_risk", "off_track")},
+                                        default=None).alias("status"))
+    targets_sheet = _yi_cols(metrics, {
+        "label": h("metric"), "status": h("status"), "target_wan": h("report.targets.target"),
+        "planned_wan": h("report.targets.planned"), "coverage": h("report.targets.coverage"),
+        "completed_wan": h("report.targets.completed"), "expected_wan": h("report.targets.expected"),
+        "ytd_ratio": h("report.targets.ytd_ratio"), "linear_expected_wan": h("report.targets.linear"),
+        "linear_ratio": h("report.targets.linear_ratio"), "forecast_wan": h("report.targets.forecast"),
+        "forecast_low_wan": w("report.xlsx.low"), "forecast_high_wan": w("report.xlsx.high"),
+        "probability_meet_target": h("report.targets.probability"), "base_wan": w("report.xlsx.base"),
+        "implied_growth_pct": w("report.xlsx.growth_pct"),
+    })
+    monthly_sheet = _yi_cols(data.monthly, {
+        "label": h("metric"), "month": h("month"), "completed_wan": h("month_yi"),
+        "cumulative_completed_wan": h("cumulative_yi"), "expected_cumulative_wan": h("expected_cum_yi"),
+        "linear_cumulative_wan": h("linear_cum_yi"),
+    })
+    tiers = _yi_cols(frame(data.check["tiers"]), {
+        "tier" if lang == "zh" else "tier_en": h("tier"), "count": h("count"), "cumulative_count": h("cumulative"),
+        "plan_cumulative_count": h("plan_cumulative"), "cumulative_diff": h("diff"), "plan_wan": h("plan_yi"),
+    })
+    groups = {}
+    for by in ("unit", "chain"):
+        rows = frame([dict(r, status=w.status(r["status"])) for r in data.check[f"by_{by}"]])
+        rollup = data.unit_rollup if by == "unit" else data.chain_rollup
+        key = f"{by}_name"
+        rows = rows.join(rollup.select(key, "lagging", "open_problems"), on=key, how="left")
+        groups[by] = _yi_cols(rows, {
+            "label": h("metric"), key: h(by), "projects": h("projects"), "planned_wan": h("plan_yi"),
+            "target_wan": h("target_yi"), "completed_wan": h("completed_yi"), "expected_wan": h("expected_yi"),
+            "ytd_ratio": h("ytd_ratio"), "forecast_wan": h("forecast_yi"), "status": h("status"),
+            "lagging": h("lagging"), "open_problems": h("open_problems"), "target_basis": h("basis"),
+        })
+    lagging = data.lagging.with_columns(
+        pl.col("flag").replace_strict({k: w.flag(k) for k in FLAG_RANK}, default=None).alias("flag"))
+    lagging_sheet = _yi_cols(lagging, {
+        "project_id": w("col.project_id"), "name": h("project"), "unit_name": h("unit"), "chain_name": h("chain"),
+        "tier": h("tier"), "status": h("status"), "leader": h("leader"), "leader_level": h("level"),
+        "annual_plan_wan": h("plan_wan"), "expected_wan": h("expected_wan"), "completed_wan": h("completed_wan"),
+        "behind_wan": h("behind_wan"), "performance": h("performance"), "flag": h("flag"), "stalled": h("stalled"),
+        "open_problems": h("problems"), "open_problem_level": h("problem_level"),
+        "open_problem_months": h("problem_months"),
+    })
+    violations = _yi_cols(data.violations.with_columns(
+        pl.col("rule").replace_strict({k: w(f"report.rule.{k}") for k in
+                                       ("no_owner", "below_min_level", "major_below_level")}, default=None)
+        .alias("rule")), {
+        "rule": h("rule"), "project_id": w("col.project_id"), "name": h("project"), "unit_name": h("unit"),
+        "total_investment_wan": h("total_wan"), "is_major": w("col.is_major"), "leader": h("leader"),
+        "leader_level": h("level"), "required_level": w("report.xlsx.required_level"), "reason": h("reason"),
+    })
+    gap_rows = frame([dict(g, kind=w.kind(g["kind"]), reason=(g["reasons_en"] if lang == "en" else g["reasons"]),
+                           output_wan=float(g["output_wan"] or 0)) for g in data.gaps["gaps"]]) \
+        if data.gaps["gaps"] else pl.DataFrame()
+    gap_names = {"kind": h("kind"), "rank": h("rank"), "chain": h("chain"), "node": h("node"), "score": h("score"),
+                 "firms": h("firms"), "output_wan": w("col.output_wan"), "addressed_by": h("addressed_by"),
+                 "open": h("open"), "reason": h("reasons")}
+    gaps_sheet = _yi_cols(gap_rows, gap_names) if gap_rows.height else pl.DataFrame()
+    dis = frame(data.gaps["role_disagreements"]) if data.gaps["role_disagreements"] else pl.DataFrame()
+    dis_sheet = _yi_cols(dis.with_columns(pl.col("declared_role").replace_strict(
+        {k: w.kind(k) for k in chains.KINDS}, default=None).alias("declared_role"),
+        pl.col("segment_kind").cast(pl.String).alias("segment_kind")), {
+        "project_id": w("col.project_id"), "project": h("project"), "status": h("status"), "chain": h("chain"),
+        "node": h("node"), "declared_role": h("declared"), "segment_kind": h("segment_kind"),
+        "reason_en" if lang == "en" else "reason": h("reason"),
+    }) if dis.height else pl.DataFrame()
+    sheets = {
+        w("report.sheet.targets"): targets_sheet,
+        w("report.sheet.monthly"): monthly_sheet,
+        w("report.sheet.drivers"): frame(data.check["drivers"]),
+        w("report.sheet.tiers"): tiers,
+        w("report.sheet.units"): groups["unit"],
+        w("report.sheet.chains"): groups["chain"],
+        w("report.sheet.lagging"): lagging_sheet,
+        w("report.sheet.responsibility"): _yi_cols(frame(data.check["responsibility"]), {
+            "leader_level": h("level"), "count": h("count"), "plan_count": h("plan_count"), "count_diff": h("diff"),
+            "cumulative_label": h("basis"), "cumulative_count": h("cumulative"),
+            "plan_cumulative_count": h("plan_cumulative")}),
+        w("report.sheet.violations"): violations,
+        w("report.sheet.gaps"): gaps_sheet,
+        w("report.sheet.open_gaps"): gaps_sheet.filter(pl.col(h("open"))) if gaps_sheet.height else gaps_sheet,
+        w("report.sheet.disagreements"): dis_sheet,
+        w("report.sheet.changes"): _changes_sheet(data, w),
+    }
+    return sheets
+
+
+def _changes_sheet(data: ReportData, w: Words) -> pl.DataFrame:
+    """Every change as one row: what changed, the item, before and after."""
+    rows: list[dict[str, Any]] = []
+    if data.previous is None:
+        rows.append({w("report.col.change"): w("report.changes.none_previous")})
+    for key, cols, cells, _total in change_tables(data, w, limit=None):
+        for r in cells:
+            rows.append({w("report.col.change"): w(f"report.changes.{key}"),
+                         w("report.xlsx.item"): " · ".join(r[c["key"]] for c in cols
+                                                            if c["key"] in ("project_id", "name", "chain", "node")),
+                         w("report.col.before"): next((r[c["key"]] for c in cols if c["key"].endswith("_before")), ""),
+                         w("report.col.after"): next((r[c["key"]] for c in cols if c["key"] in ("status", "flag", "kind")
+                                                      and key not in ("new_projects", "removed_projects")), ""),
+                         w("report.col.reason"): r.get("why") or r.get("open_problems") or ""})
+    return pl.DataFrame(rows, infer_schema_length=None)
+
+
+def render_xlsx(data: ReportData, lang: str = "zh") -> bytes:
+    """The report's tables as an Excel workbook (one sheet each; formats, frozen headers, widths)."""
+    from .. import export
+
+    content = export.write_xlsx(report_sheets(data, lang))
+    assert content is not None
+    return content
