@@ -1,5 +1,8 @@
 """产业链: one chain's map, its ranked 补链/增链/丰链 gaps, role disagreements, the after-pipeline view."""
 
+from typing import Any
+
+import altair as alt
 import polars as pl
 import streamlit as st
 
@@ -10,6 +13,12 @@ EN = ui.lang() == "en"
 SEP = "; " if EN else "；"
 LIST_SEP = ", " if EN else "、"
 CHANGES = ("closed", "changed", "remains", "new")
+
+
+def chart(figure: Any, *, key: str) -> None:
+    """Show an Altair chart at its natural size: the width it was built for is the plot's, not the total."""
+    st.altair_chart(figure.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding")),
+                    width="content", key=key)
 
 
 def enum(column: str) -> pl.Expr:
@@ -63,8 +72,11 @@ cards[5].metric(ui.t("ch.open"), row["open"], border=True, help=ui.t("ch.open_he
 # ---------------------------------------------------------------- the map
 st.subheader(ui.t("ch.map"))
 map_nodes, map_edges = ui.query("chains.chain_map_frames", chain=chain_id)
-st.altair_chart(charts.chain_map(map_nodes, map_edges, lang=ui.lang()), width="content", key="ch_map")
-st.caption(ui.t("ch.map_caption"))
+chain_map = charts.chain_map(map_nodes, map_edges, lang=ui.lang())
+# a wide chain scrolls sideways inside its own box rather than widening the page
+with st.container(height=int(chain_map.to_dict()["height"]) + 170, border=False):
+    chart(chain_map, key="ch_map")
+st.caption(ui.t("ch.map_caption") + " " + ui.t("ch.map_scroll"))
 
 # ---------------------------------------------------------------- ranked gaps
 st.subheader(ui.t("ch.gaps"))
@@ -72,7 +84,7 @@ gaps = ui.query("chains.gaps", chain=chain_id)
 if gaps.is_empty():
     st.info(ui.t("ch.gaps_none"))
 else:
-    st.dataframe(gap_view(gaps, with_chain=False), hide_index=True, key="ch_gaps_table")
+    st.dataframe(gap_view(gaps, with_chain=False), hide_index=True, placeholder="—", key="ch_gaps_table")
     ui.download_xlsx({chain_id: gap_view(gaps, with_chain=False)}, f"gaps_{chain_id}.xlsx", key="ch_gaps_xlsx",
                      label=ui.t("ch.download_gaps"))
 
@@ -82,8 +94,9 @@ o1, o2 = st.columns(2)
 every_chain = o1.toggle(ui.t("ch.scatter_all"), key="ch_scatter_all")
 addressed = o2.toggle(ui.t("ch.scatter_addressed"), key="ch_scatter_addressed")
 points = ui.query("chains.gaps") if every_chain else gaps
-st.altair_chart(charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed), width="content",
-                key="ch_scatter")
+# fewer y ticks: the chart labels them with one decimal, so 0.05 steps would read 0.6, 0.6, 0.7
+chart(charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed, width=560, height=380)
+      .configure_axisY(tickCount=6), key="ch_scatter")
 
 # ---------------------------------------------------------------- declared roles that disagree
 st.subheader(ui.t("ch.disagree"))
@@ -102,7 +115,7 @@ else:
             enum("segment_kind").fill_null(ui.t("ch.no_gap")).alias(ui.t("ch.col.segment_kind")),
             zh_en("reason").alias(ui.t("ch.col.reason")),
         ),
-        hide_index=True, key="ch_disagree_table",
+        hide_index=True, placeholder="—", key="ch_disagree_table",
     )
 
 # ---------------------------------------------------------------- after the pipeline
@@ -123,7 +136,7 @@ if not after.is_empty():
             pl.col("firms_after").alias(ui.t("ch.col.firms_after")),
             pl.col("addressed_by").list.len().alias(ui.t("ch.col.pipeline")),
         ),
-        hide_index=True, key="ch_after_table",
+        hide_index=True, placeholder="—", key="ch_after_table",
     )
 
 # ---------------------------------------------------------------- every chain
@@ -135,6 +148,6 @@ summary_view = summary.select(
     *[pl.col(k).alias(ui.enum(k)) for k in config.CHAIN_ROLES],
     pl.col("open").alias(ui.t("ch.col.open_gaps")),
 )
-st.dataframe(summary_view, hide_index=True, key="ch_summary_table")
+st.dataframe(summary_view, hide_index=True, placeholder="—", key="ch_summary_table")
 ui.download_xlsx({"summary": summary_view, "gaps": gap_view(ui.query("chains.gaps"), with_chain=True)},
                  "gaps_all_chains.xlsx", key="ch_all_xlsx", label=ui.t("ch.download_all"))

@@ -9,6 +9,7 @@ from portfolio import config, targets
 EN = ui.lang() == "en"
 LEVELS = config.LEADER_LEVELS
 RULES = ("no_owner", "below_min_level", "major_below_level")
+TIERS = dict(config.tiers_frame().select("tier", "tier_en").iter_rows()) if EN else {}
 FLAGS = {f: ui.t(f"tg.flag.{f}") for f in ("red", "amber", "green")}
 
 
@@ -45,7 +46,8 @@ def group_columns() -> list[pl.Expr]:
 
 
 st.title(ui.t("ld.title"))
-month = ui.month_picker("ld_month")
+with st.columns([1, 4])[0]:
+    month = ui.month_picker("ld_month")
 
 # ---------------------------------------------------------------- by level, against the source
 st.header(ui.t("ld.levels"))
@@ -61,8 +63,9 @@ for card, lv in zip(cards, LEVELS, strict=True):
     value, plan = (r["cumulative_count"], r["plan_cumulative_count"]) if cumulative else (r["count"], r["plan_count"])
     label = ui.t("ld.or_above", level=ui.enum(lv)) if cumulative else ui.enum(lv)
     detail = " + ".join(f"{ui.enum(x)} {per_level[x]['count']}" for x in LEVELS[:LEVELS.index(lv) + 1])
-    card.metric(label, f"{value:,}", delta=f"{value - plan:+d}" if plan is not None else None, delta_color="off",
-                delta_description=ui.t("ld.source", n=plan), border=True,
+    diff = None if plan is None else value - plan
+    card.metric(label, f"{value:,}", delta=None if diff is None else f"{diff:+d}", delta_arrow="off",
+                delta_color="gray" if diff == 0 else "orange", delta_description=ui.t("ld.source", n=plan), border=True,
                 help=ui.t("ld.cumulative_help", detail=detail) if cumulative else None)
 above = {f"{lv}或以上": ui.t("ld.or_above", level=ui.enum(lv)) for lv in LEVELS}
 level_view = by_level.select(
@@ -75,13 +78,14 @@ level_view = by_level.select(
     pl.col("plan_cumulative_count").alias(ui.t("ld.col.plan_cumulative")),
     *group_columns()[1:],
 )
-st.dataframe(level_view, hide_index=True, key="ld_levels_table")
+st.dataframe(level_view, hide_index=True, placeholder="—", key="ld_levels_table")
 
 # ---------------------------------------------------------------- by leader
 st.header(ui.t("ld.leaders"))
 leaders = ui.query("targets.rollup", as_of=month, by="leader")
 chosen = st.multiselect(ui.t("ld.filter_level"), [*LEVELS, targets.NO_OWNER],
-                        format_func=lambda v: ui.enum(v) if v in LEVELS else ui.t("tg.no_owner"), key="ld_level")
+                        format_func=lambda v: ui.enum(v) if v in LEVELS else ui.t("tg.no_owner"), key="ld_level",
+                        placeholder=ui.t("tg.all"))
 shown = leaders.filter(pl.col("leader_level").is_in(chosen)) if chosen else leaders
 leader_view = shown.select(
     leader("leader").alias(ui.t("tg.col.leader")),
@@ -89,7 +93,7 @@ leader_view = shown.select(
     *group_columns(),
 )
 st.caption(ui.t("ld.leaders_shown", n=shown.height))
-st.dataframe(leader_view, hide_index=True, key="ld_leaders_table")
+st.dataframe(leader_view, hide_index=True, placeholder="—", key="ld_leaders_table")
 ui.download_xlsx({"levels": level_view, "leaders": leader_view}, f"responsibility_{month:%Y-%m}.xlsx",
                  key="ld_leaders_xlsx", label=ui.t("ld.download_leaders"))
 
@@ -115,14 +119,14 @@ if pick is not None:
     )
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(ui.t("ld.projects"), row["projects"], border=True)
-    m2.metric(ui.t("ld.investment"), ui.yi(row["total_investment_wan"]), border=True)
+    m2.metric(ui.t("ld.investment"), f"{float(row['total_investment_wan']) / 10_000:,.1f}", border=True)
     m3.metric(ui.t("ld.lagging"), row["lagging"], border=True)
     m4.metric(ui.t("ld.open_problems"), row["open_problems"], border=True)
     project_view = mine.sort("behind_wan", descending=True, nulls_last=True).select(
         pl.col("project_id").alias(ui.t("col.project_id")),
         pl.col("name").alias(ui.t("tg.col.project")),
         pl.col("unit_name").alias(ui.t("tg.col.unit")),
-        pl.col("tier").alias(ui.t("tg.col.tier")),
+        pl.col("tier").replace(TIERS).alias(ui.t("tg.col.tier")),
         pl.col("status").replace_strict({s: ui.enum(s) for s in config.STATUSES}, default=pl.col("status"))
         .alias(ui.t("tg.col.status_project")),
         yi("total_investment_wan").alias(ui.t("tg.col.total_yi")),
@@ -135,7 +139,7 @@ if pick is not None:
         pl.col("open_problems").alias(ui.t("tg.col.problem")),
         pl.col("open_problem_months").alias(ui.t("tg.col.problem_months")),
     )
-    st.dataframe(project_view, hide_index=True, key="ld_projects_table")
+    st.dataframe(project_view, hide_index=True, placeholder="—", key="ld_projects_table")
     ui.download_xlsx({"projects": project_view}, f"leader_projects_{month:%Y-%m}.xlsx", key="ld_projects_xlsx",
                      label=ui.t("ld.download_projects"))
 
@@ -174,6 +178,6 @@ else:
         level("required_level").alias(ui.t("ld.col.required")),
         (reason_en if EN else pl.col("reason")).alias(ui.t("ld.col.reason")),
     )
-    st.dataframe(violation_view, hide_index=True, key="ld_violations_table")
+    st.dataframe(violation_view, hide_index=True, placeholder="—", key="ld_violations_table")
     ui.download_xlsx({"violations": violation_view}, "responsibility_violations.xlsx", key="ld_violations_xlsx",
                      label=ui.t("ld.download_violations"))

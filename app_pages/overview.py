@@ -2,60 +2,70 @@
 
 from typing import Any
 
+import altair as alt
+import polars as pl
 import streamlit as st
 
 from app_pages import ui
+from portfolio import charts, config, targets
 
 STATUS_COLORS = {"on_track": "green", "at_risk": "orange", "off_track": "red"}
 
 
-def signed_yi(wan: Any) -> str:
-    """A 万元 difference shown in 亿元 with its sign and the unit."""
-    return f"{float(wan) / 10_000:+,.1f} {ui.t('unit.yi')}"
+def chart(figure: Any, *, key: str, into: Any = st) -> None:
+    """Show an Altair chart at its natural size: the width it was built for is the plot's, not the total."""
+    into.altair_chart(figure.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding")),
+                      width="content", key=key)
+
+
+def yi(wan: Any, sign: bool = False) -> str:
+    """A 万元 amount as a number of 亿元 (the unit is in the label)."""
+    return f"{float(wan) / 10_000:{'+' if sign else ''},.1f}"
 
 
 st.title(ui.t("ov.title"))
-month = ui.month_picker("ov_month")
+pick, note = st.columns([1, 4], vertical_alignment="bottom")
+with pick:
+    month = ui.month_picker("ov_month")
 report: dict[str, Any] = ui.query("targets.check_report", as_of=month, limit=50)
 by_status = ui.query("targets.rollup", as_of=month, by="status")
 gaps = ui.query("chains.gaps")
 open_gaps = gaps.filter("open")
-st.caption(ui.t("ov.caption", year=report["year"], as_of=report["as_of"]))
+note.caption(ui.t("ov.caption", year=report["year"], as_of=report["as_of"]))
 
 # ---------------------------------------------------------------- pipeline
 statuses = "、" if ui.lang() == "zh" else ", "
 detail = statuses.join(f"{ui.enum(s)} {n}" for s, n in by_status.select("status", "projects").iter_rows())
-top_tier = report["tiers"][0]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(ui.t("ov.projects"), f"{report['projects']:,}", border=True,
           help=ui.t("ov.projects_help", detail=detail))
-c2.metric(ui.t("ov.total_investment"), ui.yi(by_status["total_investment_wan"].sum()), border=True)
-c3.metric(ui.t("ov.plan_investment"), ui.yi(by_status["plan_wan"].sum()), border=True)
-c4.metric(ui.t("ov.major"), f"{top_tier['count']:,}", border=True)
+c2.metric(ui.t("ov.total_investment"), yi(by_status["total_investment_wan"].sum()), border=True)
+c3.metric(ui.t("ov.plan_investment"), yi(by_status["plan_wan"].sum()), border=True)
+c4.metric(ui.t("ov.major"), f"{report['tiers'][0]['count']:,}", border=True)
 
 # ---------------------------------------------------------------- the two targets
-for column, m in zip(st.columns(2), report["metrics"], strict=True):
-    with column.container(border=True):
-        head, badge = st.columns([4, 1], vertical_alignment="center")
-        name = ui.t(f"metric.{m['metric']}")
-        head.subheader(name)
+for m in report["metrics"]:
+    with st.container(border=True):
+        head, badge = st.columns([5, 1], vertical_alignment="center")
+        head.markdown(f"#### {ui.t('metric.' + m['metric'])}")
+        head.caption(ui.t("ov.target_line", target=ui.yi(m["target_wan"]), growth=f"{m['growth_pct']:g}%"))
         badge.badge(ui.t(f"status.{m['status']}"), color=STATUS_COLORS.get(m["status"], "gray"))
-        st.caption(ui.t("ov.target_line", target=ui.yi(m["target_wan"]), growth=f"{m['growth_pct']:g}%"))
-        a, b, c = st.columns(3)
-        a.metric(ui.t("ov.coverage"), ui.yi(m["planned_wan"]),
-                 delta=signed_yi(float(m["planned_wan"]) - float(m["target_wan"])),
+        a, b, c, d = st.columns(4)
+        a.metric(ui.t("ov.coverage"), yi(m["planned_wan"]),
+                 delta=yi(float(m["planned_wan"]) - float(m["target_wan"]), sign=True),
                  delta_description=ui.t("ov.coverage_delta", pct=ui.pct(m["coverage"])),
                  help=ui.t("ov.coverage_help"))
-        b.metric(ui.t("ov.ytd"), ui.yi(m["completed_wan"]),
-                 delta=signed_yi(float(m["completed_wan"]) - float(m["expected_wan"])),
-                 delta_description=ui.t("ov.ytd_delta"),
+        b.metric(ui.t("ov.ytd"), yi(m["completed_wan"]),
+                 delta=yi(float(m["completed_wan"]) - float(m["expected_wan"]), sign=True),
+                 delta_description=ui.t("ov.ytd_delta", expected=yi(m["expected_wan"])),
                  help=ui.t("ov.ytd_help", expected=ui.yi(m["expected_wan"]), share=ui.pct(m["seasonal_share"]),
                            ratio=ui.pct(m["ytd_ratio"]), linear=ui.pct(m["linear_ratio"])))
-        c.metric(ui.t("ov.forecast"), ui.yi(m["forecast_wan"]),
-                 delta=signed_yi(-float(m["forecast_gap_wan"])),
+        c.metric(ui.t("ov.forecast"), yi(m["forecast_wan"]),
+                 delta=yi(-float(m["forecast_gap_wan"]), sign=True),
                  delta_description=ui.t("ov.forecast_delta"), help=ui.t("ov.forecast_help"))
-        st.caption(ui.t("ov.forecast_range", low=ui.yi(m["forecast_low_wan"]), high=ui.yi(m["forecast_high_wan"]),
-                        prob=ui.pct(m["probability_meet_target"], 0)))
+        d.metric(ui.t("ov.probability"), ui.pct(m["probability_meet_target"]),
+                 delta_description=ui.t("ov.forecast_range", low=yi(m["forecast_low_wan"]),
+                                        high=yi(m["forecast_high_wan"])))
 
 # ---------------------------------------------------------------- alerts
 st.subheader(ui.t("ov.alerts"))
@@ -89,3 +99,33 @@ with gap_col.container(border=True):
         for r in open_gaps.sort("score", descending=True).head(5).iter_rows(named=True)
     ) or ui.t("ov.none"))
     st.page_link("app_pages/chains.py", label=ui.t("ov.more_chains"), icon=":material/arrow_forward:")
+
+# ---------------------------------------------------------------- one metric: the S-curve, by chain and by unit
+metric = st.segmented_control(ui.t("tg.metric"), list(targets.METRICS), format_func=lambda m: ui.t(f"metric.{m}"),
+                              default=targets.METRICS[0], required=True, key="ov_metric")
+monthly = ui.query("monthly.targets_monthly", as_of=month, metric=metric)
+chart(charts.s_curve(monthly, lang=ui.lang(), width=600, height=260), key="ov_s_curve")
+nodes_def, _edges = ui.query("chains.load_definition")
+chain_en = dict(nodes_def.select("chain", "chain_en").unique().iter_rows()) | {targets.NO_CHAIN: ui.t("tg.no_chain")}
+by_chain = pl.DataFrame(report["by_chain"]).with_columns(
+    pl.col("chain_name").replace(chain_en).alias("chain_name_en"))
+tab_chain, tab_unit = st.tabs([ui.t("ov.by_chain"), ui.t("ov.by_unit")])
+chart(charts.group_bars(by_chain, group="chain", lang=ui.lang(), metric=metric, width=520), key="ov_by_chain",
+      into=tab_chain)
+chart(charts.group_bars(pl.DataFrame(report["by_unit"]), group="unit", lang=ui.lang(), metric=metric, width=520),
+      key="ov_by_unit", into=tab_unit)
+
+# ---------------------------------------------------------------- tiers and the pipeline by status
+funnel_col, status_col = st.columns(2)
+chart(charts.tier_funnel(pl.DataFrame(report["tiers"]), lang=ui.lang(), width=300), key="ov_funnel", into=funnel_col)
+status_col.markdown(f"**{ui.t('ov.by_status')}**")
+status_col.dataframe(
+    by_status.sort(pl.col("status").replace_strict({v: i for i, v in enumerate(config.STATUSES)}, default=99))
+    .select(
+        pl.col("status").replace_strict({v: ui.enum(v) for v in config.STATUSES}, default=pl.col("status"))
+        .alias(ui.t("tg.col.status")),
+        pl.col("projects").alias(ui.t("tg.col.projects")),
+        (pl.col("plan_wan").cast(pl.Float64) / 10_000).round(1).alias(ui.t("tg.col.plan_yi")),
+    ),
+    hide_index=True, placeholder="—", key="ov_status_table",
+)

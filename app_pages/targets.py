@@ -1,13 +1,22 @@
 """目标进度: target checks (city, per unit, per chain), the forecast and its drivers, lagging projects."""
 
+from typing import Any
+
+import altair as alt
 import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import config, targets
+from portfolio import charts, config, targets
 
 METRICS = list(targets.METRICS)
 BY = ["city", "unit", "chain"]
+
+
+def chart(figure: Any, *, key: str) -> None:
+    """Show an Altair chart at its natural size: the width it was built for is the plot's, not the total."""
+    st.altair_chart(figure.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding")),
+                    width="content", key=key)
 
 
 def yi(column: str) -> pl.Expr:
@@ -27,14 +36,17 @@ def labelled(column: str, labels: dict[str, str]) -> pl.Expr:
 
 def chain_label() -> pl.Expr:
     """``chain_name`` in the current language (projects without a chain say so)."""
-    nodes, _edges = ui.query("chains.load_definition")
-    names = dict(nodes.select("chain", "chain_en" if ui.lang() == "en" else "chain").unique().iter_rows())
+    names: dict[str, str] = {}
+    if ui.lang() == "en":
+        nodes, _edges = ui.query("chains.load_definition")
+        names = dict(nodes.select("chain", "chain_en").unique().iter_rows())
     return labelled("chain_name", {**names, targets.NO_CHAIN: ui.t("tg.no_chain")})
 
 
 STATUS = {s: ui.t(f"status.{s}") for s in ("on_track", "at_risk", "off_track")}
 BASIS = {"全市目标": ui.t("tg.basis.city"), targets.ALLOCATED: ui.t("tg.basis.allocated"),
          targets.ASSIGNED: ui.t("tg.basis.assigned")}
+TIERS = dict(config.tiers_frame().select("tier", "tier_en").iter_rows()) if ui.lang() == "en" else {}
 FLAGS = {f: ui.t(f"tg.flag.{f}") for f in ("red", "amber", "stalled")}
 
 st.title(ui.t("tg.title"))
@@ -72,7 +84,17 @@ view = checks.select(
 )
 basis = "；".join(BASIS.get(b, b) for b in checks["target_basis"].unique(maintain_order=True).to_list())
 st.caption(ui.t("tg.basis", basis=basis))
-st.dataframe(view, hide_index=True, key="tg_checks_table")
+if by == "city":
+    chart(charts.s_curve(ui.query("monthly.targets_monthly", as_of=month, metric=metric), lang=ui.lang(), width=600,
+                         height=260), key="tg_s_curve")
+    # two metrics: read down a column rather than across a wide row
+    view = view.select(pl.all().cast(pl.String)).transpose(
+        include_header=True, header_name=ui.t("tg.col.item"), column_names=view.columns[0])
+    st.dataframe(view, hide_index=True, placeholder="—", height="content", key="tg_checks_table")
+else:
+    named = checks.with_columns(chain_label().alias("chain_name_en")) if by == "chain" else checks
+    chart(charts.group_bars(named, group=by, lang=ui.lang(), metric=metric, width=520), key="tg_group_bars")
+    st.dataframe(view, hide_index=True, placeholder="—", key="tg_checks_table")
 first = checks.row(0, named=True)
 st.caption(ui.t("tg.rules", share=ui.pct(first["seasonal_share"]), linear=ui.pct(first["linear_share"])))
 if by == "city":
@@ -123,8 +145,8 @@ accelerate = mine.filter(pl.col("role") == "accelerate").select(
     pl.col("closes_gap").alias(ui.t("tg.col.closes_gap")),
 )
 tab_short, tab_fast = st.tabs([ui.t("tg.shortfall"), ui.t("tg.accelerate")])
-tab_short.dataframe(shortfall, hide_index=True, key="tg_shortfall_table")
-tab_fast.dataframe(accelerate, hide_index=True, key="tg_accelerate_table")
+tab_short.dataframe(shortfall, hide_index=True, placeholder="—", key="tg_shortfall_table")
+tab_fast.dataframe(accelerate, hide_index=True, placeholder="—", key="tg_accelerate_table")
 ui.download_xlsx({"shortfall": shortfall, "accelerate": accelerate}, f"forecast_drivers_{metric}_{month:%Y-%m}.xlsx",
                  key="tg_drivers_xlsx", label=ui.t("tg.download_drivers"))
 
@@ -133,10 +155,12 @@ st.header(ui.t("tg.lagging"))
 st.caption(ui.t("tg.lagging_rule"))
 lagging = ui.query("targets.lagging_projects", as_of=month).with_columns(chain_label().alias("chain_label"))
 f1, f2, f3, f4 = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
-units = f1.multiselect(ui.t("tg.filter_unit"), lagging["unit_name"].unique().sort().to_list(), key="tg_unit")
+units = f1.multiselect(ui.t("tg.filter_unit"), lagging["unit_name"].unique().sort().to_list(), key="tg_unit",
+                       placeholder=ui.t("tg.all"))
 chain_names = f2.multiselect(ui.t("tg.filter_chain"), lagging["chain_label"].unique().sort().to_list(),
-                             key="tg_chain")
-flags = f3.multiselect(ui.t("tg.filter_flag"), list(FLAGS), format_func=FLAGS.get, key="tg_flag")
+                             key="tg_chain", placeholder=ui.t("tg.all"))
+flags = f3.multiselect(ui.t("tg.filter_flag"), list(FLAGS), format_func=FLAGS.get, key="tg_flag",
+                       placeholder=ui.t("tg.all"))
 open_only = f4.toggle(ui.t("tg.filter_open"), key="tg_open_only")
 shown = lagging
 if units:
@@ -154,7 +178,7 @@ lag_view = shown.select(
     pl.col("name").alias(ui.t("tg.col.project")),
     pl.col("unit_name").alias(ui.t("tg.col.unit")),
     pl.col("chain_label").alias(ui.t("tg.col.chain")),
-    pl.col("tier").alias(ui.t("tg.col.tier")),
+    pl.col("tier").replace(TIERS).alias(ui.t("tg.col.tier")),
     pl.col("leader").alias(ui.t("tg.col.leader")),
     yi("annual_plan_wan").alias(ui.t("tg.col.plan_yi")),
     yi("expected_wan").alias(ui.t("tg.col.expected_yi")),
@@ -169,6 +193,6 @@ lag_view = shown.select(
     pl.col("open_problem_months").alias(ui.t("tg.col.problem_months")),
 )
 st.caption(ui.t("tg.shown", n=shown.height, total=lagging.height))
-st.dataframe(lag_view, hide_index=True, key="tg_lagging_table")
+st.dataframe(lag_view, hide_index=True, placeholder="—", key="tg_lagging_table")
 ui.download_xlsx({"lagging": lag_view}, f"lagging_{month:%Y-%m}.xlsx", key="tg_lagging_xlsx",
                  label=ui.t("tg.download_lagging"))
