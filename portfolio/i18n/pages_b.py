@@ -187,4 +187,21 @@ LABELS.update({
 LABELS.update({
     # ------------------------------------------------------------ 报告
     "rp.title": ("报告", "Reports"),
+    "rp.intro": ("生成某个月的《工业投资与产业链缺口分析月报》（HTML 可打印为 A4，Excel 含明细，Markdown 为摘要），"
+                 "文件保存在 {folder}；定时任务生成的报告也在这里列出。",
+                 "Build a month's industrial investment and chain-gap report (HTML prints on A4, Excel holds the "
+                 "detail, Markdown is a summary). Files are kept in {folder}; reports written by the scheduled "
+                 "job are listed here too."),
+    "rp.formats": ("格式", "Formats"),
+    "rp.build": ("生成报告", "Build the report"),
+    "rp.no_right": ("当前角色不能生成报告。", "Your role may not build reports."),
+    "rp.pick_format": ("请至少选择一种格式。", "Choose at least one format."),
+    "rp.building": ("正在生成 {month} 月报…", "Building the {month} report…"),
+    "rp.built": ("{month} 月报已生成（{at}）", "The {month} report is ready ({at})"),
+    "rp.failed": ("{month} 月报生成失败", "The {month} report failed"),
+    "rp.ready": ("已写出：{files}", "Written: {files}"),
+    "rp.earlier": ("已有报告", "Reports in the folder"),
+    "rp.none": ("{folder} 中还没有报告。", "There is no report in {folder} yet."),
+    "rp.month": ("{month} 月报", "{month} report"),
+    "rp.written": ("生成于 {at}", "written {at}"),
 })
