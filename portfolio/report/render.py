@@ -91,8 +91,8 @@ class Words:
 
     def ids(self, ids: list[str] | None) -> str:
         ids = ids or []
-        more = (f" 等{len(ids)}个" if self.lang == "zh" else f" … ({len(ids)})") if len(ids) > 2 else ""
-        return "、".join(ids[:2]) + more
+        more = (f" 等{len(ids)}个" if self.lang == "zh" else f" … ({len(ids)})") if len(ids) > 1 else ""
+        return (ids[0] + more) if ids else "—"
 
 
 def _metric_lines(data: ReportData, w: Words) -> list[str]:
