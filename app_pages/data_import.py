@@ -160,7 +160,7 @@ if valid.height:
         pl.exclude("_row", "_exists"),
     )
     st.dataframe(ui.headers(shown).rename({"_row": ui.t("im.col.row"), "_action": ui.t("im.col.action")}),
-                 hide_index=True, width="stretch", height=300)
+                 hide_index=True, width="stretch", height="auto" if valid.height <= 10 else 400)
 
 # ---------------------------------------------------------------- the import
 st.divider()

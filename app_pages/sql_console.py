@@ -45,7 +45,10 @@ st.session_state.setdefault("sq_sql", examples[0]["sql"] if examples else "selec
 st.title(ui.t("sq.title"))
 st.caption(ui.t("sq.intro"))
 
-editor, browser = st.columns([2, 1], gap="large")
+# SQL reads best in a fixed-width font (the editor's container carries its key as a class).
+st.html("<style>.st-key-sq_sql textarea { font-family: 'Source Code Pro', 'Noto Sans Mono CJK SC', monospace;"
+        " font-size: 0.85rem; white-space: pre; overflow-wrap: normal; overflow-x: auto; }</style>")
+editor, browser = st.columns([5, 3], gap="medium")
 
 # ---------------------------------------------------------------- schema browser
 with browser:
@@ -64,8 +67,10 @@ with browser:
         st.caption(comment[picked] or "—")
         columns = schema.filter(pl.col("object_name") == picked).select("column_name", "data_type", "column_comment")
         st.dataframe(columns, hide_index=True, width="stretch", height=320,
-                     column_config={"column_name": ui.t("sq.col.name"), "data_type": ui.t("sq.col.type"),
-                                    "column_comment": ui.t("sq.col.comment")})
+                     column_config={"column_name": st.column_config.TextColumn(ui.t("sq.col.name"), width="small"),
+                                    "data_type": st.column_config.TextColumn(ui.t("sq.col.type"), width="small"),
+                                    "column_comment": st.column_config.TextColumn(ui.t("sq.col.comment"),
+                                                                                  width="large")})
         st.button(ui.t("sq.select_from", name=picked), key="sq_select_from", icon=":material/input:",
                   on_click=load, args=(f"select *\nfrom {picked}\nlimit 100",))
 
@@ -77,7 +82,7 @@ with editor:
     example = e1.selectbox(ui.t("sq.examples"), list(titles), format_func=titles.get, key=f"sq_example_{ui.lang()}")
     e2.button(ui.t("sq.load"), key="sq_load", icon=":material/edit_note:", width="stretch",
               on_click=load, args=(sql_of.get(example or "", ""),), disabled=example is None)
-    sql = st.text_area(ui.t("sq.sql"), key="sq_sql", height=260, help=ui.t("sq.sql_help"))
+    sql = st.text_area(ui.t("sq.sql"), key="sq_sql", height=300, help=ui.t("sq.sql_help"))
     c1, c2, c3 = st.columns([1, 1, 1], vertical_alignment="bottom")
     timeout = c1.number_input(ui.t("sq.timeout"), min_value=1, max_value=600, value=int(sandbox.DEFAULT_TIMEOUT_S),
                               step=5, key="sq_timeout")
