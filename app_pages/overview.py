@@ -48,7 +48,7 @@ for m in report["metrics"]:
     with st.container(border=True):
         head, badge = st.columns([5, 1], vertical_alignment="center")
         head.markdown(f"#### {ui.t('metric.' + m['metric'])}")
-        head.caption(ui.t("ov.target_line", target=ui.yi(m["target_wan"]), growth=f"{m['growth_pct']:g}%"))
+        head.caption(ui.t("ov.target_line", target=yi(m["target_wan"]), growth=f"{m['growth_pct']:g}%"))
         badge.badge(ui.t(f"status.{m['status']}"), color=STATUS_COLORS.get(m["status"], "gray"))
         a, b, c, d = st.columns(4)
         a.metric(ui.t("ov.coverage"), yi(m["planned_wan"]),
@@ -101,6 +101,7 @@ with gap_col.container(border=True):
     st.page_link("app_pages/chains.py", label=ui.t("ov.more_chains"), icon=":material/arrow_forward:")
 
 # ---------------------------------------------------------------- one metric: the S-curve, by chain and by unit
+st.subheader(ui.t("ov.curve"))
 metric = st.segmented_control(ui.t("tg.metric"), list(targets.METRICS), format_func=lambda m: ui.t(f"metric.{m}"),
                               default=targets.METRICS[0], required=True, key="ov_metric")
 monthly = ui.query("monthly.targets_monthly", as_of=month, metric=metric)

@@ -55,7 +55,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "ov.total_investment": ("总投资（亿元）", "Total (RMB 100m)"),
     "ov.plan_investment": ("年度计划投资（亿元）", "Plan-year (RMB 100m)"),
     "ov.major": ("10亿元以上项目", "Projects ≥ RMB 1 bn"),
-    "ov.target_line": ("年度目标 {target}，增长 {growth}", "Target {target}, growth {growth}"),
+    "ov.target_line": ("年度目标 {target} 亿元，增长 {growth}", "Target {target} (RMB 100m), growth {growth}"),
     "ov.coverage": ("项目库年度计划（亿元）", "Pipeline plan (RMB 100m)"),
     "ov.coverage_delta": ("覆盖率 {pct}", "coverage {pct}"),
     "ov.coverage_help": ("在库项目年度计划投资之和与年度目标之比。",
@@ -73,7 +73,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "ov.forecast_help": ("已完成 + 剩余计划 × 按已有进度收缩后的完成节奏；区间为蒙特卡洛 10%–90% 分位数。",
                          "Completed + remaining plan × pace shrunk towards the record so far; "
                          "the range is the Monte Carlo 10–90% band."),
-    "ov.curve": ("累计完成与季节预期", "Cumulative completion against expectation"),
+    "ov.curve": ("完成进度", "Progress"),
     "ov.funnel": ("投资规模档次", "Investment tiers"),
     "ov.funnel_caption": ("按总投资累计：原文 1004 → 780 → 520 → 84 个。",
                           "Cumulative by total investment; the source plan: 1004 → 780 → 520 → 84."),

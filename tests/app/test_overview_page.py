@@ -43,7 +43,7 @@ def test_overview_shows_pipeline_targets_and_forecast_as_the_library_computes_th
     assert metric_value(at, "ov.projects", lang) == f"{expected['projects']:,}"
     assert expected["projects"] == 1004
     for i, m in enumerate(expected["metrics"]):
-        assert f"{yi(m['target_wan'])} {i18n.t('unit.yi', lang)}" in text
+        assert i18n.t("ov.target_line", lang, target=yi(m["target_wan"]), growth=f"{m['growth_pct']:g}%") in text
         assert metric_value(at, "ov.forecast", lang, i) == yi(m["forecast_wan"])
         assert metric_value(at, "ov.ytd", lang, i) == yi(m["completed_wan"])
         assert i18n.t("ov.forecast_range", lang, low=yi(m["forecast_low_wan"]),
