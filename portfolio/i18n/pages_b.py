@@ -39,7 +39,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "pj.gone": ("项目 {id} 已不在项目库中。", "Project {id} is no longer in the database."),
     "pj.m.total": ("总投资（亿元）", "Total (100 m yuan)"),
     "pj.m.plan": ("年度计划（亿元）", "Plan year (100 m yuan)"),
-    "pj.m.done": ("累计完成（亿元）", "Completed (100 m yuan)"),
+    "pj.m.done": ("累计完成（亿元）", "Done (100 m yuan)"),
     "pj.m.done_help": ("计划年度内截至 {month} 的累计完成；按季节性曲线应完成 {value}。",
                        "Completed in the plan year up to {month}; expected by the seasonal profile: {value}."),
     "pj.m.problems": ("未解决问题", "Open problems"),
