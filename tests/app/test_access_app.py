@@ -8,7 +8,6 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portfolio import access, store
-
 from tests.app.conftest import ROOT, no_exception, page_text
 
 AUTH = {
