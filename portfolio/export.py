@@ -41,7 +41,9 @@ def write_xlsx(sheets: Mapping[str, pl.DataFrame], target: str | Path | io.Bytes
     import xlsxwriter
 
     workbook = xlsxwriter.Workbook(buffer if isinstance(buffer, io.BytesIO) else str(buffer),
-                                   {"in_memory": True, "default_date_format": "yyyy-mm-dd"})
+                                   {"in_memory": True, "default_date_format": "yyyy-mm-dd",
+                                    # a cell text such as "=HYPERLINK(…)" stays text, never a formula
+                                    "strings_to_formulas": False})
     try:
         header_fmt = workbook.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1,
                                           "text_wrap": True, "valign": "vcenter"})
