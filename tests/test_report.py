@@ -254,6 +254,7 @@ def test_two_runs_give_the_same_report_apart_from_the_generation_time(
 def test_names_are_escaped_in_every_format(sample_db: Path, tmp_path: Path) -> None:
     with store.connect(sample_db) as con:
         con.execute("update projects set name = ? where project_id = 'CC2016-0001'", [EVIL])
+        con.execute("update projects set name = '=HYPERLINK(\"x\")' where project_id = 'CC2016-0024'")
     paths = {p.suffix: p for p in report.build_report(sample_db, as_of=SEPT, out_dir=tmp_path, now=NOW)}
     html = paths[".html"].read_text(encoding="utf-8")
     assert EVIL not in html and "<script" not in html
@@ -262,6 +263,10 @@ def test_names_are_escaped_in_every_format(sample_db: Path, tmp_path: Path) -> N
     assert "\\<script\\>alert(1)\\</script\\>" in md
     lagging = sheet_rows(paths[".xlsx"], "滞后项目")
     assert EVIL in [r["项目"] for r in lagging]
+    # a name that looks like a formula stays text in Excel
+    ws = openpyxl.load_workbook(paths[".xlsx"])["滞后项目"]
+    formula_like = [c for c in ws["B"] if c.value == '=HYPERLINK("x")']
+    assert formula_like and all(c.data_type == "s" for c in formula_like)
 
 
 def test_without_as_of_the_latest_month_with_progress_is_reported(sample_db_template: Path, tmp_path: Path) -> None:
