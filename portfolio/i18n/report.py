@@ -12,7 +12,6 @@ LABELS: dict[str, tuple[str, str]] = {
                            "This report is built from synthetic sample data (figures from a 2016 public report), not a real ledger."),
     "report.contents": ("目录", "Contents"),
     "report.highlights": ("本月要点", "Highlights"),
-    "report.page": ("第 {page} 页", "Page {page}"),
     "report.more_in_xlsx": ("共 {n} 项，此处列出前 {shown} 项，其余见 Excel 附表。",
                             "{n} in all; the first {shown} are listed, the rest are in the Excel workbook."),
     "report.none": ("无", "None"),
@@ -128,7 +127,6 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.col.cumulative_yi": ("累计完成（亿元）", "Cumulative (100 m yuan)"),
     "report.col.expected_cum_yi": ("季节预期累计（亿元）", "Seasonal expectation (100 m yuan)"),
     "report.col.linear_cum_yi": ("时间进度累计（亿元）", "Share of year (100 m yuan)"),
-    "report.col.role": ("作用", "Role"),
     "report.col.stalled": ("停滞", "Stalled"),
     # lagging, responsibility, gaps, changes
     "report.lagging.summary": ("滞后项目（红、黄标识或停滞）共 {n} 个，其中停滞 {stalled} 个；全库有未解决问题的项目 {problems} 个。"
@@ -228,7 +226,6 @@ LABELS.update({
     "chart.s_curve_note": ("截至{month}累计完成{done}亿元，为季节预期的{ratio}",
                            "To {month}: {done} (100 m yuan), {ratio} of the seasonal expectation"),
     "chart.month": ("月份", "Month"),
-    "chart.month_tick": ("{m}月", "M{m}"),
     "chart.cumulative_yi": ("累计完成投资（亿元）", "Cumulative investment (100 m yuan)"),
     "chart.series": ("图例", "Series"),
     "chart.completed": ("累计完成", "Completed (cumulative)"),
