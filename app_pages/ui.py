@@ -153,7 +153,8 @@ def banners(current: access.User | None) -> None:
     with st.sidebar:
         st.caption(f"{t('app.subtitle')}")
         role = access.ROLE_LABELS.get(current.role, current.role) if lang() == "zh" else current.role
-        st.caption(f"👤 {current.label} · {role}" + (f" · {current.unit_id}" if current.unit_id else ""))
+        who = f"{current.name} · {current.user_id}" if current.name else current.user_id
+        st.caption(f"👤 {who} · {role}" + (f" · {current.unit_id}" if current.unit_id else ""))
         if auth_configured() and st.button(t("auth.sign_out"), key="auth_logout_sidebar"):
             st.logout()
     if query("store.is_sample"):

@@ -55,7 +55,7 @@ def test_an_unregistered_user_is_asked_to_see_an_administrator(registered: Path)
 def test_a_unit_user_sees_the_pipeline_but_not_the_admin_page(registered: Path) -> None:
     at = _app({"is_logged_in": True, "email": "li@qk.cn", "sub": "li"})
     no_exception(at)
-    assert "李四<li@qk.cn>" in "\n".join(str(c.value) for c in at.sidebar.caption)
+    assert "李四 · li@qk.cn" in "\n".join(str(c.value) for c in at.sidebar.caption)
     with pytest.raises(Exception):  # noqa: B017 - AppTest raises when the page is not in the navigation
         at.switch_page("app_pages/admin.py").run()
 
