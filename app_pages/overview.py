@@ -10,6 +10,8 @@ from app_pages import ui
 from portfolio import charts, config, targets
 
 STATUS_COLORS = {"on_track": "green", "at_risk": "orange", "off_track": "red"}
+#: the forecast band's quantiles, as targets.toml sets them (the library's defaults otherwise)
+band = {**targets.FORECAST_DEFAULTS, **config.targets_config().get("forecast", {})}
 
 
 def chart(figure: Any, *, key: str, into: Any = st) -> None:
@@ -62,7 +64,8 @@ for m in report["metrics"]:
                            ratio=ui.pct(m["ytd_ratio"]), linear=ui.pct(m["linear_ratio"])))
         c.metric(ui.t("ov.forecast"), yi(m["forecast_wan"]),
                  delta=yi(-float(m["forecast_gap_wan"]), sign=True),
-                 delta_description=ui.t("ov.forecast_delta"), help=ui.t("ov.forecast_help"))
+                 delta_description=ui.t("ov.forecast_delta"),
+                 help=ui.t("ov.forecast_help", low=f"{band['low_quantile']:.0%}", high=f"{band['high_quantile']:.0%}"))
         d.metric(ui.t("ov.probability"), ui.pct(m["probability_meet_target"]),
                  delta_description=ui.t("ov.forecast_range", low=yi(m["forecast_low_wan"]),
                                         high=yi(m["forecast_high_wan"])))
@@ -81,7 +84,7 @@ with lag_col.container(border=True):
     st.page_link("app_pages/targets.py", label=ui.t("ov.more_targets"), icon=":material/arrow_forward:")
 with prob_col.container(border=True):
     st.markdown(f"**{ui.t('ov.problems', n=report['open_problem_count'])}**")
-    st.caption(ui.t("ov.problems_caption"))
+    st.caption(ui.t("ov.problems_caption", n=len(report["lagging_projects"])))
     longest = sorted((r for r in report["lagging_projects"] if r["open_problems"]),
                      key=lambda r: -r["open_problem_months"])[:5]
     st.markdown("\n".join(
