@@ -120,33 +120,34 @@ def _gap_lines(data: ReportData, w: Words) -> list[str]:
     return lines
 
 
-def _change_counts(data: ReportData) -> dict[str, int]:
-    return {k: v.height for k, v in data.changes.items()}
+def _violation_text(data: ReportData, w: Words) -> str:
+    """The responsibility issues counted by rule, e.g. ``未落实包保 3 个``."""
+    unit = " 个" if w.lang == "zh" else ""
+    return "；".join(f"{w('report.rule.' + k)} {v}{unit}" for k, v in data.check["violation_counts"].items())
+
+
+def _change_line(data: ReportData, w: Words) -> str:
+    """One sentence on what changed since the previous snapshot, or why nothing can be compared."""
+    if data.previous is None:
+        return w("report.hl.no_previous", problems=data.month_facts["new_problems"],
+                 stalled=data.month_facts["newly_stalled"])
+    c = {k: v.height for k, v in data.changes.items()}
+    return w("report.hl.changes", prev=data.previous.month, new=c["new_projects"], status=c["status_changes"],
+             worse=c["flags_worsened"], opened=c["gaps_opened"], closed=c["gaps_closed"])
 
 
 def _highlights(data: ReportData, w: Words) -> list[str]:
     check, summary = data.check, data.gaps["summary"]
     kinds = summary["by_kind"]
-    counts = check["violation_counts"]
-    resp = "；".join(f"{w('report.rule.' + k)} {v} 个" if w.lang == "zh" else f"{w('report.rule.' + k)}: {v}"
-                    for k, v in counts.items()) or w("report.resp.none").rstrip("。.")
-    lines = [
+    return [
         *_metric_lines(data, w),
         w("report.hl.lagging", n=fmt_num(check["lagging_count"]), stalled=fmt_num(check["stalled_count"]),
           problems=fmt_num(check["open_problem_count"])),
         w("report.hl.gaps", total=sum(kinds.values()), fill=kinds["补链"], extend=kinds["增链"],
           enrich=kinds["丰链"], open=summary["open"]),
-        w("report.hl.responsibility", text=resp),
+        w("report.hl.responsibility", text=_violation_text(data, w) or w("report.resp.none").rstrip("。.")),
+        _change_line(data, w),
     ]
-    if data.previous is not None:
-        c = _change_counts(data)
-        lines.append(w("report.hl.changes", prev=data.previous.month, new=c["new_projects"],
-                       status=c["status_changes"], worse=c["flags_worsened"], opened=c["gaps_opened"],
-                       closed=c["gaps_closed"]))
-    else:
-        lines.append(w("report.hl.no_previous", problems=data.month_facts["new_problems"],
-                       stalled=data.month_facts["newly_stalled"]))
-    return lines
 
 
 def _month_done(data: ReportData) -> tuple[Any, Any]:
@@ -299,7 +300,7 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
         charts=svgs, drivers=[d for d in drivers if d[2]],
         groups=[("units", _group_rows(data, "unit"), svgs["units"]), ("chains", _group_rows(data, "chain"), svgs["chains"])],
         basis_note=w("report.basis", basis=basis), kinds=chains.KINDS,
-        violation_text="；".join(f"{w('report.rule.' + k)} {v}" for k, v in data.check["violation_counts"].items()),
+        violation_text=_violation_text(data, w),
         after_text=w("report.gaps.after", **counts), open_gaps=open_gaps,
         disagreements=data.gaps["role_disagreements"][:DISAGREEMENTS_TOP],
         previous=data.previous.month if data.previous else None,
@@ -332,12 +333,11 @@ def render_markdown(data: ReportData, lang: str = "zh") -> str:
     gap_items = [w("report.md.gap_item", chain=_md(g["chain"]), node=_md(g["node"]), kind=w.kind(g["kind"]),
                    score=f"{g['score']:.3f}", reason=_md((g["reasons_en"] if lang == "en" else g["reasons"])[0]))
                  for g in open_gaps]
-    highlights = _highlights(data, w)
     stem = FILE_STEM.format(month=data.month)
     text = _env(html=False).get_template("report.md").render(
         **_base_context(data, w),
         metric_lines=_metric_lines(data, w), gap_lines=_gap_lines(data, w), lagging_lines=lagging,
-        gap_items=gap_items, change_line=highlights[-1],
+        gap_items=gap_items, change_line=_change_line(data, w),
         fact_lines=[f"{w('report.changes.' + k)}：{v}" if lang == "zh" else f"{w('report.changes.' + k)}: {v}"
                     for k, v in _facts(data)],
         files={"html": f"{stem}.html", "xlsx": f"{stem}.xlsx"},
