@@ -78,7 +78,7 @@ with lag_col.container(border=True):
     st.caption(ui.t("ov.lagging_caption", stalled=report["stalled_count"]))
     st.markdown("\n".join(
         "- " + ui.t("ov.lagging_item", name=r["name"], unit=r["unit_name"], perf=ui.pct(r["performance"]),
-                    behind=ui.yi(r["behind_wan"]))
+                    behind=yi(r["behind_wan"]))
         for r in report["lagging_projects"][:5]
     ) or ui.t("ov.none"))
     st.page_link("app_pages/targets.py", label=ui.t("ov.more_targets"), icon=":material/arrow_forward:")
