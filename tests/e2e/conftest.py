@@ -131,17 +131,27 @@ def page(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def wait_idle(pg: Any, timeout: float = 60_000) -> None:
-    """Wait until Streamlit has finished running the script (no running status widget)."""
+def wait_idle(pg: Any, timeout: float = 90_000) -> None:
+    """Wait until Streamlit has drawn the page and finished running the script.
+
+    The script is done when the running indicator has stayed away for a second; the page is
+    drawn when it shows a title or the sign-in button.
+    """
     pg.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
     deadline = time.monotonic() + timeout / 1000
-    time.sleep(0.5)
+    quiet_since: float | None = None
     while time.monotonic() < deadline:
-        running = pg.locator('[data-testid="stStatusWidget"]').count()
-        skeleton = pg.locator('[data-testid="stSkeleton"]').count()
-        if not running and not skeleton:
+        drawn = pg.locator("h1").count() + pg.locator('[data-testid="stSidebarNavLink"]').count()
+        busy = (pg.locator('[data-testid="stStatusWidget"]').count()
+                + pg.locator('[data-testid="stSkeleton"]').count() + (0 if drawn else 1))
+        now = time.monotonic()
+        if busy:
+            quiet_since = None
+        elif quiet_since is None:
+            quiet_since = now
+        elif now - quiet_since >= 1.0:
             return
-        time.sleep(0.3)
+        time.sleep(0.2)
     raise TimeoutError("the app kept running")
 
 
