@@ -471,6 +471,24 @@ def _dates(rng: np.random.Generator, status: Array, tier: Array) -> tuple[Array,
     return np.where(status >= 3, end - dur, start), end
 
 
+def _active_in_plan_year(rng: np.random.Generator, plan: Array, status: Array, start: Array,
+                         end: Array) -> tuple[Array, Array]:
+    """A plan for the year means work in the year.
+
+    A 谋划/前期 project with a plan starts by December (not in a later year); a 达产达效 one
+    with a plan finishes its tail in the first quarter (not the year before). Its own random
+    stream, so the other projects do not change.
+    """
+    n = len(plan)
+    planned = plan > 0
+    late = planned & (status <= 1) & (start > 11)
+    # 谋划 projects have not started by the as-of month (October at the earliest)
+    start = np.where(late, np.where(status == 0, rng.integers(9, 12, n), rng.integers(6, 12, n)), start)
+    tail = planned & (status == 4) & (end < 0)
+    shift = np.where(tail, rng.integers(0, 3, n) - end, 0)
+    return start + shift, end + shift
+
+
 def _plans(
     rng: np.random.Generator, amount: Array, tier: Array, status: Array, is_tech: Array,
     goals: tuple[float, float],
@@ -583,6 +601,7 @@ def build_projects(
     goal_tech = tech * PLAN_COVERAGE["tech"] * scale
     goal_new = industrial * PLAN_COVERAGE["industrial"] * scale - goal_tech
     plan = _plans(rng, amount, tier, status, is_tech, (goal_new, goal_tech))
+    start, end = _active_in_plan_year(_rng(seed, 97), plan, status, start, end)
 
     # enterprise: an existing firm on the segment (most expansions), else a new investor
     position = {x: i for i, x in enumerate(node_ids)}
