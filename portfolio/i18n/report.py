@@ -178,9 +178,18 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.changes.now_addressed": ("已有 {n} 个在库项目", "{n} pipeline projects now"),
     "report.changes.new_problem_list": ("本月新报问题（按总投资排序）", "Problems first reported this month (by total investment)"),
     # notes
-    "report.notes.status": ("状态：{text}。", "Status: {text}."),
-    "report.notes.flag": ("项目标识：{text}。", "Project flag: {text}."),
-    "report.notes.forecast": ("年末预测：{text}。", "Forecast: {text}."),
+    "report.notes.status": ("状态：累计完成 ÷ 季节预期 ≥ {on_track} 为正常，≥ {at_risk} 为预警，否则为滞后；"
+                            "项目库计划覆盖率 < {coverage} 时最多为预警。",
+                            "Status: on track when completed ÷ seasonal expectation ≥ {on_track}, at risk when"
+                            " ≥ {at_risk}, else off track; at most at risk while plan coverage < {coverage}."),
+    "report.notes.flag": ("项目标识：完成率（已完成 ÷ 应完成）≥ {green} 为绿，≥ {amber} 为黄，否则为红；"
+                          "活动月份中连续 {stalled} 个月无投资为停滞。",
+                          "Project flag: green when completed ÷ expected ≥ {green}, amber when ≥ {amber}, else"
+                          " red; stalled after {stalled} months in a row without investment."),
+    "report.notes.forecast": ("年末预测：已完成 + 剩余计划 × 收缩后的完成节奏；区间为蒙特卡洛模拟的 {low}–{high} 分位数"
+                              "（见 docs/forecast.md）。",
+                              "Forecast: completed + remaining plan × shrunk pace; the range is the {low}–{high}"
+                              " quantiles of a Monte Carlo simulation (docs/forecast.md)."),
     "report.notes.gaps": ("补链：本地无企业且直接下游有本地企业；增链：本地无企业、无本地下游，但有本地上游或为新兴环节；"
                           "丰链：本地只有一家企业或产值高度集中（HHI>2500）。得分与因子见 docs/chains.md。",
                           "Fill: no local firm while a direct customer is local; extend: no local firm and no local"

@@ -59,6 +59,8 @@ class ReportData:
     new_problems: pl.DataFrame
     maps: list[tuple[str, pl.DataFrame, pl.DataFrame]]
     snapshot: Snapshot
+    #: the thresholds behind statuses, flags and the forecast range (targets.toml), for the notes
+    rules: dict[str, float] = field(default_factory=dict)
     previous: Snapshot | None = None
     changes: dict[str, pl.DataFrame] = field(default_factory=dict)
 
@@ -117,14 +119,6 @@ def _target_section(con: duckdb.DuckDBPyConnection, *, cfg: targets.Settings, pr
         "by_unit": by["unit"],
         "by_chain": by["chain"],
         "drivers": targets.records(targets.drivers_of(ranked)),
-        # the same wording as check_report (a test compares the two payloads key by key)
-        "rules": {
-            "status": f"季节完成率≥{cfg.on_track:g}为正常，≥{cfg.at_risk:g}为有风险，否则滞后；"
-                      f"计划覆盖率<{cfg.coverage_at_risk:g}时最多为有风险",
-            "flag": f"项目完成率≥{cfg.green:g}为绿，≥{cfg.amber:g}为黄，否则为红；"
-                    f"活动月份中连续{cfg.stalled_months}个月无投资为停滞",
-            "forecast": "已完成 + 剩余计划 × 收缩后的完成节奏；区间为蒙特卡洛分位数（见 docs/forecast.md）",
-        },
     }
     return check, lagging, violations
 
@@ -202,4 +196,7 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, now: d
         new_problems=new_problems,
         maps=maps,
         snapshot=_snapshot_of(month.strftime("%Y-%m"), projects, gaps["gaps"]),
+        rules={"on_track": cfg.on_track, "at_risk": cfg.at_risk, "coverage": cfg.coverage_at_risk,
+               "green": cfg.green, "amber": cfg.amber, "stalled": cfg.stalled_months,
+               "low": cfg.forecast["low_quantile"], "high": cfg.forecast["high_quantile"]},
     )

@@ -291,7 +291,7 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
     counts = data.gaps["after_pipeline"]["counts"]
     open_gaps = [dict(g, reasons_shown=(g["reasons_en"] if lang == "en" else g["reasons"])[:-1])
                  for g in data.gaps["gaps"] if g["open"]]
-    rules = data.check["rules"]
+    rules = {k: f"{v:g}" for k, v in data.rules.items()}
     html = env.get_template("report.html").render(
         **_base_context(data, w),
         css_title=Markup(_css_string(w("report.title"))), css_month=Markup(_css_string(w.month(data.as_of))),
@@ -306,9 +306,8 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
         previous=data.previous.month if data.previous else None,
         previous_is_last_month=data.previous is not None and data.previous.month == _previous_month(data.as_of),
         facts=_facts(data), change_tables=change_tables(data, w),
-        notes=[w("report.notes.status", text=rules["status"]), w("report.notes.flag", text=rules["flag"]),
-               w("report.notes.forecast", text=rules["forecast"]), w("report.notes.gaps"),
-               w("report.notes.money"), w("report.notes.snapshot", month=data.month)],
+        notes=[w("report.notes.status", **rules), w("report.notes.flag", **rules), w("report.notes.forecast", **rules),
+               w("report.notes.gaps"), w("report.notes.money"), w("report.notes.snapshot", month=data.month)],
     )
     return str(html)
 
