@@ -9,7 +9,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "unit.yi": ("亿元", "100 m yuan"),
     "unit.wan": ("万元", "10 k yuan"),
     "status.on_track": ("正常", "On track"),
-    "status.at_risk": ("预警", "At risk"),
+    "status.at_risk": ("有风险", "At risk"),
     "status.off_track": ("滞后", "Off track"),
     "flag.green": ("绿", "Green"),
     "flag.amber": ("黄", "Amber"),

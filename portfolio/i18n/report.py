@@ -178,8 +178,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.changes.now_addressed": ("已有 {n} 个在库项目", "{n} pipeline projects now"),
     "report.changes.new_problem_list": ("本月新报问题（按总投资排序）", "Problems first reported this month (by total investment)"),
     # notes
-    "report.notes.status": ("状态：累计完成 ÷ 季节预期 ≥ {on_track} 为正常，≥ {at_risk} 为预警，否则为滞后；"
-                            "项目库计划覆盖率 < {coverage} 时最多为预警。",
+    "report.notes.status": ("状态：累计完成 ÷ 季节预期 ≥ {on_track} 为正常，≥ {at_risk} 为有风险，否则为滞后；"
+                            "项目库计划覆盖率 < {coverage} 时最多为有风险。",
                             "Status: on track when completed ÷ seasonal expectation ≥ {on_track}, at risk when"
                             " ≥ {at_risk}, else off track; at most at risk while plan coverage < {coverage}."),
     "report.notes.flag": ("项目标识：完成率（已完成 ÷ 应完成）≥ {green} 为绿，≥ {amber} 为黄，否则为红；"
