@@ -88,6 +88,7 @@ def init(
 ) -> None:
     """创建数据库与表结构，载入 data/ 中的参考配置（单位、产业链、目标）。"""
     path = store.resolve_db(db)
+    existed = path.exists() and not force
     if path.exists() and not force and sample:
         fail(f"数据库 {path} 已存在；要用示例数据覆盖请加 --force。")
     if projects is not None and not sample:
@@ -106,7 +107,7 @@ def init(
             "select (select count(*) from projects), (select count(*) from enterprises),"
             " (select count(*) from progress), (select count(*) from chain_nodes)"
         ).fetchall()[0]
-    out.print(f"已创建 {path}：项目 {counts[0]} 个，企业 {counts[1]} 家，月度进度 {counts[2]} 行，"
+    out.print(f"{'已更新参考配置' if existed else '已创建'} {path}：项目 {counts[0]} 个，企业 {counts[1]} 家，月度进度 {counts[2]} 行，"
               f"产业链环节 {counts[3]} 个。" + ("（示例数据）" if sample else ""))
 
 

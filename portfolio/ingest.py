@@ -163,6 +163,7 @@ _BOOLS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 
 _FULL = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000"]
 _HALF = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" "]
+NO_PROBLEM_RE = r"^(无|暂无|没有|无问题|暂无问题|没有问题|无困难|暂无困难|无此项|正常|none|n/?a)$"
 _TOTAL_RE = r"^\s*[合小总共]\s*计\s*($|[:：(（\d、个项])"
 _DASHES = ["-", "--", "—", "——", "–", "/", "\\", "－", "／"]
 _UNIT_RE = re.compile(r"^(.+?)[(\[]?(?:单位[:：]?)?(亿元|万元|元|%)[)\]]?$")
@@ -588,6 +589,9 @@ def _parse_expr(f: Field, unit: str | None, ref: _Reference) -> pl.Expr:
             return _chain_key(e).replace_strict(ref.chains, default=None, return_dtype=pl.String)
         case "node":
             return _key(e)  # resolved with the chain in _resolve_nodes
+    if f.name == "problems":
+        # ledgers write 无 / 暂无 / 没有 for "no problem": that is no open problem, not a problem
+        return pl.when(_key(e).str.contains(NO_PROBLEM_RE)).then(None).otherwise(e)
     return e
 
 

@@ -785,3 +785,12 @@ def test_rejects_fall_back_to_the_current_directory_when_the_input_folder_is_not
     result = ingest.ingest_file(db, path)
     assert result.rejects_file == str(here / "ro.rejects.csv")
     assert (here / "ro.rejects.csv").exists()
+
+
+def test_no_problem_words_are_not_recorded_as_problems(con: duckdb.DuckDBPyConnection) -> None:
+    import polars as pl
+
+    raw = pl.DataFrame({"raw_problems": ["无", " 暂无 ", "没有问题", "N/A", "资金未到位", "无人机采购延迟", None]})
+    field = next(f for f in ingest.FIELDS["progress"] if f.name == "problems")
+    parsed = raw.select(ingest._parse_expr(field, None, None).alias("problems"))["problems"].to_list()  # type: ignore[arg-type]
+    assert parsed == [None, None, None, None, "资金未到位", "无人机采购延迟", None]
