@@ -262,4 +262,11 @@ LABELS.update({
     "chart.planned": ("年度计划", "Plan-year"),
     "chart.done": ("累计完成", "Completed"),
     "chart.ratio": ("完成/预期", "Completed / expected"),
+    "report.xlsx.role": ("类型", "Role"),
+    "report.xlsx.role_shortfall": ("拖累缺口", "Drives the shortfall"),
+    "report.xlsx.role_accelerate": ("可加速", "Could accelerate"),
+    "report.xlsx.forecast_wan": ("年末预测（万元）", "Forecast (10k yuan)"),
+    "report.xlsx.extra_wan": ("加速可追回（万元）", "Recoverable by acceleration (10k yuan)"),
+    "report.xlsx.cumulative_extra_wan": ("累计可追回（万元）", "Cumulative recoverable (10k yuan)"),
+    "report.xlsx.closes_gap": ("累计是否补足缺口", "Closes the gap"),
 })

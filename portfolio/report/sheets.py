@@ -97,10 +97,27 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
         "node": h("node"), "declared_role": h("declared"), "segment_kind": h("segment_kind"),
         "reason_en" if lang == "en" else "reason": h("reason"),
     }) if dis.height else pl.DataFrame()
+    drivers = frame(data.check["drivers"]) if data.check["drivers"] else pl.DataFrame()
+    drivers_sheet = _yi_cols(drivers.with_columns(
+        pl.col("metric").replace_strict({m: w(f"metric.{m}") for m in drivers["metric"].unique()},
+                                        default=None).alias("metric"),
+        pl.col("role").replace_strict({"shortfall": w("report.xlsx.role_shortfall"),
+                                       "accelerate": w("report.xlsx.role_accelerate")},
+                                      default=pl.col("role")).alias("role"),
+    ), {
+        "metric": h("metric"), "role": w("report.xlsx.role"), "rank": h("rank"),
+        "project_id": w("col.project_id"), "name": h("project"), "unit_name": h("unit"),
+        "chain_name": h("chain"), "leader": h("leader"), "annual_plan_wan": h("plan_wan"),
+        "completed_wan": h("completed_wan"), "expected_wan": h("expected_wan"),
+        "performance": h("performance"), "forecast_wan": w("report.xlsx.forecast_wan"),
+        "forecast_gap_wan": h("forecast_gap_wan"), "gap_share": h("gap_share"),
+        "achievable_extra_wan": w("report.xlsx.extra_wan"),
+        "cumulative_extra_wan": w("report.xlsx.cumulative_extra_wan"), "closes_gap": w("report.xlsx.closes_gap"),
+    }) if drivers.height else pl.DataFrame()
     sheets = {
         w("report.sheet.targets"): targets_sheet,
         w("report.sheet.monthly"): monthly_sheet,
-        w("report.sheet.drivers"): frame(data.check["drivers"]),
+        w("report.sheet.drivers"): drivers_sheet,
         w("report.sheet.tiers"): tiers,
         w("report.sheet.units"): groups["unit"],
         w("report.sheet.chains"): groups["chain"],
