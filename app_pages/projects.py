@@ -25,6 +25,7 @@ LANG = ui.lang()
 EN = LANG == "en"
 SEP = ": " if EN else "："
 PICK_LIMIT = 1000  # projects offered in the picker (the table itself shows every row)
+SELECT_LIMIT = 20_000  # above this many rows the table loads lazily, which rules out row selection
 
 PROGRESS_SQL = (
     "select month, completed_wan, physical_pct, problems, problem_level, updated_by, updated_at"
@@ -182,8 +183,14 @@ columns = {
     "is_major": st.column_config.CheckboxColumn(ui.t("pj.col.major")),
     "open_problems": ui.t("pj.col.open_problems"),
 }
-event = st.dataframe(table, key="pj_table", on_select="rerun", selection_mode="single-row", hide_index=True,
-                     column_config=columns, height=400, placeholder="—")
+if table.height <= SELECT_LIMIT:
+    event = st.dataframe(table, key="pj_table", on_select="rerun", selection_mode="single-row", hide_index=True,
+                         column_config=columns, height=400, placeholder="—", lazy=False)
+else:  # too many rows to send at once: the browser fetches the rows it shows (no row selection then)
+    event = None
+    st.dataframe(table, key="pj_table_lazy", hide_index=True, column_config=columns, height=400, placeholder="—",
+                 lazy=True)
+    st.caption(ui.t("pj.lazy_note", n=f"{SELECT_LIMIT:,}"))
 
 EXPORT = {
     "project_id": "col.project_id", "name": "col.name", "enterprise": "col.enterprise", "unit_name": "col.unit",

@@ -32,6 +32,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "pj.col.updated_by": ("填报人", "Entered by"),
     "pj.col.updated_at": ("填报时间", "Entered at"),
     "pj.export": ("导出筛选结果（{n} 个项目，Excel）", "Export the filtered list ({n} projects, Excel)"),
+    "pj.lazy_note": ("筛选结果超过 {n} 行时表格按需加载、不能点选行：请用下方的“查看项目”选择，或先缩小筛选范围。",
+                     "With more than {n} rows the table loads as you scroll and rows cannot be clicked: choose "
+                     "the project below, or narrow the filters."),
     "pj.none": ("没有符合筛选条件的项目。", "No project matches the filters."),
     "pj.pick": ("查看项目", "Project"),
     "pj.pick_help": ("在上表中点选一行，或在此选择（列出筛选结果的前 {n} 个）。",
