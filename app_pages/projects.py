@@ -312,7 +312,8 @@ with st.expander(ui.t("pj.new"), icon=":material/add:"):
     nonce = st.session_state.setdefault("pj_new_nonce", 0)
     own_units = [me.unit_id] if me is not None and me.role == "unit" and me.unit_id else list(UNIT)
     with st.form("pj_new_form", border=False):
-        record = project_fields(f"pj_n{nonce}_", {}, new=True, unit_options=own_units)
+        record = project_fields(f"pj_n{nonce}_", {"unit_id": own_units[0]} if len(own_units) == 1 else {}, new=True,
+                                unit_options=own_units)
         create = st.form_submit_button(ui.t("pj.create"), type="primary", disabled=not can_create,
                                        key="pj_new_submit")
     if create:
