@@ -296,8 +296,8 @@ def show_refusal(exc: Exception) -> None:
                                     "reason": ui.t("im.col.reason")})
 
 
-def role_note(action: str, unit_id: str | None) -> str:
-    """Why the current user may not perform ``action``."""
+def role_note(unit_id: str | None) -> str:
+    """Why the current user may not change this (a project of ``unit_id``, or any)."""
     if me is not None and me.role == "unit" and unit_id is not None:
         return ui.t("pj.no_right_unit", unit=UNIT.get(me.unit_id or "", me.unit_id or ""))
     role = (access.ROLE_LABELS.get(me.role, me.role) if not EN else me.role) if me else "—"
@@ -308,7 +308,7 @@ def role_note(action: str, unit_id: str | None) -> str:
 can_create = access.can(me, "create_project")
 with st.expander(ui.t("pj.new"), icon=":material/add:"):
     if not can_create:
-        st.caption(role_note("create_project", None))
+        st.caption(role_note(None))
     nonce = st.session_state.setdefault("pj_new_nonce", 0)
     own_units = [me.unit_id] if me is not None and me.role == "unit" and me.unit_id else list(UNIT)
     with st.form("pj_new_form", border=False):
@@ -320,7 +320,7 @@ with st.expander(ui.t("pj.new"), icon=":material/add:"):
         try:
             with store.connect(ui.db_path()) as con:
                 edits.create_project(con, record, user=me)  # type: ignore[arg-type]
-        except (edits.EditRefused, access.PermissionDenied) as exc:
+        except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
             show_refusal(exc)
         else:
             st.session_state["pj_flash"] = ui.t("pj.created", id=record["project_id"])
@@ -506,7 +506,7 @@ with tab_edit:
         base = {"project_id": pid, "version": project["version"], "values": project}
         st.session_state["pj_edit_base"] = base
     if not can_edit:
-        st.caption(role_note("edit_project", project["unit_id"]))
+        st.caption(role_note(project["unit_id"]))
     if project["version"] != base["version"]:
         st.warning(ui.t("pj.changed_meanwhile", who=project["updated_by"], version=project["version"],
                         base=base["version"]), icon=":material/sync_problem:")
@@ -526,7 +526,7 @@ with tab_edit:
                 with store.connect(ui.db_path()) as con:
                     version = edits.update_project(con, pid, changes, expected_version=base["version"],
                                                    user=me)  # type: ignore[arg-type]
-            except (edits.EditRefused, access.PermissionDenied) as exc:
+            except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
                 show_refusal(exc)
             else:
                 st.session_state.pop("pj_edit_base", None)
@@ -537,7 +537,7 @@ with tab_edit:
 with tab_entry:
     can_enter = access.can(me, "enter_progress", unit_id=project["unit_id"])
     if not can_enter:
-        st.caption(role_note("enter_progress", project["unit_id"]))
+        st.caption(role_note(project["unit_id"]))
     month = st.selectbox(ui.t("col.month"), [date(year, i, 1) for i in range(1, 13)], index=as_of.month - 1
                          if as_of.year == year else 0, format_func=fmt_month, key=f"pj_p_month_{pid}")
     existing = progress.filter(pl.col("month") == month)
@@ -566,7 +566,7 @@ with tab_entry:
         try:
             with store.connect(ui.db_path()) as con:
                 outcome = edits.record_progress(con, entry, user=me)  # type: ignore[arg-type]
-        except (edits.EditRefused, access.PermissionDenied) as exc:
+        except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
             show_refusal(exc)
         else:
             st.session_state["pj_flash"] = ui.t(f"pj.entered.{outcome}", id=pid, month=fmt_month(month))
