@@ -111,7 +111,7 @@ path = saved_upload(uploaded)
 kind = None if choice == "auto" else choice
 try:
     pv = preview(path, kind, sheet)
-except ingest.FileProblem as exc:
+except (ingest.FileProblem, store.StoreError) as exc:
     st.error(str(exc), icon=":material/block:")
     st.stop()
 ledger: ingest.Ledger = pv["ledger"]
