@@ -49,7 +49,10 @@ def revision() -> int:
     return store.revision(db_path())
 
 
-@st.cache_data(show_spinner=False, max_entries=256)
+# cache_resource keeps one shared result per key: no pickling and no copy on every hit, which
+# matters for frames of a million projects. Library results are never changed in place (polars
+# frames are immutable; pages build new frames), so sharing them across sessions is safe.
+@st.cache_resource(show_spinner=False, max_entries=64, ttl=6 * 3600)
 def _call(target: str, db: str, rev: int, kwargs: tuple[tuple[str, Any], ...]) -> Any:
     module, func = target.rsplit(".", 1)
     fn: Callable[..., Any] = getattr(importlib.import_module(f"portfolio.{module}"), func)
@@ -153,7 +156,8 @@ def banners(current: access.User | None) -> None:
     with st.sidebar:
         st.caption(f"{t('app.subtitle')}")
         role = access.ROLE_LABELS.get(current.role, current.role) if lang() == "zh" else current.role
-        who = f"{current.name} · {current.user_id}" if current.name else current.user_id
+        name = t("auth.local_user") if current.user_id == access.LOCAL_USER.user_id else current.name
+        who = f"{name} · {current.user_id}" if name else current.user_id
         st.caption(f"👤 {who} · {role}" + (f" · {current.unit_id}" if current.unit_id else ""))
         if auth_configured() and st.button(t("auth.sign_out"), key="auth_logout_sidebar"):
             st.logout()

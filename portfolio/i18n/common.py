@@ -66,6 +66,7 @@ LABELS: dict[str, tuple[str, str]] = {
 LABELS.update({
     "auth.sign_in": ("登录", "Sign in"),
     "auth.sign_out": ("退出登录", "Sign out"),
+    "auth.local_user": ("本机用户", "Local user"),
     "auth.sign_in_prompt": ("请使用单位统一身份认证登录。", "Please sign in with the bureau's identity provider."),
     "auth.unknown_user": ("账号 {who} 尚未开通，请联系管理员分配角色。",
                           "Account {who} has no access yet; please ask an administrator for a role."),
