@@ -17,7 +17,7 @@ import duckdb
 import networkx as nx
 import polars as pl
 
-from . import config, store
+from . import config, store, views
 
 #: Stage order inside a chain; 配套服务 may link anywhere (data/chains.toml).
 STAGE_RANK = {"上游": 0, "中游": 1, "下游": 2}
@@ -168,59 +168,8 @@ def segment_coverage(con: Con) -> pl.DataFrame:
     ``hhi`` is on the 0–10000 scale (null without firms; equal shares when all output is 0);
     ``concentrated`` is the exact test HHI > 2500, done on integer cents.
     """
-    pipe = ", ".join("?" for _ in config.PIPELINE_STATUSES)
-    done = ", ".join("?" for _ in config.FINISHED_STATUSES)
-    return store.fetch(
-        con,
-        f"""
-        with e as (
-            select node_id, name, output_wan, (output_wan::decimal(38,2) * 100)::hugeint as cents
-            from enterprises where node_id is not null
-        ), f as (
-            select node_id, count(*) as firms, sum(output_wan) as output_wan,
-                   sum(cents) as cents, sum(cents * cents) as cents_sq,
-                   first(name order by output_wan desc, name) as top_enterprise,
-                   max(output_wan) as top_output_wan
-            from e group by node_id
-        ), p as (
-            select node_id, count(*) as pipeline_projects,
-                   sum(total_investment_wan) as pipeline_investment_wan,
-                   sum(annual_plan_wan) as pipeline_plan_wan,
-                   list(project_id order by project_id) as pipeline_ids,
-                   count(distinct coalesce(enterprise, project_id)) as pipeline_builders
-            from projects where node_id is not null and status in ({pipe}) group by node_id
-        ), d as (
-            select node_id, count(*) as finished_projects
-            from projects where node_id is not null and status in ({done}) group by node_id
-        )
-        select n.node_id, n.chain_id, c.name as chain, coalesce(c.name_en, c.name) as chain_en,
-               n.name, coalesce(n.name_en, n.name) as name_en, n.stage,
-               n.weight::double as weight, n.emerging,
-               coalesce(f.firms, 0) as firms,
-               coalesce(f.output_wan, 0)::decimal(38,2) as output_wan,
-               case when f.firms is null then null
-                    when f.cents = 0 then 10000.0 / f.firms
-                    else 10000.0 * f.cents_sq::double / (f.cents::double * f.cents::double)
-               end as hhi,
-               coalesce(case when f.cents = 0 then f.firms < 4
-                             else 4 * f.cents_sq > f.cents * f.cents end, false) as concentrated,
-               f.top_enterprise,
-               coalesce(f.top_output_wan, 0)::decimal(38,2) as top_output_wan,
-               coalesce(p.pipeline_projects, 0) as pipeline_projects,
-               coalesce(p.pipeline_investment_wan, 0)::decimal(38,2) as pipeline_investment_wan,
-               coalesce(p.pipeline_plan_wan, 0)::decimal(38,2) as pipeline_plan_wan,
-               coalesce(p.pipeline_ids, []::varchar[]) as pipeline_ids,
-               coalesce(p.pipeline_builders, 0) as pipeline_builders,
-               coalesce(d.finished_projects, 0) as finished_projects
-        from chain_nodes n
-        left join chains c using (chain_id)
-        left join f using (node_id)
-        left join p using (node_id)
-        left join d using (node_id)
-        order by c.rowid, n.rowid
-        """,
-        [*config.PIPELINE_STATUSES, *config.FINISHED_STATUSES],
-    )
+    # One SQL text for the library and the v_chain_coverage view, so the two cannot drift.
+    return store.fetch(con, views.CHAIN_COVERAGE.sql)
 
 
 # --------------------------------------------------------------------------- metrics
