@@ -246,11 +246,16 @@ def template(
 
     if kind not in ingest_mod.KINDS:
         fail(f"未知的台账类型 {kind!r}，可选 projects、progress、enterprises。")
+    from . import files
+
     target = out_file or Path(f"{kind}_模板.xlsx")
     try:
-        target.write_bytes(ingest_mod.template_xlsx(kind))
+        files.write_output(target, ingest_mod.template_xlsx(kind), kind="template",
+                           db=store.resolve_db(db))
+    except files.UnsafeOutput as exc:
+        fail(str(exc))
     except OSError as exc:
-        fail(f"无法写入 {target}：{exc.strerror}。")
+        fail(f"无法写入 {target}：{exc.strerror or exc}。")
     out.print(str(target))
 
 

@@ -25,7 +25,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from . import access, config, store
+from . import access, config, files, store
 
 KINDS = ("projects", "progress", "enterprises")
 KIND_LABELS = {"projects": "项目台账", "progress": "月度进度", "enterprises": "企业名录"}
@@ -787,24 +787,42 @@ def _json_object(schema: pl.Schema, cols: list[str], mask: dict[str, pl.Expr] | 
     return pl.concat_str([pl.lit("{"), inner, pl.lit("}")])
 
 
-def write_rejects(ledger: Ledger, errors: pl.DataFrame, path: str | Path | None = None) -> Path:
-    """Write the errors with the original cells of their rows (UTF-8-BOM CSV, or .xlsx by suffix)."""
+def write_rejects(ledger: Ledger, errors: pl.DataFrame, path: str | Path | None = None, *,
+                  db: str | Path | None = None) -> Path:
+    """Write the errors with the original cells of their rows (UTF-8-BOM CSV, or .xlsx by suffix).
+
+    The target is checked by :func:`files.check_output`: never the database ``db``, its WAL or
+    the ledger itself, never a file the tool did not write. Without ``path`` the file goes next
+    to the input (``<stem>.rejects.csv``), else to a numbered name beside it, else here.
+    """
     fixed = {"row": "行号", "column": "列", "value": "值", "reason": "原因"}
     original = ledger.frame.rename({c: f"{c}(原表)" for c in ledger.frame.columns if c in fixed.values()})
     table = errors.rename(fixed).join(original, left_on="行号", right_on="_row", how="left", maintain_order="left")
-    target = Path(path) if path else ledger.path.with_name(f"{ledger.path.stem}.rejects.csv")
-    error = OSError("?")
-    for attempt in [target] if path else [target, Path.cwd() / target.name]:  # next to the input, else here
+    if path:
+        attempts = [Path(path)]
+    else:
+        first = ledger.path.with_name(f"{ledger.path.stem}.rejects.csv")
+        numbered = [first.with_name(f"{ledger.path.stem}.rejects-{k}.csv") for k in range(2, 10)]
+        attempts = [first, *numbered, Path.cwd() / first.name]
+    error: BaseException = OSError("?")
+    for attempt in attempts:
         try:
-            _write_table(table, attempt)
-            return attempt
+            target = files.check_output(attempt, kind="rejects", db=db, inputs=[ledger.path])
+            with files.atomic(target, kind="rejects") as tmp:
+                _write_table(table, tmp, xlsx=target.suffix.lower() == ".xlsx")
+            return target
+        except files.UnsafeOutput as exc:
+            if path:
+                raise FileProblem(str(exc)) from exc
+            error = exc
         except OSError as exc:
             error = exc
-    raise FileProblem(f"无法写入拒收文件 {target}：{error.strerror or error}（cannot write rejects file）。") from error
+    reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+    raise FileProblem(f"无法写入拒收文件 {attempts[0]}：{reason}（cannot write rejects file）。") from error
 
 
-def _write_table(table: pl.DataFrame, target: Path) -> None:
-    if target.suffix.lower() == ".xlsx":
+def _write_table(table: pl.DataFrame, target: Path, *, xlsx: bool) -> None:
+    if xlsx:
         import xlsxwriter
 
         try:
@@ -874,6 +892,11 @@ def ingest_file(
         actor = user.label
         allowed_units = user.allowed_units if allowed_units is None else allowed_units & (user.allowed_units or allowed_units)
     say = progress or (lambda _msg: None)
+    if rejects is not None:  # a wrong rejects path is refused before anything is read or written
+        try:
+            files.check_output(rejects, kind="rejects", db=store.resolve_db(db), inputs=[path])
+        except files.UnsafeOutput as exc:
+            raise FileProblem(str(exc)) from exc
     ledger = read_ledger(path, kind=kind, sheet=sheet)
     say(f"读取 {ledger.path.name}（{KIND_LABELS[ledger.kind]}）：表头在第 {ledger.header_row} 行，"
         f"数据 {ledger.rows_read} 行。")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 
-from .. import store
+from .. import files, store
 from .data import (
     CHANGES_TOP,
     DISAGREEMENTS_TOP,
@@ -34,7 +34,6 @@ from .render import fmt_num, fmt_pct, fmt_wan, fmt_yi, render_html, render_markd
 from .sheets import render_xlsx, report_sheets
 from .snapshots import (
     SNAPSHOT_DIR,
-    atomic,
     compare,
     previous_snapshot,
     snapshot_path,
@@ -53,6 +52,14 @@ WRITERS: dict[str, tuple[str, Callable[[ReportData, str], str | bytes]]] = {
     "xlsx": ("正在生成 Excel…", render_xlsx),
     "md": ("正在生成 Markdown 摘要…", render_markdown),
 }
+
+
+def _earlier_report(path: Path) -> bool:
+    """A report file written before outputs were recorded: its month's snapshot is beside it."""
+    stem = FILE_STEM.format(month="")
+    month = path.stem.removeprefix(stem)
+    return (path.stem.startswith(stem) and len(month) == 7
+            and (snapshot_path(path.parent, month) / "projects.parquet").is_file())
 
 
 def build_report(db: str | Path | None, *, as_of: date | None = None, out_dir: str | Path = "reports",
@@ -76,15 +83,19 @@ def build_report(db: str | Path | None, *, as_of: date | None = None, out_dir: s
     if data.previous is not None:
         data.changes = compare(data.snapshot, data.previous)
     out.mkdir(parents=True, exist_ok=True)
+    chosen = [fmt for fmt in FORMATS if fmt in formats]
+    # every target is checked before anything is written: all files of a run or none
+    db_path = store.resolve_db(db)
+    targets = {fmt: files.check_output(out / f"{FILE_STEM.format(month=data.month)}.{fmt}", kind="report",
+                                       db=db_path, legacy=_earlier_report)
+               for fmt in chosen}
     written = []
-    for fmt in FORMATS:
-        if fmt not in formats:
-            continue
+    for fmt in chosen:
         message, render = WRITERS[fmt]
         say(message)
         content = render(data, lang)
-        path = out / f"{FILE_STEM.format(month=data.month)}.{fmt}"
-        with atomic(path) as tmp:
+        path = targets[fmt]
+        with files.atomic(path, kind="report") as tmp:
             if isinstance(content, bytes):
                 tmp.write_bytes(content)
             else:
