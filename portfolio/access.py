@@ -2,7 +2,7 @@
 
 Roles (kept in the ``users`` table):
 - ``admin``: users and roles, everything;
-- ``bureau``: edit every project;
+- ``bureau``: edit every project, undo an import or edit batch;
 - ``unit``: edit only the projects of their own unit, see all;
 - ``viewer``: read only.
 
@@ -11,7 +11,7 @@ Every write function of the library takes the acting :class:`User` and calls :fu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
@@ -30,6 +30,7 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "import": frozenset({"admin", "bureau", "unit"}),
     "run_report": frozenset({"admin", "bureau", "unit", "viewer"}),
     "read_audit": frozenset({"admin"}),
+    "undo": frozenset({"admin", "bureau"}),
     "manage_users": frozenset({"admin"}),
 }
 ACTIONS = tuple(_ALLOWED)
@@ -65,6 +66,13 @@ class User:
 LOCAL_USER = User(user_id="local", role="admin", name="本机用户")
 #: Scheduled jobs and the command line without ``--user``.
 SYSTEM_USER = User(user_id="system", role="admin", name="系统")
+#: Whoever opens the app served read-only without sign-in (``portfolio serve --read-only``).
+VISITOR = User(user_id="visitor", role="viewer", name="访客")
+
+
+def as_viewer(user: User) -> User:
+    """The same person with the viewer role: what read-only mode makes of every user."""
+    return replace(user, role="viewer", unit_id=None)
 
 
 def can(user: User | None, action: str, *, unit_id: str | None = None) -> bool:
@@ -144,8 +152,11 @@ def save_user(con: duckdb.DuckDBPyConnection, acting: User, *, user_id: str, rol
             " role = excluded.role, unit_id = excluded.unit_id, active = excluded.active",
             [user_id, email, name, role, unit_id, active],
         )
+        batch = store.new_batch(con)
         store.audit(con, actor=acting.label, action="update" if old else "insert", table="users",
-                    record_id=user_id, old=old[0] if old else None, new=new, source="access")
+                    record_id=user_id, old=old[0] if old else None, new=new, source="access", batch_id=batch)
+        store.record_batch(con, batch, actor=acting.label, kind="edit", source="form:user", table="users",
+                           counts={"updated" if old else "inserted": 1})
         store.bump_revision(con)
 
 

@@ -240,6 +240,7 @@ def sql(
 def template(
     kind: Annotated[str, typer.Argument(help="projects | progress | enterprises")],
     out_file: Annotated[Path | None, typer.Option("--out", help="输出文件（默认 <类型>_模板.xlsx）")] = None,
+    db: DbOption = None,
 ) -> None:
     """下载空白导入模板（xlsx，含填写说明）。"""
     from . import ingest as ingest_mod
@@ -257,6 +258,54 @@ def template(
     except OSError as exc:
         fail(f"无法写入 {target}：{exc.strerror or exc}。")
     out.print(str(target))
+
+
+@app.command()
+def imports(
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="只列出最近的 N 个批次")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    db: DbOption = None,
+) -> None:
+    """列出导入与修改批次（批次编号、时间、操作人、文件或表单、行数），供 undo 使用。"""
+    from . import batches
+
+    try:
+        with store.connect(db, read_only=True) as con:
+            frame = batches.list_batches(con, limit=limit)
+    except store.StoreError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(frame.to_dicts())
+    elif frame.is_empty():
+        out.print("还没有导入或修改批次。", markup=False)
+    else:
+        batches.print_batches(frame, out)
+
+
+@app.command()
+def undo(
+    batch: Annotated[int, typer.Argument(help="批次编号（见 portfolio imports）")],
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """撤销一个导入或修改批次，恢复它之前的值；之后又被修改过的行会使撤销被拒绝（退出码 2）。"""
+    from . import access, batches
+    from .textsafe import visible
+
+    acting = acting_user(db, user)
+    try:
+        with store.connect(db) as con:
+            result = batches.undo(con, batch, user=acting)
+    except (batches.UndoRefused, access.PermissionDenied, store.StoreError) as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        out.print(visible(
+            f"已撤销批次 {result.undone_batch}（{result.table or '—'}）：恢复 {result.restored} 行，"
+            f"删除 {result.deleted} 行，重新写入 {result.reinserted} 行；本次撤销记为批次 {result.batch}，"
+            f"可用 `portfolio undo {result.batch}` 再恢复。"), markup=False)
 
 
 user_app = typer.Typer(help="用户与角色（管理员）。", no_args_is_help=True)

@@ -4,7 +4,8 @@ The forms go through the import's own validation (``ingest.validate``) and writi
 (``ingest.upsert``), so a value refused in a ledger is refused in a form with the same reason.
 Edits use optimistic locking: the form carries the version it was based on, and an edit based
 on a stale version is refused, never silently written over someone else's change. Every write
-checks the acting user's role and unit scope (``access.require``) and lands in the audit log.
+checks the acting user's role and unit scope (``access.require``) and lands in the audit log;
+every save that changes something is one ``edit`` batch, which ``batches.undo`` can take back.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def update_project(con: duckdb.DuckDBPyConnection, project_id: str, changes: dic
         if record.get("unit_id") != current["unit_id"]:
             access.require(user, "edit_project", unit_id=str(record.get("unit_id")))
         valid = _validated(con, "projects", record, user)
-        counts = ingest.upsert(con, "projects", valid, actor=user.label, source=source)
+        counts = ingest.upsert(con, "projects", valid, actor=user.label, source=source,
+                               form="form:update_project")
     return int(current["version"]) + (1 if counts["updated"] else 0)
 
 
@@ -121,7 +123,7 @@ def create_project(con: duckdb.DuckDBPyConnection, record: dict[str, Any], *, us
             raise EditRefused(f"项目编号 {project_id} 已存在，请改为编辑该项目。")
         access.require(user, "create_project", unit_id=_text(record.get("unit_id")))
         valid = _validated(con, "projects", record, user)
-        ingest.upsert(con, "projects", valid, actor=user.label, source=source)
+        ingest.upsert(con, "projects", valid, actor=user.label, source=source, form="form:create_project")
 
 
 def record_progress(con: duckdb.DuckDBPyConnection, record: dict[str, Any], *, user: access.User,
@@ -134,7 +136,8 @@ def record_progress(con: duckdb.DuckDBPyConnection, record: dict[str, Any], *, u
             raise EditRefused(f"项目 {project_id} 不存在。")
         access.require(user, "enter_progress", unit_id=current["unit_id"])
         valid = _validated(con, "progress", record, user)
-        counts = ingest.upsert(con, "progress", valid, actor=user.label, source=source)
+        counts = ingest.upsert(con, "progress", valid, actor=user.label, source=source,
+                               form="form:record_progress")
     return next(k for k in ("inserted", "updated", "unchanged") if counts[k])
 
 

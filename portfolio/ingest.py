@@ -696,19 +696,26 @@ def _checks(kind: str, fields: dict[str, Field],
 
 
 def upsert(con: duckdb.DuckDBPyConnection, kind: str, valid: pl.DataFrame, *, actor: str,
-           source: str | None = None) -> dict[str, int]:
+           source: str | None = None, batch_id: int | None = None,
+           form: str | None = None) -> dict[str, int]:
     """Insert new rows and update changed ones by key, one audit row each; call inside a transaction.
 
     Only the columns present in ``valid`` are compared and written (a ledger without 包保领导
     leaves the stored leaders alone). Unchanged rows are not touched; the data revision is
     bumped once when anything was written.
+
+    The audit rows carry ``batch_id`` (the caller then records the batch, as an import does).
+    Without one, a write that changed something becomes an ``edit`` batch of its own, its
+    source ``form`` (e.g. ``form:update_project``). The counts include ``batch`` (0: none).
+    For undo (``batches.undo``) an insert's audit row holds the written values and an update's
+    the old and new values of exactly the columns that changed, Decimal as text, dates ISO.
     """
     key = list(KEYS[kind])
     cols = [c for c in valid.columns if not c.startswith("_")]
     if not set(key) <= set(cols):
         raise ValueError(f"写入 {kind} 需要列 {', '.join(key)}。")
     if valid.is_empty():
-        return {"inserted": 0, "updated": 0, "unchanged": 0}
+        return {"inserted": 0, "updated": 0, "unchanged": 0, "batch": batch_id or 0}
     stored = con.sql(f"select {', '.join(cols)} from {kind} limit 0").pl().schema
     frame = valid.select(pl.col(c).cast(stored[c]) for c in cols)
     if frame.select(pl.struct(key).is_duplicated().any()).item():
@@ -739,11 +746,19 @@ def upsert(con: duckdb.DuckDBPyConnection, kind: str, valid: pl.DataFrame, *, ac
         updated.select(*audit_cols, _json_object(frame.schema, values, changed, prefix="old_").alias("old_values"),
                        _json_object(frame.schema, values, changed).alias("new_values")),
     ]).with_columns(pl.lit(source).cast(pl.String).alias("source"))
-    store.audit_frame(con, audit)
+    counts = {"inserted": inserted.height, "updated": updated.height,
+              "unchanged": frame.height - inserted.height - updated.height}
+    own_batch = batch_id is None and bool(inserted.height or updated.height)
+    if own_batch:
+        batch_id = store.new_batch(con)
+    store.audit_frame(con, audit, batch_id=batch_id)
+    if own_batch:
+        assert batch_id is not None
+        store.record_batch(con, batch_id, actor=actor, kind="edit", source=form or source, table=kind,
+                           counts=counts)
     if inserted.height or updated.height:
         store.bump_revision(con)
-    return {"inserted": inserted.height, "updated": updated.height,
-            "unchanged": frame.height - inserted.height - updated.height}
+    return {**counts, "batch": batch_id or 0}
 
 
 def _write(con: duckdb.DuckDBPyConnection, table: str, inserted: pl.DataFrame, updated: pl.DataFrame,
@@ -854,6 +869,7 @@ class IngestResult:
     sheet: str | None = None
     header_row: int = 1
     revision: int | None = None
+    batch: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The CONTRACT's ``ingest --json`` object, plus sheet, header_row, skipped_rows, revision."""
@@ -861,6 +877,7 @@ class IngestResult:
             "file": self.file, "kind": self.kind, "rows_read": self.rows_read,
             "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
             "rejected": self.rejected, "skipped": self.skipped, "rejects_file": self.rejects_file,
+            "batch": self.batch,
             "errors": self.errors.select("row", "column", "value", "reason").to_dicts(),
             "skipped_rows": self.skipped_rows, "sheet": self.sheet, "header_row": self.header_row,
             "revision": self.revision,
@@ -903,17 +920,23 @@ def ingest_file(
     try:
         with store.connect(db) as con, store.transaction(con):
             valid, errors = validate(con, ledger, allowed_units=allowed_units)
-            rejects_path = write_rejects(ledger, errors, rejects) if errors.height else None
-            counts = upsert(con, ledger.kind, valid, actor=actor, source=source or f"import:{ledger.path.name}")
+            rejects_path = write_rejects(ledger, errors, rejects, db=store.resolve_db(db)) if errors.height else None
+            batch = store.new_batch(con)  # the import is one batch, undoable as a whole
+            counts = upsert(con, ledger.kind, valid, actor=actor, source=source or f"import:{ledger.path.name}",
+                            batch_id=batch)
+            rejected, skipped = errors["row"].n_unique(), len(ledger.skipped_rows)
+            store.record_batch(con, batch, actor=actor, kind="import", source=ledger.path.name,
+                               table=ledger.kind, counts={**counts, "rejected": rejected, "skipped": skipped})
             revision = int(store.get_meta(con, "revision", "0") or 0)
     except duckdb.Error as exc:
         raise ImportFailed(f"写入数据库失败，本次导入已全部撤销：{_first_line(exc)}（database error, rolled back）。") from exc
     return IngestResult(
         file=str(ledger.path), kind=ledger.kind, rows_read=ledger.rows_read,
-        rejected=errors["row"].n_unique(), skipped=len(ledger.skipped_rows),
+        inserted=counts["inserted"], updated=counts["updated"], unchanged=counts["unchanged"],
+        rejected=rejected, skipped=skipped,
         rejects_file=str(rejects_path) if rejects_path else None, errors=errors,
         skipped_rows=ledger.skipped_rows, sheet=ledger.sheet, header_row=ledger.header_row,
-        revision=revision, **counts,
+        revision=revision, batch=batch,
     )
 
 

@@ -23,7 +23,11 @@ import polars as pl
 
 from . import config
 
-SCHEMA_VERSION = 1
+#: The version of :data:`SCHEMA`. A database of an older version is upgraded in place the first
+#: time it is opened (:func:`upgrade_schema`): SCHEMA runs again under the writer's lock, in one
+#: transaction, so every statement in it must be idempotent (``create ... if not exists``,
+#: ``alter table ... add column if not exists``). Bump it with every change to SCHEMA.
+SCHEMA_VERSION = 2
 LOCK_TIMEOUT_S = 30.0
 
 _E = ", ".join
@@ -136,7 +140,26 @@ create table if not exists audit_log (
     record_id varchar,
     old_values json,
     new_values json,
-    source varchar
+    source varchar,
+    batch_id bigint
+);
+alter table audit_log add column if not exists batch_id bigint;
+create sequence if not exists batch_seq start 1;
+create table if not exists batches (
+    batch_id bigint primary key,
+    "at" timestamp not null default current_timestamp,
+    actor varchar not null,
+    kind varchar not null check (kind in ('import', 'edit', 'undo', 'init')),
+    source varchar,
+    table_name varchar,
+    inserted integer not null default 0,
+    updated integer not null default 0,
+    deleted integer not null default 0,
+    unchanged integer not null default 0,
+    rejected integer not null default 0,
+    skipped integer not null default 0,
+    undoes bigint,
+    undone_by bigint
 );
 create table if not exists users (
     user_id varchar primary key,
@@ -208,7 +231,15 @@ COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
     "audit_log": ("修改日志：每一次修改的时间、人员、内容、修改前后的值", {
         "audit_id": "日志编号", "at": "时间", "actor": "操作人", "action": "操作：insert / update / delete / import / init",
         "table_name": "数据表", "record_id": "记录编号", "old_values": "修改前的值（JSON）",
-        "new_values": "修改后的值（JSON）", "source": "来源：app / cli / import 文件名"}),
+        "new_values": "修改后的值（JSON）", "source": "来源：app / cli / import:文件名 / undo",
+        "batch_id": "所属批次编号（batches；一次导入或一次表单保存为一个批次）"}),
+    "batches": ("导入与修改批次：每次导入、表单保存、撤销各一行，可按批次撤销", {
+        "batch_id": "批次编号", "at": "时间", "actor": "操作人",
+        "kind": "类型：import 导入 / edit 表单修改 / undo 撤销 / init 建库",
+        "source": "来源：导入的文件名，或表单（form:update_project 等）", "table_name": "数据表",
+        "inserted": "新增行数", "updated": "更新行数", "deleted": "删除行数（撤销新增时）",
+        "unchanged": "未变行数", "rejected": "拒收行数", "skipped": "跳过的合计/小计行数",
+        "undoes": "本批次撤销的批次编号（撤销批次才有）", "undone_by": "撤销本批次的批次编号（已撤销时）"}),
     "users": ("用户与角色", {
         "user_id": "用户标识（身份提供方的 e-mail 或 subject）", "email": "电子邮箱", "name": "姓名",
         "role": "角色：admin 管理员 / bureau 局机关 / unit 责任单位 / viewer 只读",
@@ -391,28 +422,59 @@ def audit(
     old: Any = None,
     new: Any = None,
     source: str | None = None,
+    batch_id: int | None = None,
 ) -> None:
     """Append one row to the audit log (call inside the writing transaction)."""
     con.execute(
-        "insert into audit_log (actor, action, table_name, record_id, old_values, new_values, source)"
-        " values (?, ?, ?, ?, ?, ?, ?)",
-        [actor, action, table, record_id, to_json(old), to_json(new), source],
+        "insert into audit_log (actor, action, table_name, record_id, old_values, new_values, source, batch_id)"
+        " values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [actor, action, table, record_id, to_json(old), to_json(new), source, batch_id],
     )
 
 
-def audit_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
+def audit_frame(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, *, batch_id: int | None = None) -> None:
     """Append many audit rows at once from a frame with the audit_log columns (vectorised)."""
     if frame.is_empty():
         return
     con.register("_audit_rows", frame)
     try:
         con.execute(
-            "insert into audit_log (actor, action, table_name, record_id, old_values, new_values, source)"
-            " select actor, action, table_name, record_id, old_values::json, new_values::json, source"
-            " from _audit_rows"
+            "insert into audit_log (actor, action, table_name, record_id, old_values, new_values, source, batch_id)"
+            " select actor, action, table_name, record_id, old_values::json, new_values::json, source, ?"
+            " from _audit_rows",
+            [batch_id],
         )
     finally:
         con.unregister("_audit_rows")
+
+
+#: The counts a batch row carries (batches columns).
+BATCH_COUNTS = ("inserted", "updated", "deleted", "unchanged", "rejected", "skipped")
+
+
+def new_batch(con: duckdb.DuckDBPyConnection) -> int:
+    """A fresh batch number; its audit rows carry it, :func:`record_batch` then writes the batch row."""
+    return int(con.execute("select nextval('batch_seq')").fetchall()[0][0])
+
+
+def record_batch(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: int,
+    *,
+    actor: str,
+    kind: str,
+    source: str | None,
+    table: str | None,
+    counts: dict[str, int] | None = None,
+    undoes: int | None = None,
+) -> None:
+    """Write the row of one import / edit / undo / init batch (call inside its transaction)."""
+    n = counts or {}
+    con.execute(
+        f"insert into batches (batch_id, actor, kind, source, table_name, {', '.join(BATCH_COUNTS)}, undoes)"
+        f" values (?, ?, ?, ?, ?, {', '.join('?' * len(BATCH_COUNTS))}, ?)",
+        [batch_id, actor, kind, source, table, *(int(n.get(c, 0)) for c in BATCH_COUNTS), undoes],
+    )
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> None:
@@ -467,8 +529,10 @@ def init_db(
 
                 set_meta(con, "is_sample", "1")
                 sample_mod.load_sample(con, n_projects=projects, progress=progress)
+            batch = new_batch(con)  # listed by `portfolio imports`; an init cannot be undone
             audit(con, actor=actor, action="init", table="meta",
-                  new={"sample": sample, "projects": projects}, source="init")
+                  new={"sample": sample, "projects": projects}, source="init", batch_id=batch)
+            record_batch(con, batch, actor=actor, kind="init", source="init", table="meta")
             bump_revision(con)
         con.execute("checkpoint")
     if target != path:

@@ -21,6 +21,7 @@ EXPECTED = {
     "import": (True, True, True, False, False),
     "run_report": (True, True, True, True, True),
     "read_audit": (True, False, False, False, False),
+    "undo": (True, True, False, False, False),
     "manage_users": (True, False, False, False, False),
 }
 

@@ -355,7 +355,7 @@ def test_an_unknown_sheet_is_a_file_problem(db: Path, messy_ledger: Path) -> Non
 def test_a_database_error_rolls_everything_back(db: Path, messy_ledger: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     before = snapshot(db)
 
-    def broken(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> None:
+    def broken(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, **_: object) -> None:
         raise duckdb.ConstraintException("simulated failure")
 
     monkeypatch.setattr(store, "audit_frame", broken)
