@@ -9,15 +9,16 @@ CLI or a cron job shows on the next rerun without a restart.
 from __future__ import annotations
 
 import importlib
+import os
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import polars as pl
 import streamlit as st
 
-from portfolio import access, export, i18n, store
+from portfolio import access, export, i18n, local_mode, store
 
 LANG_KEY = "ui_lang"
 
@@ -75,25 +76,78 @@ def ensure_database() -> None:
 
 
 # ---------------------------------------------------------------- sign-in and user
+def client_request() -> local_mode.Client:
+    """This session's browser connection: its TCP peer and its handshake headers.
+
+    Reads Streamlit's session client rather than ``st.context.ip_address``, which reports a
+    loopback peer and an unknown one alike as None (the same source Streamlit's own
+    ``connection_locality`` uses). Whatever cannot be read counts as an unknown peer, which
+    local mode refuses. Tests replace this one function to fake a request.
+    """
+    try:
+        from streamlit import runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+        ctx = get_script_run_ctx()
+        if ctx is None or not runtime.exists():
+            return local_mode.Client(address=None)
+        client = runtime.get_instance().get_client(ctx.session_id)
+        context = client.client_context if client is not None else None
+        if context is None:
+            return local_mode.Client(address=None)
+        address = context.remote_ip
+        headers = tuple((str(name), str(value)) for name, value in context.headers)
+    except Exception:  # a Streamlit without these internals: fail closed
+        return local_mode.Client(address=None)
+    return local_mode.Client(address=address if isinstance(address, str) else None, headers=headers)
+
+
+def auth_section() -> object | None:
+    """The [auth] table of .streamlit/secrets.toml, or None when there is none.
+
+    Raises :class:`local_mode.SecretsUnreadable` when a secrets file exists but cannot be read:
+    that must stop the app, not turn it into local mode.
+    """
+    try:
+        if "auth" not in st.secrets:
+            return None
+        return st.secrets["auth"]
+    except Exception as exc:
+        files = [Path(f) for f in st.get_option("secrets.files") or []]
+        if any(f.exists() for f in files):
+            raise local_mode.SecretsUnreadable(str(exc)) from exc
+        return None  # no secrets file at all
+
+
 def auth_configured() -> bool:
     """True when .streamlit/secrets.toml has an [auth] table (OpenID Connect sign-in)."""
     try:
-        return "auth" in st.secrets
-    except Exception:  # no secrets file at all
-        return False
+        return auth_section() is not None
+    except local_mode.SecretsUnreadable:
+        return True  # never local mode on a file that cannot be read (start() stops on it)
+
+
+def read_only() -> bool:
+    """True when the app is served read-only ($PORTFOLIO_READ_ONLY, ``portfolio serve --read-only``)."""
+    return local_mode.read_only(os.environ)
 
 
 def current_user() -> access.User | None:
-    """The acting user: the local user without a provider, else the registered signed-in one."""
+    """The acting user: the local user without a provider, else the registered signed-in one.
+
+    Read-only mode makes everyone a viewer: the visitor without a provider, the signed-in user
+    with the viewer role otherwise.
+    """
     if not auth_configured():
-        return access.LOCAL_USER
+        return access.VISITOR if read_only() else access.LOCAL_USER
     if not st.user.is_logged_in:
         return None
     email = st.user.get("email")
     subject = st.user.get("sub")
     with store.connect(db_path(), read_only=True) as con:
-        return access.find_user(con, email=str(email) if email else None,
-                                subject=str(subject) if subject else None)
+        found = access.find_user(con, email=str(email) if email else None,
+                                 subject=str(subject) if subject else None)
+    return access.as_viewer(found) if found is not None and read_only() else found
 
 
 def user() -> access.User | None:
@@ -101,9 +155,7 @@ def user() -> access.User | None:
     return st.session_state.get("ui_user")
 
 
-def start() -> access.User | None:
-    """Run at the top of every rerun: database, language switch, user."""
-    ensure_database()
+def _language_switch() -> None:
     with st.sidebar:
         choice = st.segmented_control(
             i18n.t("app.language", lang()), options=["zh", "en"],
@@ -113,6 +165,57 @@ def start() -> access.User | None:
         if choice and choice != lang():
             st.session_state[LANG_KEY] = choice
             st.rerun()
+
+
+def _stop_with(page: Callable[[], None], title: str) -> NoReturn:
+    """Show only ``page`` (whatever URL was asked for) and end the run: no other page, no data."""
+    st.navigation([st.Page(page, title=title, url_path="stopped", default=True)], position="hidden").run()
+    st.stop()
+
+
+def _local_only_page(reason: str) -> Callable[[], None]:
+    def page() -> None:
+        st.title(t("local.title"))
+        st.warning(t("local.lead"), icon=":material/lock:")
+        st.markdown(t("local.howto", port=st.get_option("server.port")))
+        st.caption(t("local.reason", reason=t(f"local.reason.{reason}")))
+    return page
+
+
+def _settings_error_page(lead: str, details: list[str]) -> Callable[[], None]:
+    def page() -> None:
+        st.title(t("local.auth_title"))
+        st.error(lead, icon=":material/error:")
+        for line in details:
+            st.markdown(f"- {line}")
+    return page
+
+
+def start() -> access.User | None:
+    """Run at the top of every rerun, before any page: the one gate of the app.
+
+    In order: the language switch (touches nothing); an [auth] table that is present but
+    unusable stops the app with its reasons; in local mode a request that is not provably
+    from this machine gets the local-only page; only then is the database created if missing
+    and the user resolved.
+    """
+    _language_switch()
+    try:
+        section = auth_section()
+    except local_mode.SecretsUnreadable:
+        _stop_with(_settings_error_page(t("local.secrets_unreadable"), []), t("local.auth_title"))
+    if section is not None:
+        problems = local_mode.auth_problems(section)
+        if problems:
+            _stop_with(_settings_error_page(t("local.auth_stop"), [p.sentence(lang()) for p in problems]),
+                       t("local.auth_title"))
+    elif not read_only():
+        reason = local_mode.refusal_reason(client_request())
+        if reason is not None:
+            _stop_with(_local_only_page(reason), t("local.title"))
+    if read_only() and not db_path().exists():
+        _stop_with(_settings_error_page(t("auth.no_database"), []), t("app.title"))
+    ensure_database()
     current = current_user()
     st.session_state["ui_user"] = current
     return current
@@ -156,14 +259,17 @@ def banners(current: access.User | None) -> None:
     with st.sidebar:
         st.caption(f"{t('app.subtitle')}")
         role = access.ROLE_LABELS.get(current.role, current.role) if lang() == "zh" else current.role
-        name = t("auth.local_user") if current.user_id == access.LOCAL_USER.user_id else current.name
+        names = {access.LOCAL_USER.user_id: t("auth.local_user"), access.VISITOR.user_id: t("auth.visitor")}
+        name = names.get(current.user_id, current.name) if not auth_configured() else current.name
         who = f"{name} · {current.user_id}" if name else current.user_id
         st.caption(f"👤 {who} · {role}" + (f" · {current.unit_id}" if current.unit_id else ""))
         if auth_configured() and st.button(t("auth.sign_out"), key="auth_logout_sidebar"):
             st.logout()
     if query("store.is_sample"):
         st.info(t("app.sample_banner"), icon=":material/science:")
-    if not auth_configured():
+    if read_only():
+        st.warning(t("auth.read_only"), icon=":material/visibility:")
+    elif not auth_configured():
         st.caption(t("auth.local_mode"))
 
 

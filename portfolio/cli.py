@@ -364,16 +364,38 @@ def user_list(
 def serve(
     port: Annotated[int, typer.Option("--port", help="端口")] = 8501,
     address: Annotated[str, typer.Option("--address", help="监听地址（默认只监听本机）")] = "127.0.0.1",
+    read_only: Annotated[bool, typer.Option(
+        "--read-only", help="只读开放：所有访问者都是只读用户（未配置登录时在非本机地址上提供服务需要它）")] = False,
     db: DbOption = None,
 ) -> None:
     """启动 Streamlit 应用。"""
     import os
     import subprocess
 
+    from rich.markup import escape
+
+    from . import local_mode
+
+    app_file = Path(__file__).resolve().parent.parent / "app.py"
+    paths = local_mode.secrets_paths(app_dir=app_file.parent, cwd=Path.cwd(), home=Path.home())
+    try:
+        section = local_mode.load_auth_section(paths)
+    except local_mode.SecretsUnreadable as exc:
+        fail(escape(str(exc)))
+    if section is not None:
+        problems = local_mode.auth_problems(section)
+        if problems:
+            fail(escape(f"登录设置（secrets.toml 的 [auth] 段）不可用：{local_mode.describe(problems)}"
+                        f"（sign-in settings unusable: {local_mode.describe(problems, 'en')}）见 docs/access.md。"))
+    elif not read_only and not local_mode.binds_loopback_only(address):
+        fail(escape("未配置登录（本机模式）时不能在本机以外的地址上提供服务：请按 docs/access.md 配置登录，"
+                    "或加 --read-only 只读开放（local mode serves this machine only: configure sign-in "
+                    "or pass --read-only, see docs/access.md）。"))
     env = dict(os.environ)
     if db is not None:
         env["PORTFOLIO_DB"] = str(db.resolve())
-    app_file = Path(__file__).resolve().parent.parent / "app.py"
+    if read_only:
+        env[local_mode.READ_ONLY_ENV] = "1"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_file), "--server.port", str(port),
            "--server.address", address, "--server.headless", "true"]
     raise typer.Exit(subprocess.call(cmd, env=env))

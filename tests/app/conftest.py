@@ -11,6 +11,19 @@ from streamlit.testing.v1 import AppTest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def local_browser(monkeypatch: pytest.MonkeyPatch) -> None:
+    """AppTest has no browser connection (its runtime is a mock): fake one on this machine.
+
+    Without it local mode would refuse every AppTest run, as it refuses any request whose
+    client cannot be shown to be local; tests/app/test_local_mode.py fakes other clients.
+    """
+    from app_pages import ui
+    from portfolio import local_mode
+
+    monkeypatch.setattr(ui, "client_request", lambda: local_mode.Client(address="127.0.0.1"))
+
+
 @pytest.fixture
 def app_db(sample_db: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The database the app under test works on ($PORTFOLIO_DB points at a private copy)."""

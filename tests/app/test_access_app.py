@@ -12,7 +12,7 @@ from tests.app.conftest import ROOT, no_exception, page_text
 
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
-    "cookie_secret": "test-secret",
+    "cookie_secret": "test-cookie-secret-0123456789abcdef",
     "client_id": "portfolio",
     "client_secret": "secret",
     "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration",
