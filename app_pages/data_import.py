@@ -7,6 +7,7 @@ read-only connection (``ingest.read_ledger`` + ``ingest.validate``). The import 
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import access, ingest, store
+from portfolio import access, batches, i18n, ingest, store
 
 me = ui.user()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -83,6 +84,105 @@ def rejects_button(path: str | Path, key: str) -> None:
                        icon=":material/download:")
 
 
+# ---------------------------------------------------------------- 导入记录 (rendered at the bottom)
+HISTORY_ROWS = 20
+HISTORY_WIDTHS = [0.6, 1.5, 1.7, 0.9, 2.2, 0.9, 2.0, 1.4]
+
+
+def plain_markdown(text: str) -> str:
+    """User text for a Markdown element (alerts): every ASCII punctuation mark escaped, shown as typed."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+
+
+def batch_source(row: dict[str, Any]) -> str:
+    """The file name of an import, or the name of the form an edit came from."""
+    source = row["source"] or ""
+    key = f"ih.form.{source.removeprefix('form:')}"
+    return ui.t(key) if source.startswith("form:") and key in i18n.CATALOGUE else source
+
+
+def batch_counts(row: dict[str, Any]) -> str:
+    """新增 3，更新 12 … (only the counts that are not zero)."""
+    parts = [ui.t(f"ih.count.{c}", n=f"{row[c]:,}") for c in store.BATCH_COUNTS if row[c]]
+    return "，".join(parts) if parts else ui.t("ih.count.none")
+
+
+def undo_batch(batch: int) -> None:
+    """Undo after the confirmation; the outcome is shown on the next run."""
+    st.session_state.pop("ih_confirm", None)
+    try:
+        with st.spinner(ui.t("ih.undoing")), store.connect(ui.db_path()) as con:
+            done = batches.undo(con, batch, user=me)
+    except (batches.UndoRefused, access.PermissionDenied, store.StoreError) as exc:
+        st.session_state["ih_error"] = str(exc)
+    else:
+        st.session_state["ih_done"] = {"batch": batch, "restored": done.restored, "deleted": done.deleted,
+                                       "reinserted": done.reinserted, "new": done.batch}
+    st.rerun()
+
+
+def confirm_undo(row: dict[str, Any]) -> None:
+    """The confirmation step under the chosen batch: what will change, then Yes / Cancel."""
+    with st.container(border=True):
+        st.warning(ui.t("ih.confirm", batch=row["batch"], updated=f"{row['updated']:,}",
+                        inserted=f"{row['inserted']:,}", deleted=f"{row['deleted']:,}"), icon=":material/undo:")
+        yes, no, _ = st.columns([1, 1, 4])
+        if yes.button(ui.t("ih.yes"), key="ih_yes", type="primary"):
+            undo_batch(int(row["batch"]))
+        if no.button(ui.t("ih.no"), key="ih_no"):
+            st.session_state.pop("ih_confirm", None)
+            st.rerun()
+
+
+def import_history() -> None:
+    """导入记录: the latest batches; admins and bureau users may undo one after confirming."""
+    st.divider()
+    st.subheader(ui.t("ih.title"))
+    st.caption(ui.t("ih.intro"))
+    may_undo = access.can(me, "undo")
+    if not may_undo:
+        st.caption(ui.t("ih.read_only"))
+    if (error := st.session_state.pop("ih_error", None)) is not None:
+        st.error(plain_markdown(error), icon=":material/block:")
+    if (done := st.session_state.pop("ih_done", None)) is not None:
+        st.success(ui.t("ih.done", **done), icon=":material/task_alt:")
+    try:
+        with store.connect(ui.db_path(), read_only=True) as con:
+            listed = batches.list_batches(con, limit=HISTORY_ROWS)
+    except store.StoreError as exc:
+        st.error(plain_markdown(str(exc)), icon=":material/block:")
+        return
+    if listed.is_empty():
+        st.info(ui.t("ih.none"))
+        return
+    st.caption(ui.t("ih.latest", n=listed.height))
+    confirm = st.session_state.get("ih_confirm") if may_undo else None
+    for col, name in zip(st.columns(HISTORY_WIDTHS), ("batch", "at", "actor", "kind", "source", "table",
+                                                       "counts", "state"), strict=True):
+        col.caption(ui.t(f"ih.col.{name}"))
+    for row in listed.iter_rows(named=True):
+        cols = st.columns(HISTORY_WIDTHS, vertical_alignment="center")
+        cols[0].text(str(row["batch"]))
+        cols[1].text(f"{row['at']:%Y-%m-%d %H:%M}")
+        cols[2].text(row["actor"])  # st.text: user text is never read as Markdown
+        cols[3].text(ui.t(f"ih.kind.{row['kind']}"))
+        cols[4].text(batch_source(row))
+        cols[5].text(ui.t(f"ih.table.{row['table']}") if row["table"] else "—")
+        cols[6].text(batch_counts(row))
+        changed = row["inserted"] + row["updated"] + row["deleted"] > 0
+        if row["undone_by"] is not None:
+            cols[7].text(ui.t("ih.undone_by", batch=row["undone_by"]))
+        elif may_undo and changed and batches.can_undo(row):
+            if cols[7].button(ui.t("ih.undo"), key=f"ih_undo_{row['batch']}", icon=":material/undo:",
+                              help=ui.t("ih.undo_help", batch=row["batch"])):
+                st.session_state["ih_confirm"] = row["batch"]
+                st.rerun()
+        elif row["undoes"] is not None:
+            cols[7].text(ui.t("ih.undoes", batch=row["undoes"]))
+        if confirm == row["batch"]:
+            confirm_undo(row)
+
+
 # ---------------------------------------------------------------- choosing the file
 st.title(ui.t("im.title"))
 left, right = st.columns([3, 1], gap="large")
@@ -105,6 +205,7 @@ if not can_import:
     st.caption(ui.t("im.no_right"))
 if uploaded is None:
     st.info(ui.t("im.hint"), icon=":material/upload_file:")
+    import_history()
     st.stop()
 
 path = saved_upload(uploaded)
@@ -113,6 +214,7 @@ try:
     pv = preview(path, kind, sheet)
 except (ingest.FileProblem, store.StoreError) as exc:
     st.error(str(exc), icon=":material/block:")
+    import_history()
     st.stop()
 ledger: ingest.Ledger = pv["ledger"]
 valid: pl.DataFrame = pv["valid"]
@@ -180,3 +282,5 @@ if go:
     else:
         st.session_state["im_result"] = done.to_dict()
         st.rerun()
+
+import_history()

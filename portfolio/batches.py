@@ -91,17 +91,17 @@ def can_undo(batch: dict[str, Any]) -> bool:
     return batch["kind"] in UNDOABLE and batch["undone_by"] is None
 
 
-def undo(con: duckdb.DuckDBPyConnection, batch_id: int, *, user: access.User) -> UndoResult:
+def undo(con: duckdb.DuckDBPyConnection, batch_id: int, *, user: access.User | None) -> UndoResult:
     """Undo batch ``batch_id`` as ``user`` (admin or bureau) in one transaction.
 
     Raises :class:`UndoRefused` (nothing changed) for an unknown, already undone or
     non-undoable batch and when a row the batch touched changed since;
     :class:`access.PermissionDenied` when the role may not undo.
     """
-    access.require(user, "undo")
+    acting = access.require(user, "undo")
     try:
         with store.transaction(con):
-            return _undo(con, batch_id, user)
+            return _undo(con, batch_id, acting)
     except duckdb.ConstraintException as exc:
         raise UndoRefused(
             f"撤销批次 {batch_id} 会违反数据约束，未做任何修改：{ingest._first_line(exc)}"

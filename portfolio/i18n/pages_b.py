@@ -208,3 +208,57 @@ LABELS.update({
     "rp.month": ("{month} 月报", "{month} report"),
     "rp.written": ("生成于 {at}", "written {at}"),
 })
+
+LABELS.update({
+    # ------------------------------------------------------------ 数据导入 · 导入记录（批次与撤销）
+    "ih.title": ("导入记录", "Import history"),
+    "ih.intro": ("每次导入、每次表单保存都是一个批次。撤销一个批次会恢复它之前的值（删除它新增的行）；"
+                 "如果其中的行之后又被修改过，撤销会被拒绝，什么也不改。撤销本身也是一个批次，可以再撤销。",
+                 "Every import and every form save is a batch. Undoing a batch restores the values from before "
+                 "it (and removes the rows it added); if a row has changed since, the undo is refused and "
+                 "nothing changes. An undo is a batch too, so it can be undone."),
+    "ih.read_only": ("只有管理员和局机关用户可以撤销。", "Only admins and bureau users may undo."),
+    "ih.none": ("还没有导入或修改批次。", "There is no import or edit batch yet."),
+    "ih.latest": ("最近 {n} 个批次", "The latest {n} batches"),
+    "ih.col.batch": ("批次", "Batch"),
+    "ih.col.at": ("时间", "When"),
+    "ih.col.actor": ("操作人", "Who"),
+    "ih.col.kind": ("类型", "Kind"),
+    "ih.col.source": ("文件或表单", "File or form"),
+    "ih.col.table": ("数据", "Data"),
+    "ih.col.counts": ("行数", "Rows"),
+    "ih.col.state": ("撤销", "Undo"),
+    "ih.kind.import": ("导入", "Import"),
+    "ih.kind.edit": ("表单修改", "Form edit"),
+    "ih.kind.undo": ("撤销", "Undo"),
+    "ih.kind.init": ("建库", "Set-up"),
+    "ih.form.update_project": ("项目编辑表单", "Project form"),
+    "ih.form.create_project": ("新项目表单", "New-project form"),
+    "ih.form.record_progress": ("月度进度表单", "Progress form"),
+    "ih.form.user": ("用户表单", "User form"),
+    "ih.table.projects": ("项目", "Projects"),
+    "ih.table.progress": ("月度进度", "Progress"),
+    "ih.table.enterprises": ("企业", "Enterprises"),
+    "ih.table.users": ("用户", "Users"),
+    "ih.table.meta": ("—", "—"),
+    "ih.count.inserted": ("新增 {n}", "{n} added"),
+    "ih.count.updated": ("更新 {n}", "{n} updated"),
+    "ih.count.deleted": ("删除 {n}", "{n} removed"),
+    "ih.count.unchanged": ("未变 {n}", "{n} unchanged"),
+    "ih.count.rejected": ("拒收 {n}", "{n} rejected"),
+    "ih.count.skipped": ("跳过 {n}", "{n} skipped"),
+    "ih.count.none": ("无变化", "no change"),
+    "ih.undone_by": ("已被批次 {batch} 撤销", "undone by batch {batch}"),
+    "ih.undoes": ("撤销了批次 {batch}", "undid batch {batch}"),
+    "ih.undo": ("撤销", "Undo"),
+    "ih.undo_help": ("撤销批次 {batch}：先确认，再执行。", "Undo batch {batch}: you confirm first."),
+    "ih.confirm": ("确认撤销批次 {batch}？将恢复 {updated} 行的原值、删除 {inserted} 行新增、重新写入 {deleted} 行。",
+                   "Undo batch {batch}? {updated} rows get their old values back, {inserted} added rows are "
+                   "removed and {deleted} removed rows come back."),
+    "ih.yes": ("确认撤销", "Yes, undo"),
+    "ih.no": ("取消", "Cancel"),
+    "ih.undoing": ("正在撤销…", "Undoing…"),
+    "ih.done": ("已撤销批次 {batch}：恢复 {restored} 行，删除 {deleted} 行，重新写入 {reinserted} 行（记为批次 {new}）。",
+                "Batch {batch} undone: {restored} rows restored, {deleted} removed, {reinserted} written back "
+                "(recorded as batch {new})."),
+})
