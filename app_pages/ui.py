@@ -186,8 +186,8 @@ def _settings_error_page(lead: str, details: list[str]) -> Callable[[], None]:
     def page() -> None:
         st.title(t("local.auth_title"))
         st.error(lead, icon=":material/error:")
-        for line in details:
-            st.markdown(f"- {line}")
+        if details:
+            st.markdown("\n".join(f"- {line}" for line in details))
     return page
 
 

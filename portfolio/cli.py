@@ -372,8 +372,6 @@ def serve(
     import os
     import subprocess
 
-    from rich.markup import escape
-
     from . import local_mode
 
     app_file = Path(__file__).resolve().parent.parent / "app.py"
@@ -381,16 +379,16 @@ def serve(
     try:
         section = local_mode.load_auth_section(paths)
     except local_mode.SecretsUnreadable as exc:
-        fail(escape(str(exc)))
+        fail(str(exc))
     if section is not None:
         problems = local_mode.auth_problems(section)
         if problems:
-            fail(escape(f"登录设置（secrets.toml 的 [auth] 段）不可用：{local_mode.describe(problems)}"
-                        f"（sign-in settings unusable: {local_mode.describe(problems, 'en')}）见 docs/access.md。"))
+            fail(f"登录设置（secrets.toml 的 [auth] 段）不可用：{local_mode.describe(problems)}"
+                 f"（sign-in settings unusable: {local_mode.describe(problems, 'en')}）见 docs/access.md。")
     elif not read_only and not local_mode.binds_loopback_only(address):
-        fail(escape("未配置登录（本机模式）时不能在本机以外的地址上提供服务：请按 docs/access.md 配置登录，"
-                    "或加 --read-only 只读开放（local mode serves this machine only: configure sign-in "
-                    "or pass --read-only, see docs/access.md）。"))
+        fail("未配置登录（本机模式）时不能在本机以外的地址上提供服务：请按 docs/access.md 配置登录，"
+             "或加 --read-only 只读开放（local mode serves this machine only: configure sign-in "
+             "or pass --read-only, see docs/access.md）。")
     env = dict(os.environ)
     if db is not None:
         env["PORTFOLIO_DB"] = str(db.resolve())

@@ -160,24 +160,25 @@ def auth_problems(section: object) -> list[AuthProblem]:
     if not isinstance(section, Mapping):
         return [AuthProblem("auth", "not_table")]
     problems: list[AuthProblem] = []
+    usable: dict[str, str] = {}
     for key in AUTH_KEYS:
         value = section.get(key)
         if value is None:
             problems.append(AuthProblem(key, "missing"))
         elif not isinstance(value, str) or not value.strip():
             problems.append(AuthProblem(key, "empty"))
-    if problems:
-        return problems
-    secret = str(section["cookie_secret"]).strip()
+        else:
+            usable[key] = value.strip()
+    secret = usable.get("cookie_secret")
     if secret == EXAMPLE_COOKIE_SECRET:
         problems.append(AuthProblem("cookie_secret", "example"))
-    elif len(secret) < MIN_COOKIE_SECRET:
+    elif secret is not None and len(secret) < MIN_COOKIE_SECRET:
         problems.append(AuthProblem("cookie_secret", "short"))
     for key in ("redirect_uri", "server_metadata_url"):
-        if not _is_url(str(section[key]).strip()):
+        if key in usable and not _is_url(usable[key]):
             problems.append(AuthProblem(key, "not_url"))
-    redirect = str(section["redirect_uri"]).strip()
-    if _is_url(redirect) and not urlsplit(redirect).path.rstrip("/").endswith("/oauth2callback"):
+    redirect = usable.get("redirect_uri")
+    if redirect and _is_url(redirect) and not urlsplit(redirect).path.rstrip("/").endswith("/oauth2callback"):
         problems.append(AuthProblem("redirect_uri", "callback"))
     return problems
 

@@ -245,3 +245,13 @@ def test_serve_on_the_network_with_sign_in_configured_starts(no_secrets: Path, m
     code, cmd, env = _captured_serve(monkeypatch, ["--address", "0.0.0.0"])
     assert code == 0
     assert local_mode.READ_ONLY_ENV not in env
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    section = {"client_id": "portfolio", "cookie_secret": "short", "redirect_uri": "localhost:8501"}
+    assert local_mode.auth_problems(section) == [
+        local_mode.AuthProblem("client_secret", "missing"),
+        local_mode.AuthProblem("server_metadata_url", "missing"),
+        local_mode.AuthProblem("cookie_secret", "short"),
+        local_mode.AuthProblem("redirect_uri", "not_url"),
+    ]
