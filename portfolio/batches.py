@@ -77,7 +77,7 @@ def list_batches(con: duckdb.DuckDBPyConnection, *, limit: int | None = None,
     """The batches, newest first: batch, at, actor, kind, source, table, the counts, undoes, undone_by."""
     return store.fetch(con, _SELECT + " where ($kind::varchar is null or kind = $kind)"
                             " order by batch_id desc limit $lim",
-                       {"kind": kind, "lim": limit if limit is not None else 2**62})
+                       {"kind": kind, "lim": min(limit, 2**62) if limit is not None else 2**62})
 
 
 def get_batch(con: duckdb.DuckDBPyConnection, batch_id: int) -> dict[str, Any] | None:
@@ -115,7 +115,7 @@ def undo(con: duckdb.DuckDBPyConnection, batch_id: int, *, user: access.User | N
 
 
 def _undo(con: duckdb.DuckDBPyConnection, batch_id: int, user: access.User) -> UndoResult:
-    batch = get_batch(con, batch_id)
+    batch = get_batch(con, batch_id) if 0 < batch_id < 2**63 else None
     if batch is None:
         raise UndoRefused(f"批次 {batch_id} 不存在，请用 `portfolio imports` 查看批次编号（no such batch）。")
     if batch["undone_by"] is not None:

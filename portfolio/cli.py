@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import suppress
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.status import Status
+from rich.text import Text
 
 from . import store
+from .textsafe import has_control, visible
 
 app = typer.Typer(
     add_completion=False,
@@ -23,12 +27,62 @@ app = typer.Typer(
     help="工业投资项目库分析工具（industrial investment portfolio analyser）。",
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+class SafeConsole(Console):
+    """A console for user text: never markup or emoji codes, control characters shown as escapes.
+
+    Every plain string printed is passed through :func:`textsafe.visible` (newlines kept), so a
+    project name holding ``[/red]`` or an ESC sequence is shown as it is stored instead of
+    crashing the command or steering the terminal. Styles are given with ``style=`` or
+    :class:`rich.text.Text`; tables must be given ``Text`` cells (or rely on ``markup=False``).
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(markup=False, emoji=False, highlight=False, **kwargs)
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: D102 - Console.print
+        kwargs["markup"] = kwargs["emoji"] = kwargs["highlight"] = False
+        super().print(*(shown(o) for o in objects), **kwargs)
+
+    def status(self, status: Any, **kwargs: Any) -> Status:  # noqa: D102 - Console.status
+        return _SafeStatus(_as_text(status), console=self, **kwargs)
+
+
+class _SafeStatus(Status):
+    """A spinner whose message is text, not markup (rich parses a plain string as markup)."""
+
+    def update(self, status: Any = None, **kwargs: Any) -> None:  # noqa: D102 - Status.update
+        super().update(None if status is None else _as_text(status), **kwargs)
+
+
+def _as_text(value: Any) -> Any:
+    return Text(visible(value, keep_newlines=True)) if isinstance(value, str) else value
+
+
+def shown(value: Any) -> Any:
+    """``value`` ready for a terminal: text with control characters escaped, tables cell by cell."""
+    from rich.table import Table
+
+    if isinstance(value, str):
+        return visible(value, keep_newlines=True)
+    if isinstance(value, Text):
+        if not has_control(value.plain):
+            return value
+        return Text(visible(value.plain, keep_newlines=True), style=value.style, justify=value.justify)
+    if isinstance(value, Table):
+        value.title, value.caption = shown(value.title), shown(value.caption)
+        for column in value.columns:
+            column.header, column.footer = shown(column.header), shown(column.footer)
+            column._cells = [shown(cell) for cell in column._cells]
+    return value
+
+
+out = SafeConsole(soft_wrap=True)
+err = SafeConsole(stderr=True, soft_wrap=True)
 
 DbOption = Annotated[
     Path | None,
-    typer.Option("--db", help="数据库文件；默认 $PORTFOLIO_DB，否则 data/portfolio.duckdb。"),
+    # readable=False: the checked open (store.open_connection) answers an unreadable file in one sentence
+    typer.Option("--db", readable=False, help="数据库文件；默认 $PORTFOLIO_DB，否则 data/portfolio.duckdb。"),
 ]
 
 
@@ -56,8 +110,8 @@ def acting_user(db: Path | None, user: str | None) -> Any:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """Print one sentence on stderr and exit with ``code``."""
-    err.print(f"[red]错误[/red]: {message}", markup=True)
+    """Print one sentence on stderr and exit with ``code``; text quoted in it is shown as data."""
+    err.print(Text.assemble(("错误", "red"), ": ", visible(message, keep_newlines=True)))
     raise typer.Exit(code)
 
 
@@ -82,33 +136,41 @@ def print_json(payload: Any) -> None:
 @app.command()
 def init(
     sample: Annotated[bool, typer.Option("--sample", help="同时载入示例项目库（1004个项目，2016年）。")] = False,
-    force: Annotated[bool, typer.Option("--force", help="覆盖已有数据库。")] = False,
+    force: Annotated[bool, typer.Option("--force", help="替换已有的项目库（原库先备份到 backups/）；不是项目库的文件一律不动。")] = False,
     projects: Annotated[int | None, typer.Option("--projects", min=1, help="示例项目数（用于压力测试）。")] = None,
     db: DbOption = None,
 ) -> None:
     """创建数据库与表结构，载入 data/ 中的参考配置（单位、产业链、目标）。"""
-    path = store.resolve_db(db)
-    existed = path.exists() and not force
-    if path.exists() and not force and sample:
-        fail(f"数据库 {path} 已存在；要用示例数据覆盖请加 --force。")
     if projects is not None and not sample:
         fail("--projects 只能和 --sample 一起使用。")
+    path = store.resolve_db(db)
+    try:
+        state = store.database_state(path)
+    except store.StoreError as exc:
+        fail(str(exc))
+    if state == "ready" and not force and sample:
+        fail(f"数据库 {path} 已存在；要用示例数据替换它请加 --force（原库会先备份到 backups/）。")
     try:
         with err.status("正在创建数据库…") as status:
             def progress(message: str) -> None:
                 status.update(message)
 
-            path = store.init_db(db, force=force, sample=sample, projects=projects,
-                                 actor="cli", progress=progress)
+            result = store.build_database(path, force=force, sample=sample, projects=projects,
+                                          actor="cli", progress=progress)
+        with store.connect(result.path, read_only=True) as con:
+            counts = con.execute(
+                "select (select count(*) from projects), (select count(*) from enterprises),"
+                " (select count(*) from progress), (select count(*) from chain_nodes)"
+            ).fetchall()[0]
     except (store.StoreError, ValueError) as exc:
         fail(str(exc))
-    with store.connect(path, read_only=True) as con:
-        counts = con.execute(
-            "select (select count(*) from projects), (select count(*) from enterprises),"
-            " (select count(*) from progress), (select count(*) from chain_nodes)"
-        ).fetchall()[0]
-    out.print(f"{'已更新参考配置' if existed else '已创建'} {path}：项目 {counts[0]} 个，企业 {counts[1]} 家，月度进度 {counts[2]} 行，"
-              f"产业链环节 {counts[3]} 个。" + ("（示例数据）" if sample else ""))
+    done = "已创建" if result.created else "已更新参考配置"
+    out.print(f"{done} {result.path}：项目 {counts[0]} 个，企业 {counts[1]} 家，月度进度 {counts[2]} 行，"
+              f"产业链环节 {counts[3]} 个。" + ("（示例数据）" if sample else ""), markup=False)
+    if result.backup is not None:
+        out.print(f"原数据库已备份为 {result.backup}。", markup=False)
+    elif result.replaced == "half_built":
+        out.print("原来的文件是一次未完成的初始化留下的空库，已替换。", markup=False)
 
 
 @app.command()
@@ -208,32 +270,57 @@ def report(
 @app.command()
 def sql(
     query: Annotated[str | None, typer.Argument(help="一条只读 SQL 语句")] = None,
-    file: Annotated[Path | None, typer.Option("-f", "--file", help="从文件读取 SQL")] = None,
+    file: Annotated[Path | None, typer.Option("-f", "--file", help="从文件读取 SQL（UTF-8 或 GBK，最大 1 MiB）")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json")] = "table",
-    timeout: Annotated[float, typer.Option("--timeout", help="超时秒数")] = 30.0,
-    max_rows: Annotated[int, typer.Option("--max-rows", help="最多返回行数")] = 10_000,
+    timeout: Annotated[float, typer.Option("--timeout", help="超时秒数（大于 0，最多 86400）")] = 30.0,
+    max_rows: Annotated[int, typer.Option("--max-rows", help="最多返回行数（0 到 10^12）")] = 10_000,
+    max_bytes: Annotated[str | None, typer.Option(
+        "--max-bytes", help="输出大小上限，如 500M、2G（csv/json 默认 1G；表格默认 64M）")] = None,
     db: DbOption = None,
 ) -> None:
-    """只读的即席 SQL 查询（沙箱）。"""
+    """只读的即席 SQL 查询（沙箱）；csv / json 边查边写，内存占用有上限。"""
     from . import sandbox
 
     if (query is None) == (file is None):
         fail("请给出一条 SQL 语句，或用 -f 指定一个 .sql 文件（二者取一）。")
     if fmt not in ("table", "csv", "json"):
         fail(f"不支持的输出格式 {fmt!r}；可选 table、csv、json。")
-    if file is not None:
+    limit = sandbox.FRAME_MAX_BYTES if fmt == "table" else sandbox.STREAM_MAX_BYTES
+    if max_bytes is not None:
         try:
-            query = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            fail(f"无法读取 SQL 文件 {file}：{exc.strerror}。")
-    assert query is not None
+            limit = sandbox.parse_size(max_bytes)
+        except ValueError:
+            fail(f"--max-bytes {max_bytes!r} 无法识别，请写成字节数或 500M、2G 这样的大小（bad size）。")
     try:
-        result = sandbox.run_query(db, query, timeout=timeout, max_rows=max_rows)
-    except sandbox.QueryRefused as exc:
+        if file is not None:
+            query = sandbox.read_sql_file(file)
+        assert query is not None
+        if fmt == "table":
+            result = sandbox.run_query(db, query, timeout=timeout, max_rows=max_rows, max_bytes=limit)
+            sandbox.print_result(result, out)
+            return
+        sys.stdout.flush()
+        written = sandbox.stream_query(db, query, getattr(sys.stdout, "buffer", sys.stdout), fmt=fmt,
+                                       timeout=timeout, max_rows=max_rows, max_bytes=limit,
+                                       terminal=sys.stdout.isatty())
+    except (sandbox.QueryRefused, store.StoreError) as exc:
         fail(str(exc))
-    except store.StoreError as exc:
-        fail(str(exc))
-    sandbox.print_result(result, out, fmt=fmt)
+    except BrokenPipeError:  # the reader (``| head``) has all it wanted
+        _stdout_gone()
+    except OSError as exc:
+        fail(f"无法写出查询结果：{exc.strerror or exc}（write failed）。")
+    if written.truncated:
+        err.print(sandbox.stream_notice(written))
+
+
+def _stdout_gone() -> NoReturn:
+    """End quietly after the reader of stdout went away (no "Broken pipe" noise at exit)."""
+    import os
+
+    with suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    raise typer.Exit(0)
 
 
 @app.command()
@@ -262,7 +349,7 @@ def template(
 
 @app.command()
 def imports(
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="只列出最近的 N 个批次")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, max=1_000_000_000, help="只列出最近的 N 个批次")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
     db: DbOption = None,
 ) -> None:
@@ -284,7 +371,7 @@ def imports(
 
 @app.command()
 def undo(
-    batch: Annotated[int, typer.Argument(help="批次编号（见 portfolio imports）")],
+    batch: Annotated[int, typer.Argument(min=1, max=2**63 - 1, help="批次编号（见 portfolio imports）")],
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
     user: UserOption = None,
     db: DbOption = None,
@@ -332,7 +419,7 @@ def user_add(
                              active=not inactive)
     except (ValueError, store.StoreError, access.PermissionDenied) as exc:
         fail(str(exc))
-    out.print(f"已保存用户 {user_id}（{role}{'，' + unit if unit else ''}）。")
+    out.print(f"已保存用户 {visible(user_id)}（{visible(role)}{'，' + visible(unit) if unit else ''}）。")
 
 
 @user_app.command("list")
@@ -355,9 +442,70 @@ def user_list(
         return
     table = Table("用户", "姓名", "角色", "单位", "启用")
     for row in users.iter_rows(named=True):
-        table.add_row(row["user_id"], row["name"] or "", access.ROLE_LABELS.get(row["role"], row["role"]),
-                      row["unit_id"] or "", "是" if row["active"] else "否")
+        cells = (row["user_id"], row["name"] or "", access.ROLE_LABELS.get(row["role"], row["role"]),
+                 row["unit_id"] or "", "是" if row["active"] else "否")
+        table.add_row(*(Text(visible(c)) for c in cells))
     out.print(table)
+
+
+@app.command()
+def backup(
+    out_path: Annotated[Path | None, typer.Option("--out", help="备份文件（不能是已有文件；给文件夹则用默认文件名）；默认数据库旁的 backups/")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    db: DbOption = None,
+) -> None:
+    """在使用中备份数据库（一致的副本，无需停应用）；打印备份文件路径。"""
+    import time
+
+    from . import backup as backup_mod
+
+    started = time.monotonic()
+    try:
+        path = backup_mod.make_backup(db, out_path)
+    except store.StoreError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json({"path": str(path), "bytes": path.stat().st_size,
+                    "seconds": round(time.monotonic() - started, 3)})
+    else:
+        out.print(str(path), markup=False)
+
+
+def _stdin_is_interactive() -> bool:
+    return sys.stdin.isatty()
+
+
+@app.command()
+def restore(
+    file: Annotated[Path, typer.Argument(help="要恢复的备份文件（.duckdb）")],
+    yes: Annotated[bool, typer.Option("--yes", help="不再询问，直接替换")] = False,
+    db: DbOption = None,
+) -> None:
+    """用备份文件替换当前数据库：先检查文件，当前数据库先备份到 backups/，再原子替换。"""
+    from . import backup as backup_mod
+
+    try:
+        staged = backup_mod.stage_restore(db, file)
+    except store.StoreError as exc:
+        fail(str(exc))
+    try:
+        if not yes:
+            if not _stdin_is_interactive():
+                fail("恢复会替换当前数据库，需要确认；在脚本中运行请加 --yes（confirmation needed）。")
+            rows = staged.tables.get("projects", (0, 0))[0]
+            question = (f"用 {file}（项目 {rows} 个）替换数据库 {staged.db}？当前数据库会先备份到 "
+                        f"{backup_mod.backups_dir(staged.db)}")
+            if not typer.confirm(question, default=False, err=True):
+                err.print("已取消，数据库没有改动。", markup=False)
+                raise typer.Exit(1)
+        result = backup_mod.finish_restore(staged)
+    except store.StoreError as exc:
+        fail(str(exc))
+    finally:
+        staged.discard()
+    out.print(f"已用 {result.source} 恢复 {result.db}。", markup=False)
+    if result.backup is not None:
+        out.print(f"原数据库已备份为 {result.backup}。", markup=False)
 
 
 @app.command()
@@ -400,12 +548,24 @@ def serve(
 
 
 def main() -> None:
-    """Entry point of the console script."""
+    """Entry point of the console script: a usage error is one sentence on stderr, exit 2."""
     try:
-        app()
-    except KeyboardInterrupt:
+        from typer._click.exceptions import ClickException, NoArgsIsHelpError
+    except ImportError:  # a typer that uses click itself
+        from click.exceptions import ClickException, NoArgsIsHelpError  # type: ignore[assignment]
+    try:
+        code = app(standalone_mode=False)
+    except NoArgsIsHelpError as exc:  # the help was printed
+        sys.exit(exc.exit_code)
+    except ClickException as exc:
+        where = exc.ctx.command_path if getattr(exc, "ctx", None) else "portfolio"  # type: ignore[attr-defined]
+        err.print(Text.assemble(("错误", "red"), ": ", f"命令行参数有误：{visible(exc.format_message())}"
+                                f"；用法见 {visible(where)} --help（usage error）。"))
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
         err.print("已中断。")
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":
