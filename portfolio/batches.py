@@ -119,9 +119,13 @@ def _undo(con: duckdb.DuckDBPyConnection, batch_id: int, user: access.User) -> U
     if batch is None:
         raise UndoRefused(f"批次 {batch_id} 不存在，请用 `portfolio imports` 查看批次编号（no such batch）。")
     if batch["undone_by"] is not None:
+        last, hops = batch["undone_by"], 1  # follow undo → redo → … to the batch that acts last
+        while (nxt := get_batch(con, last)) is not None and nxt["undone_by"] is not None:
+            last, hops = nxt["undone_by"], hops + 1
+        then = (f"要恢复它，请撤销批次 {last}" if hops % 2 else
+                f"它的修改已由批次 {last} 恢复，要再次撤销，请撤销批次 {last}")
         raise UndoRefused(
-            f"批次 {batch_id} 已被批次 {batch['undone_by']} 撤销，不能再撤销一次；"
-            f"要恢复它，请撤销批次 {batch['undone_by']}（already undone）。"
+            f"批次 {batch_id} 已被批次 {batch['undone_by']} 撤销，不能再撤销一次；{then}（already undone）。"
         )
     if batch["kind"] not in UNDOABLE:
         raise UndoRefused(f"批次 {batch_id} 是建库（{batch['kind']}），不能撤销（this kind of batch cannot be undone）。")
