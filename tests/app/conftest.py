@@ -16,7 +16,7 @@ def local_browser(monkeypatch: pytest.MonkeyPatch) -> None:
     """AppTest has no browser connection (its runtime is a mock): fake one on this machine.
 
     Without it local mode would refuse every AppTest run, as it refuses any request whose
-    client cannot be shown to be local; tests/app/test_local_mode.py fakes other clients.
+    client cannot be shown to be local; tests/app/test_local_mode_app.py fakes other clients.
     """
     from app_pages import ui
     from portfolio import local_mode
