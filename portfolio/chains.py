@@ -605,15 +605,27 @@ def gaps_report(con: Con, *, chain: str | None = None) -> dict[str, Any]:
 
 
 def print_gaps(result: dict[str, Any], console: Any) -> None:
-    """Print a gaps report as rich tables in Chinese."""
+    """Print a gaps report as rich tables in Chinese.
+
+    Chain, segment and project names are data: never read as markup, control characters shown
+    as visible escapes, whatever console is given.
+    """
     from rich.table import Table
+    from rich.text import Text
+
+    from .textsafe import visible
+
+    def say(line: str, **style: Any) -> None:
+        console.print(Text(visible(line), **style))
+
+    def cells(*values: object) -> list[Text]:
+        return [Text(visible(v)) for v in values]
 
     summary = Table(title="产业链缺口概览（补链 / 增链 / 丰链）")
     for col in ("产业链", "环节", "已覆盖", *KINDS, "待招商"):
         summary.add_column(col, justify="left" if col == "产业链" else "right")
     for r in result["summary"]["by_chain"]:
-        summary.add_row(r["chain"], str(r["segments"]), str(r["present"]),
-                        *(str(r[k]) for k in KINDS), str(r["open"]))
+        summary.add_row(*cells(r["chain"], r["segments"], r["present"], *(r[k] for k in KINDS), r["open"]))
     console.print(summary)
     for kind in KINDS:
         items = [g for g in result["gaps"] if g["kind"] == kind]
@@ -627,20 +639,19 @@ def print_gaps(result: dict[str, Any], console: Any) -> None:
             ids = g["addressed_by"]
             projects = ("、".join(ids[:2]) + (f" 等{len(ids)}个" if len(ids) > 2 else "")
                         if ids else "—（招商目标）")
-            table.add_row(str(g["rank"]), g["chain"], g["node"], f"{g['score']:.3f}",
-                          str(g["firms"]), projects)
+            table.add_row(*cells(g["rank"], g["chain"], g["node"], f"{g['score']:.3f}", g["firms"], projects))
         console.print(table)
         for g in items:
-            console.print(f"  {g['rank']}. {g['node']}：" + "；".join(g["reasons"][:-1]), markup=False)
+            say(f"  {g['rank']}. {g['node']}：" + "；".join(g["reasons"][:-1]))
     dis = result["role_disagreements"]
     if dis:
-        console.print(f"申报的链上作用与环节类别不一致（{len(dis)} 个项目）", style="bold")
+        say(f"申报的链上作用与环节类别不一致（{len(dis)} 个项目）", style="bold")
         for d in dis[:30]:
-            console.print(f"  {d['project_id']} {d['project']}：{d['reason']}", markup=False)
+            say(f"  {d['project_id']} {d['project']}：{d['reason']}")
         if len(dis) > 30:
-            console.print(f"  ……其余 {len(dis) - 30} 个见 --json 输出。")
+            say(f"  ……其余 {len(dis) - 30} 个见 --json 输出。")
     counts = result["after_pipeline"]["counts"]
-    console.print("在库项目全部建成后：" + "，".join(f"{CHANGES[c]} {n} 个" for c, n in counts.items()) + "。")
+    say("在库项目全部建成后：" + "，".join(f"{CHANGES[c]} {n} 个" for c, n in counts.items()) + "。")
 
 
 # --------------------------------------------------------------------------- layout

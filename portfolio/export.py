@@ -43,7 +43,9 @@ def write_xlsx(sheets: Mapping[str, pl.DataFrame], target: str | Path | io.Bytes
     workbook = xlsxwriter.Workbook(buffer if isinstance(buffer, io.BytesIO) else str(buffer),
                                    {"in_memory": True, "default_date_format": "yyyy-mm-dd",
                                     # a cell text such as "=HYPERLINK(…)" stays text, never a formula
-                                    "strings_to_formulas": False})
+                                    "strings_to_formulas": False,
+                                    # NaN / ±inf (a query can return them) as #NUM! / #DIV/0!, not a crash
+                                    "nan_inf_to_errors": True})
     try:
         header_fmt = workbook.add_format({"bold": True, "bg_color": "#DCE6F1", "border": 1,
                                           "text_wrap": True, "valign": "vcenter"})

@@ -941,23 +941,35 @@ def ingest_file(
 
 
 def print_summary(payload: dict[str, Any], console: Console, *, max_errors: int = 20) -> None:
-    """A short readable summary of an import and its first errors as a table."""
+    """A short readable summary of an import and its first errors as a table.
+
+    File names, values and reasons are data: never read as markup, control characters shown
+    as visible escapes (``textsafe.visible``), whatever console is given.
+    """
+    from rich.text import Text
+
+    from .textsafe import visible
+
+    def say(line: str) -> None:
+        console.print(Text(visible(line)))
+
+    def cell(value: object) -> Text:
+        return Text(visible(value))
+
     label = KIND_LABELS.get(payload["kind"], payload["kind"])
-    console.print(
-        f"{Path(payload['file']).name}（{label}）：读取 {payload['rows_read']} 行，"
+    say(f"{Path(payload['file']).name}（{label}）：读取 {payload['rows_read']} 行，"
         f"新增 {payload['inserted']}，更新 {payload['updated']}，未变 {payload['unchanged']}，"
-        f"拒收 {payload['rejected']}，跳过合计行 {payload['skipped']}。"
-    )
+        f"拒收 {payload['rejected']}，跳过合计行 {payload['skipped']}。")
     if payload.get("skipped_rows"):
-        console.print(f"跳过的合计/小计行：第 {'、'.join(map(str, payload['skipped_rows'][:20]))} 行。")
+        say(f"跳过的合计/小计行：第 {'、'.join(map(str, payload['skipped_rows'][:20]))} 行。")
     errors = payload["errors"]
     if not errors:
         return
-    console.print(f"拒收明细已写入 {payload['rejects_file']}（共 {len(errors)} 条问题）。")
+    say(f"拒收明细已写入 {payload['rejects_file']}（共 {len(errors)} 条问题）。")
     table = Table("行号", "列", "值", title=f"前 {min(max_errors, len(errors))} 条问题")
     table.add_column("原因", overflow="fold")
     for e in errors[:max_errors]:
-        table.add_row(str(e["row"]), e["column"], "" if e["value"] is None else str(e["value"]), e["reason"])
+        table.add_row(cell(e["row"]), cell(e["column"]), cell(e["value"]), cell(e["reason"]))
     console.print(table)
 
 

@@ -6,12 +6,19 @@ Python replacement scans, capped memory and threads, no spilling to disk, and th
 configuration locked so the query cannot change any of it. On top of that, a pre-check parses
 the text and refuses, with one clear Chinese sentence, anything that is not a single query
 (DDL, DML, COPY, EXPORT, ATTACH, INSTALL/LOAD, SET, CALL, CHECKPOINT, transactions, reading
-files …) before it reaches the database. A timer interrupts the query on that same connection,
-and at most ``max_rows + 1`` rows are ever fetched.
+files …) before it reaches the database. A timer interrupts the query on that same connection.
+
+Results are bounded by rows and by bytes. CSV and JSON are streamed (:func:`stream_query`):
+one Arrow batch at a time is fetched, rendered by DuckDB per column and written, so memory
+stays near a fixed ceiling whatever the query returns. The table and the app hold a frame
+(:func:`run_query`) capped by rows and by Arrow bytes. Every value the engine can produce is
+rendered: what polars or Python cannot hold (infinite dates, UHUGEINT, INTERVAL, BIT, UNION …)
+comes as DuckDB's own text of it.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -24,15 +31,17 @@ from datetime import date, datetime, timedelta
 from datetime import time as dtime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import duckdb
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
-from . import config, store
+from . import config, store, textsafe
 
 MEMORY_LIMIT = "1GB"
 THREADS = 2
@@ -40,6 +49,17 @@ DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_ROWS = 10_000
 #: A terminal table of more rows is unreadable and slow to lay out (rich: ~1 ms a row).
 TABLE_MAX_ROWS = 1_000
+#: Rows per Arrow batch taken from the engine (one DuckDB vector). CSV and JSON hold one batch
+#: at a time, so their memory stays near a fixed ceiling whatever the query returns.
+BATCH_ROWS = 2_048
+#: Bytes of result a frame (the table format, the app's page) may hold, by Arrow size.
+FRAME_MAX_BYTES = 64 * 2**20
+#: Bytes a csv/json output may write unless ``--max-bytes`` says otherwise.
+STREAM_MAX_BYTES = 2**30
+#: Upper bounds of the options, so a typo cannot ask for more than the machine can count.
+MAX_ROWS_LIMIT = 10**12
+MAX_BYTES_LIMIT = 2**50
+MAX_TIMEOUT_S = 86_400.0
 
 #: Engine settings of every sandbox connection; ``lock_configuration`` comes last so nothing the
 #: query does can change the others. ``temp_directory = ''`` forbids spilling to disk, so a
@@ -105,6 +125,7 @@ MESSAGES: dict[str, str] = {
     "file_access": "SQL 控制台不能读取或列出文件（{what}）；请查询数据库中的表和视图（file access refused）。",
     "not_allowed": _ALLOWED_HINT + "；{kw} 不被允许（not a query）。",
     "bad_option": "{what}",
+    "bad_file": "{what}",
     "syntax": "SQL 语法错误：{detail}",
     "sql_error": "SQL 执行出错：{detail}",
     "out_of_memory": "查询所需内存超过控制台上限 " + MEMORY_LIMIT + "，请缩小范围或增加筛选条件（out of memory）。",
@@ -131,13 +152,15 @@ class QueryError(QueryRefused):
 
 @dataclass(frozen=True)
 class QueryResult:
-    """A query's rows (at most ``max_rows``), whether more existed, and how long it took."""
+    """A query's rows (at most ``max_rows`` and about ``max_bytes``), whether more existed, and how long it took."""
 
     frame: pl.DataFrame
     truncated: bool
     elapsed_s: float
     sql: str
     max_rows: int = DEFAULT_MAX_ROWS
+    truncated_by: str | None = None  # None, "rows" or "bytes"
+    max_bytes: int = FRAME_MAX_BYTES
 
 
 @contextmanager
@@ -321,16 +344,6 @@ def _translate(exc: duckdb.Error, *, timed_out: bool, timeout: float) -> QueryRe
     return QueryError("sql_error", detail=_engine_detail(exc))
 
 
-def _text(value: Any) -> str:
-    """Text for a value polars cannot hold; an INTERVAL reads like DuckDB prints it."""
-    if isinstance(value, pa.MonthDayNano):
-        parts = [f"{value.months} months" if value.months else "",
-                 f"{value.days} days" if value.days else "",
-                 str(timedelta(microseconds=value.nanoseconds // 1000)) if value.nanoseconds else ""]
-        return " ".join(p for p in parts if p) or "00:00:00"
-    return str(value)
-
-
 def _unique_names(names: list[str]) -> list[str]:
     """Column names made unique (``a``, ``a_2``, …): polars needs them, SQL allows repeats."""
     used: set[str] = set()
@@ -346,43 +359,336 @@ def _unique_names(names: list[str]) -> list[str]:
     return out
 
 
-def _to_polars(table: pa.Table) -> pl.DataFrame:
-    """Arrow → polars; a column polars cannot import (INTERVAL, UNION …) becomes text."""
-    table = table.rename_columns(_unique_names(table.column_names))
+def _check_options(timeout: float, max_rows: int, max_bytes: int) -> None:
+    """Refuse a timeout, row cap or byte cap the machine cannot honour (one sentence each)."""
+    if not (isinstance(timeout, int | float) and 0 < timeout <= MAX_TIMEOUT_S):
+        raise QueryRefused("bad_option", what=(
+            f"超时秒数必须大于 0、不超过 {MAX_TIMEOUT_S:g}（--timeout {timeout}）。"))
+    if not 0 <= max_rows <= MAX_ROWS_LIMIT:
+        raise QueryRefused("bad_option", what=(
+            f"最多返回行数必须在 0 到 {MAX_ROWS_LIMIT} 之间（--max-rows {max_rows}）。"))
+    if not 1 <= max_bytes <= MAX_BYTES_LIMIT:
+        raise QueryRefused("bad_option", what=(
+            f"输出字节上限必须在 1 到 {human_bytes(MAX_BYTES_LIMIT)} 之间（--max-bytes {max_bytes}）。"))
+
+
+#: An SQL file larger than this is not one query (and reading ``/dev/zero`` must end).
+MAX_SQL_FILE_BYTES = 2**20
+
+
+def read_sql_file(path: str | Path) -> str:
+    """The text of an .sql file: UTF-8 (with or without BOM), else GBK/GB18030; QueryRefused otherwise.
+
+    The same rule as the ledger reader: Notepad on a Chinese Windows may still save GBK.
+    """
+    path = Path(path)
     try:
-        frame = pl.from_arrow(table)
-        assert isinstance(frame, pl.DataFrame)
-        return frame
-    except Exception:  # noqa: BLE001 - fall back column by column below
-        pass
-    columns: list[pl.Series] = []
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        try:
-            series = pl.from_arrow(column)
-            assert isinstance(series, pl.Series)
-            columns.append(series.alias(name))
-        except Exception:  # noqa: BLE001 - polars has no type for it: show it as text
-            values = [None if v is None else _text(v) for v in column.to_pylist()]
-            columns.append(pl.Series(name, values, dtype=pl.String))
-    return pl.DataFrame(columns)
+        with path.open("rb") as fh:
+            data = fh.read(MAX_SQL_FILE_BYTES + 1)
+    except OSError as exc:
+        raise QueryRefused("bad_file", what=f"无法读取 SQL 文件 {path}：{exc.strerror or exc}（unreadable file）。") from exc
+    if len(data) > MAX_SQL_FILE_BYTES:
+        raise QueryRefused("bad_file", what=(
+            f"SQL 文件 {path} 超过 {human_bytes(MAX_SQL_FILE_BYTES)}，不像一条查询（file too large）。"))
+    if b"\x00" not in data:
+        for encoding in ("utf-8-sig", "gb18030"):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+    raise QueryRefused("bad_file", what=(
+        f"无法识别 SQL 文件 {path} 的文字编码（应为 UTF-8 或 GBK 文本）（unknown encoding）。"))
 
 
-def run_query(
-    db: str | Path | None,
-    sql: str,
+def parse_size(text: str) -> int:
+    """Bytes from ``1048576``, ``512K``, ``64M``, ``1G``, ``1.5GiB`` (binary units); ValueError otherwise."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text, re.IGNORECASE)
+    if not m:
+        raise ValueError(text)
+    value = Decimal(m.group(1)) * 1024 ** " kmgt".index(m.group(2).lower() or " ")
+    return int(value)
+
+
+def human_bytes(n: int) -> str:
+    """``1 GiB``, ``64 MiB``, ``1.5 KiB``, ``12 B``."""
+    for unit, size in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if n >= size:
+            return f"{n / size:.1f}".rstrip("0").rstrip(".") + f" {unit}"
+    return f"{n} B"
+
+
+# --- rendering every engine value ------------------------------------------------------------
+#
+# The engine knows its own types best, so every value is turned into text or a JSON value by
+# DuckDB itself, per column, vectorised: the user's relation is projected through expressions
+# chosen from its column types (``relation.types``). Infinite and far-away dates, HUGEINT and
+# UHUGEINT, INTERVAL, TIME WITH TIME ZONE, BIT, BLOB, UNION, MAP and anything unknown can then
+# never reach a Python or polars conversion that cannot hold them.
+
+_INTEGERS = frozenset({"tinyint", "smallint", "integer", "bigint", "utinyint", "usmallint",
+                       "uinteger", "ubigint", "hugeint", "uhugeint", "bignum", "varint"})
+_FLOATS = frozenset({"float", "double"})
+#: Text of these types is always a plain number or true/false: never a formula, never escaped.
+_PLAIN_TEXT = _INTEGERS | {"decimal", "boolean"}
+#: Types polars and Python hold exactly, for any value the engine can produce.
+_FRAME_SCALARS = frozenset({"boolean", "tinyint", "smallint", "integer", "bigint", "utinyint",
+                            "usmallint", "uinteger", "ubigint", "float", "double", "decimal",
+                            "varchar", "uuid", "enum", "time", "time_ns", "null"})
+#: Types kept native in a frame only when every value fits Python (checked per result).
+_TEMPORAL = frozenset({"date", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns",
+                       "timestamp with time zone"})
+_NESTED = frozenset({"list", "array", "struct", "tuple", "map"})  # tuple: an unnamed struct
+#: Types whose text the engine writes itself (numbers, dates, intervals, JSON of nested values):
+#: never a formula. Every other column (VARCHAR, ENUM, BLOB, UNION …) can carry a user's text.
+_ENGINE_TEXT = (_PLAIN_TEXT | _FLOATS | _TEMPORAL | _NESTED
+                | {"interval", "time", "time_ns", "time with time zone", "uuid", "bit", "null"})
+#: The largest magnitude of DECIMAL(38, 0), which is how Arrow carries a HUGEINT.
+_DEC38 = "99999999999999999999999999999999999999"
+#: Characters that JSON leaves raw but a terminal obeys (C1 controls such as CSI, DEL, bidi
+#: overrides, line separators): written as ``\\uXXXX`` escapes, which JSON reads back unchanged.
+_JSON_RAW = [chr(c) for c in [0x7F, *range(0x80, 0xA0), *sorted(textsafe._BIDI), 0x2028, 0x2029]]
+_JSON_ESCAPED = [f"\\u{ord(c):04x}" for c in _JSON_RAW]
+#: Every character :func:`textsafe.visible` escapes, for the vectorised terminal form of CSV.
+_VISIBLE_RAW = [chr(c) for c in textsafe._TABLE_ONE_LINE]
+_VISIBLE_ESCAPED = [textsafe._TABLE_ONE_LINE[ord(c)] for c in _VISIBLE_RAW]
+
+
+def _sql_str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _children(kind: Any) -> list[tuple[str, Any]]:
+    return [(str(name), child) for name, child in kind.children]
+
+
+def _json_sql(x: str, kind: Any, depth: int = 0) -> str:
+    """SQL for the JSON text of ``x``: NULL when ``x`` is NULL; numbers exact; NaN and ±inf null."""
+    tid = kind.id
+    if tid in _PLAIN_TEXT:
+        return f"({x})::varchar"
+    if tid in _FLOATS:
+        return f"case when isfinite({x}) then ({x})::varchar end"
+    e = f"e{depth}"
+    if tid in ("list", "array"):
+        child = dict(_children(kind))["child"]
+        inner = _json_sql(e, child, depth + 1)
+        return (f"case when ({x}) is null then null else '[' || array_to_string(list_transform({x}, "
+                f"lambda {e}: coalesce({inner}, 'null')), ', ') || ']' end")
+    if tid in ("struct", "tuple"):
+        fields = _children(kind)
+        named = any(name for name, _ in fields)
+        parts = []
+        for i, (name, child) in enumerate(fields, start=1):
+            value = _json_sql(f"struct_extract({x}, {_sql_str(name) if named else i})", child, depth + 1)
+            key = _sql_str(json.dumps(name, ensure_ascii=False) + ": ") + " || " if named else ""
+            parts.append(f"{key}coalesce({value}, 'null')")
+        first, last = ("{", "}") if named else ("[", "]")
+        return (f"case when ({x}) is null then null else '{first}' || "
+                + " || ', ' || ".join(parts) + f" || '{last}' end")
+    if tid == "map":
+        kids = dict(_children(kind))
+        key = _text_sql(f"struct_extract({e}, 'key')", kids["key"], depth + 1)
+        value = _json_sql(f"struct_extract({e}, 'value')", kids["value"], depth + 1)
+        return (f"case when ({x}) is null then null else '{{' || array_to_string(list_transform("
+                f"map_entries({x}), lambda {e}: to_json(coalesce({key}, 'null'))::varchar || ': ' || "
+                f"coalesce({value}, 'null')), ', ') || '}}' end")
+    if tid == "union":
+        members = _children(kind)[1:]  # the first child is the tag
+        whens = " ".join(
+            f"when {_sql_str(name)} then {_json_sql(f'union_extract({x}, {_sql_str(name)})', child, depth + 1)}"
+            for name, child in members)
+        return f"case union_tag({x}) {whens} end"
+    if tid == "varchar":  # a JSON-typed column is VARCHAR too: to_json keeps it as JSON
+        return f"to_json({x})::varchar"
+    return f"to_json(({x})::varchar)::varchar"
+
+
+def _text_sql(x: str, kind: Any, depth: int = 0) -> str:
+    """SQL for the text of ``x`` as DuckDB prints it; lists, structs and maps as JSON text."""
+    if kind.id in _NESTED:
+        return _json_sql(x, kind, depth)
+    return f"({x})::varchar"
+
+
+def _frame_native(kind: Any) -> bool:
+    """True when every value of this type converts to polars and Python exactly, and the app's
+    table and xlsx export can show it: scalars, lists of scalars, named structs of those."""
+    if kind.id in _FRAME_SCALARS:
+        return True
+    if kind.id == "list":
+        return dict(_children(kind))["child"].id in _FRAME_SCALARS
+    if kind.id == "struct":
+        return all(_frame_native(child) for _, child in _children(kind))
+    return False
+
+
+def _frame_exprs(types: list[Any]) -> tuple[list[str], list[str]]:
+    """Projection for an in-memory frame, and each column's mode: native, text or checked.
+
+    A checked column (dates, timestamps, HUGEINT) comes as its native value, its text and a
+    flag saying the value fits Python; the column stays native when every flag is true.
+    """
+    exprs: list[str] = []
+    modes: list[str] = []
+    for i, kind in enumerate(types, start=1):
+        x = f"#{i}"
+        if _frame_native(kind):
+            exprs.append(f"{x} as c{i}")
+            modes.append("native")
+        elif kind.id in _TEMPORAL or kind.id == "hugeint":
+            if kind.id == "hugeint":
+                native = f"try_cast({x} as decimal(38, 0))"
+                fits = f"{x} between -{_DEC38} and {_DEC38}"
+            elif kind.id == "timestamp_ns":  # its range is inside Python's; only ±infinity is not
+                native, fits = x, f"isfinite({x})"
+            else:  # a day's margin: a time zone must not push a value past year 1 or 9999
+                native = x
+                fits = (f"isfinite({x}) and {x} between cast('0001-01-02' as {kind}) "
+                        f"and cast('9999-12-30' as {kind})")
+            exprs += [f"{native} as c{i}", f"({x})::varchar as t{i}", f"({x} is null or ({fits})) as k{i}"]
+            modes.append("checked")
+        else:
+            exprs.append(f"{_text_sql(x, kind)} as c{i}")
+            modes.append("text")
+    return exprs, modes
+
+
+def _frame_of(table: pa.Table, modes: list[str], names: list[str]) -> pl.DataFrame:
+    """The fetched projection as polars: a checked column stays native only if every value fits."""
+    columns: list[pa.ChunkedArray] = []
+    for i, mode in enumerate(modes, start=1):
+        column = table.column(f"c{i}")
+        if mode == "checked" and pc.all(table.column(f"k{i}")).as_py() is False:
+            column = table.column(f"t{i}")
+        columns.append(column)
+    frame = pl.from_arrow(pa.Table.from_arrays(columns, names=names))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _csv_cell(expr: pl.Expr, *, formula: bool, terminal: bool) -> pl.Expr:
+    """One CSV field: formula-safe, control characters visible on a terminal, quoted when needed."""
+    if formula:
+        expr = textsafe.formula_safe_expr(expr)
+    if terminal:
+        expr = expr.str.replace_many(_VISIBLE_RAW, _VISIBLE_ESCAPED)
+    quoted = pl.lit('"') + expr.str.replace_all('"', '""', literal=True) + pl.lit('"')
+    return pl.when(expr.str.contains(r'[",\r\n]') | (expr == "")).then(quoted).otherwise(expr).fill_null("")
+
+
+def _csv_header(names: list[str], *, terminal: bool) -> str:
+    frame = pl.DataFrame({"n": names}, schema={"n": pl.String})
+    cells = frame.select(_csv_cell(pl.col("n"), formula=True, terminal=terminal).alias("n"))["n"].to_list()
+    return ",".join(cells) + "\n"
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a streamed csv/json output wrote: rows, bytes, and why it stopped early if it did."""
+
+    rows: int
+    bytes: int
+    truncated_by: str | None  # None, "rows" or "bytes"
+    max_rows: int
+    max_bytes: int
+    elapsed_s: float = 0.0
+
+    @property
+    def truncated(self) -> bool:
+        """True when the result had more rows than were written."""
+        return self.truncated_by is not None
+
+
+def _write_relation(
+    relation: duckdb.DuckDBPyRelation,
+    out: IO[str] | IO[bytes],
     *,
-    timeout: float = DEFAULT_TIMEOUT_S,
-    max_rows: int = DEFAULT_MAX_ROWS,
-) -> QueryResult:
-    """Run one read-only statement in the sandbox; at most ``max_rows`` rows, interrupted after ``timeout`` s."""
-    if not timeout > 0 or math.isinf(timeout):
-        raise QueryRefused("bad_option", what=f"超时秒数必须是正数（--timeout {timeout}）。")
-    if max_rows < 0:
-        raise QueryRefused("bad_option", what=f"最多返回行数不能为负数（--max-rows {max_rows}）。")
-    started = time.monotonic()
-    statement = check_query(sql)
-    batches: list[pa.RecordBatch] = []
+    fmt: str,
+    max_rows: int,
+    max_bytes: int,
+    terminal: bool = False,
+) -> Written:
+    """Write a relation as CSV or a JSON array, one Arrow batch at a time, within the caps.
+
+    Each batch is formatted vectorised (DuckDB renders the values, polars assembles the lines);
+    only one batch is held at a time. Output stops at ``max_rows`` rows or before the row that
+    would pass ``max_bytes`` bytes (UTF-8); a JSON array is always closed.
+    """
+    if fmt not in ("csv", "json"):
+        raise QueryRefused("bad_option", what=f"不支持的输出格式 {fmt!r}；可选 table、csv、json。")
+    types = list(relation.types)
+    names = _unique_names(list(relation.columns))
+    if fmt == "csv":
+        exprs = [f"{_text_sql(f'#{i}', kind)} as c{i}" for i, kind in enumerate(types, start=1)]
+        cells = [_csv_cell(pl.col(f"c{i}"), formula=kind.id not in _ENGINE_TEXT, terminal=terminal)
+                 for i, kind in enumerate(types, start=1)]
+        line = pl.concat_str(cells, separator=",") + pl.lit("\n")
+        head, sep, tail = _csv_header(names, terminal=terminal), "", ""
+    else:
+        exprs = [f"{_json_sql(f'#{i}', kind)} as c{i}" for i, kind in enumerate(types, start=1)]
+        parts: list[pl.Expr] = [pl.lit(",\n  {")]
+        for i, name in enumerate(names, start=1):
+            key = json.dumps(name, ensure_ascii=False)
+            parts += [pl.lit(("" if i == 1 else ", ") + key + ": "), pl.col(f"c{i}").fill_null("null")]
+        parts.append(pl.lit("}"))
+        line = pl.concat_str(parts).str.replace_many(_JSON_RAW, _JSON_ESCAPED)
+        head, sep, tail = "", "[\n  ", "\n]\n"
+    binary = not isinstance(out, io.TextIOBase)
+
+    def write(text: str) -> None:
+        out.write(text.encode("utf-8") if binary else text)  # type: ignore[arg-type]
+
+    written_bytes = len(head.encode("utf-8"))
+    budget = max_bytes - len(tail.encode("utf-8"))
     rows = 0
+    cut: str | None = None
+    write(head)
+    reader = relation.project(", ".join(exprs)).to_arrow_reader(BATCH_ROWS)
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        if batch.num_rows == 0:
+            continue
+        if rows >= max_rows:
+            cut = "rows"
+            break
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        lines = frame.select(line.alias("line"))["line"].head(max_rows - rows)
+        total = lines.str.len_bytes().cast(pl.Int64).cum_sum()
+        fit = int((total <= budget - written_bytes).sum())
+        if fit:
+            chunk = lines.head(fit).str.join("").item()
+            if rows == 0 and sep:  # the first row opens the array instead of following a comma
+                chunk = sep + chunk[len(sep):]
+            write(chunk)
+            written_bytes += int(total[fit - 1])
+            rows += fit
+        if fit < lines.len():
+            cut = "bytes"
+            break
+        if batch.num_rows > lines.len():
+            cut = "rows"
+            break
+    if fmt == "json":
+        write("[]\n" if rows == 0 else tail)
+        written_bytes += 3 if rows == 0 else len(tail)
+    out.flush()
+    return Written(rows=rows, bytes=written_bytes, truncated_by=cut, max_rows=max_rows, max_bytes=max_bytes)
+
+
+@contextmanager
+def _running(
+    db: str | Path | None, sql: str, timeout: float
+) -> Iterator[tuple[str, duckdb.DuckDBPyRelation]]:
+    """The checked statement and its relation on a fresh sandbox connection, interrupted after ``timeout``.
+
+    Engine errors raised while the caller reads the relation are translated too, so a timeout
+    that fires mid-fetch is a :class:`QueryTimeout`.
+    """
+    statement = check_query(sql)
     with sandbox_connection(db) as con:
         fired = threading.Event()
 
@@ -398,44 +704,132 @@ def run_query(
             relation = con.sql(statement)
             if relation is None:
                 raise QueryRefused("not_allowed", kw=_keywords(statement))
-            reader = relation.to_arrow_reader(min(max_rows + 1, 100_000))
-            schema = reader.schema
-            while rows <= max_rows:
-                try:
-                    batch = reader.read_next_batch()
-                except StopIteration:
-                    break
-                batches.append(batch)
-                rows += batch.num_rows
+            yield statement, relation
         except duckdb.Error as exc:
             raise _translate(exc, timed_out=fired.is_set(), timeout=timeout) from exc
         finally:
             timer.cancel()
-    table = pa.Table.from_batches(batches, schema=schema).slice(0, max_rows)
+
+
+def run_query(
+    db: str | Path | None,
+    sql: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = FRAME_MAX_BYTES,
+) -> QueryResult:
+    """Run one read-only statement in the sandbox into a frame (for the table and the app).
+
+    At most ``max_rows`` rows and about ``max_bytes`` bytes (Arrow size) are kept; the query is
+    interrupted after ``timeout`` s. Values polars or Python cannot hold come back as DuckDB's
+    text of them (``infinity``, ``1 year 2 days``, ``0101``…).
+    """
+    _check_options(timeout, max_rows, max_bytes)
+    started = time.monotonic()
+    batches: list[pa.RecordBatch] = []
+    rows = held = 0
+    cut: str | None = None
+    with _running(db, sql, timeout) as (statement, relation):
+        names = _unique_names(list(relation.columns))
+        exprs, modes = _frame_exprs(list(relation.types))
+        reader = relation.project(", ".join(exprs)).to_arrow_reader(min(max_rows + 1, BATCH_ROWS))
+        schema = reader.schema
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            if rows + batch.num_rows > max_rows:
+                batch, cut = batch.slice(0, max_rows - rows), "rows"
+            size = batch.nbytes
+            if held + size > max_bytes:  # keep the rows that fit, estimated at the batch's average
+                keep = int((max_bytes - held) // max(1, size // max(1, batch.num_rows)))
+                batch, cut = batch.slice(0, min(keep, batch.num_rows)), "bytes"
+                size = batch.nbytes
+            batches.append(batch)
+            rows += batch.num_rows
+            held += size
+            if cut:
+                break
+    table = pa.Table.from_batches(batches, schema=schema)
     return QueryResult(
-        frame=_to_polars(table),
-        truncated=rows > max_rows,
+        frame=_frame_of(table, modes, names),
+        truncated=cut is not None,
         elapsed_s=time.monotonic() - started,
         sql=statement,
         max_rows=max_rows,
+        truncated_by=cut,
+        max_bytes=max_bytes,
     )
+
+
+def stream_query(
+    db: str | Path | None,
+    sql: str,
+    out: IO[str] | IO[bytes],
+    *,
+    fmt: str = "csv",
+    timeout: float = DEFAULT_TIMEOUT_S,
+    max_rows: int = DEFAULT_MAX_ROWS,
+    max_bytes: int = STREAM_MAX_BYTES,
+    terminal: bool = False,
+) -> Written:
+    """Run one read-only statement and write it to ``out`` as CSV or JSON while it is fetched.
+
+    Memory stays near one batch whatever the query returns; output stops at ``max_rows`` rows
+    or ``max_bytes`` bytes (the returned :class:`Written` says which). CSV cells that a
+    spreadsheet would run as formulas get a leading ``'``; with ``terminal`` control
+    characters in CSV are written as visible escapes. A timeout mid-stream raises
+    :class:`QueryTimeout` after the rows already written.
+    """
+    _check_options(timeout, max_rows, max_bytes)
+    started = time.monotonic()
+    with _running(db, sql, timeout) as (_, relation):
+        written = _write_relation(relation, out, fmt=fmt, max_rows=max_rows, max_bytes=max_bytes,
+                                  terminal=terminal)
+    return Written(rows=written.rows, bytes=written.bytes, truncated_by=written.truncated_by,
+                   max_rows=max_rows, max_bytes=max_bytes, elapsed_s=time.monotonic() - started)
 
 
 # --- output ---------------------------------------------------------------------------------
 
 
+def write_frame(frame: pl.DataFrame, out: IO[str] | IO[bytes], *, fmt: str, terminal: bool = False) -> Written:
+    """Write a frame (a :class:`QueryResult`'s) as CSV or JSON with the same rules as the console."""
+    con = duckdb.connect(":memory:", config=dict(SANDBOX_CONFIG))
+    try:
+        relation = con.from_arrow(frame.to_arrow(compat_level=pl.CompatLevel.oldest()))
+        return _write_relation(relation, out, fmt=fmt, max_rows=MAX_ROWS_LIMIT, max_bytes=MAX_BYTES_LIMIT,
+                               terminal=terminal)
+    finally:
+        con.close()
+
+
+def to_json(frame: pl.DataFrame) -> str:
+    """The rows as a JSON array of objects (Decimal written as exact numbers, e.g. 23520000.00)."""
+    buffer = io.StringIO()
+    write_frame(frame, buffer, fmt="json")
+    return buffer.getvalue().rstrip("\n")
+
+
+def to_csv(frame: pl.DataFrame) -> str:
+    """The rows as CSV with a header, formula cells neutralised; nested values written as JSON text."""
+    buffer = io.StringIO()
+    write_frame(frame, buffer, fmt="csv")
+    return buffer.getvalue()
+
+
 def _json_value(value: Any) -> str:
-    """One JSON value; Decimal as an exact JSON number, dates as ISO text, NaN as null."""
+    """A nested value of a table cell, written like JSON (NaN and infinities as nan / inf)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
         return str(value)
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else "null"
-    if isinstance(value, Decimal):
-        return str(value) if value.is_finite() else "null"
+    if isinstance(value, float | Decimal):
+        return repr(value) if isinstance(value, float) else format(value, "f")
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, datetime | date | dtime):
@@ -452,47 +846,23 @@ def _json_value(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def to_json(frame: pl.DataFrame) -> str:
-    """The rows as a JSON array of objects (Decimal written as exact numbers, e.g. 23520000.00)."""
-    names = [json.dumps(name, ensure_ascii=False) for name in frame.columns]
-    lines = [
-        "{" + ", ".join(f"{n}: {_json_value(v)}" for n, v in zip(names, row, strict=True)) + "}"
-        for row in frame.iter_rows()
-    ]
-    if not lines:
-        return "[]"
-    return "[\n  " + ",\n  ".join(lines) + "\n]"
-
-
-_CSV_NATIVE = (pl.Boolean, pl.String, pl.Date, pl.Datetime, pl.Time, pl.Duration, pl.Decimal,
-               pl.Categorical, pl.Enum)
-
-
-def to_csv(frame: pl.DataFrame) -> str:
-    """The rows as CSV with a header; nested or binary values written as JSON text."""
-    fixes = []
-    for name, dtype in frame.schema.items():
-        if dtype.is_numeric() or isinstance(dtype, _CSV_NATIVE) or dtype in _CSV_NATIVE:
-            continue
-        fixes.append(pl.Series(name, [None if v is None else _json_value(v) for v in frame[name].to_list()],
-                               dtype=pl.String))
-    if fixes:
-        frame = frame.with_columns(fixes)
-    return frame.write_csv()
-
-
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    """A table cell: user text as data (control characters visible, never markup)."""
     if value is None:
-        return "—"
+        return Text("—", style="dim")
+    if isinstance(value, bool):  # as DuckDB, CSV and JSON write it
+        return Text("true" if value else "false")
     if isinstance(value, float) and math.isfinite(value):
         if value == 0 or 1e-6 <= abs(value) < 1e15:
-            return f"{value:,.6f}".rstrip("0").rstrip(".")
-        return repr(value)
+            return Text(f"{value:,.6f}".rstrip("0").rstrip("."))
+        return Text(repr(value))
+    if isinstance(value, Decimal):
+        return Text(format(value, "f"))
     if isinstance(value, list | tuple | dict):
-        return _json_value(value)
+        return Text(textsafe.visible(_json_value(value)))
     if isinstance(value, bytes):
-        return value.hex()
-    return str(value)
+        return Text(value.hex())
+    return Text(textsafe.visible(value))
 
 
 def _summary(result: QueryResult, *, shown: int | None = None) -> str:
@@ -500,9 +870,23 @@ def _summary(result: QueryResult, *, shown: int | None = None) -> str:
     line = f"{n} 行，用时 {result.elapsed_s:.2f} 秒"
     if shown is not None and shown < n:
         line += f"；表格只列出前 {shown} 行，完整结果请用 --format csv 或 json"
-    if result.truncated:
+    if result.truncated_by == "bytes":
+        line += (f"；结果超过 {human_bytes(result.max_bytes)}，只显示前 {n} 行"
+                 "（可用 --max-bytes 调整，或用 --format csv / json 导出）")
+    elif result.truncated:
         line += f"；结果超过 {result.max_rows} 行，只显示前 {result.max_rows} 行（可用 --max-rows 调整）"
     return line
+
+
+def stream_notice(written: Written) -> str:
+    """The stderr line after a cut csv/json output (empty when nothing was cut)."""
+    if written.truncated_by == "bytes":
+        return (f"{written.rows} 行，用时 {written.elapsed_s:.2f} 秒；输出达到 {human_bytes(written.max_bytes)}"
+                f" 上限，只输出了前 {written.rows} 行（可用 --max-bytes 调整；output cut at --max-bytes）")
+    if written.truncated_by == "rows":
+        return (f"{written.rows} 行，用时 {written.elapsed_s:.2f} 秒；结果超过 {written.max_rows} 行，"
+                f"只显示前 {written.max_rows} 行（可用 --max-rows 调整）")
+    return ""
 
 
 def print_result(
@@ -515,27 +899,27 @@ def print_result(
     """Print a result as a rich table (with a footer), CSV or a JSON array of row objects.
 
     The table lists at most ``TABLE_MAX_ROWS`` rows (the footer says so); CSV and JSON carry
-    every row of the result. For ``csv`` and ``json`` stdout carries only the data; the truncation notice goes to
-    ``notices`` (stderr by default) so a redirected file stays clean.
+    every row of the result. For ``csv`` and ``json`` stdout carries only the data; the
+    truncation notice goes to ``notices`` (stderr by default) so a redirected file stays clean.
+    Text from the data is never read as markup and its control characters are shown escaped.
     """
     if fmt == "table":
         table = Table(show_header=True, header_style="bold", show_lines=False)
         frame = result.frame.head(TABLE_MAX_ROWS)
         for name, dtype in frame.schema.items():
-            table.add_column(name, justify="right" if dtype.is_numeric() else "left", overflow="fold")
+            table.add_column(Text(textsafe.visible(name)), justify="right" if dtype.is_numeric() else "left",
+                             overflow="fold")
         for row in frame.iter_rows():
             table.add_row(*(_cell(v) for v in row))
         console.print(table)
-        console.print(_summary(result, shown=frame.height), highlight=False, markup=False)
+        console.print(Text(_summary(result, shown=frame.height)))
         return
     if fmt not in ("csv", "json"):
         raise QueryRefused("bad_option", what=f"不支持的输出格式 {fmt!r}；可选 table、csv、json。")
-    text = to_csv(result.frame) if fmt == "csv" else to_json(result.frame) + "\n"
     # straight to the console's file: rich would expand tabs and could wrap lines of data
-    console.file.write(text)
-    console.file.flush()
+    write_frame(result.frame, console.file, fmt=fmt)
     if result.truncated:
-        (notices or Console(stderr=True, highlight=False)).print(_summary(result), markup=False)
+        (notices or Console(stderr=True, markup=False, emoji=False, highlight=False)).print(Text(_summary(result)))
 
 
 # --- schema and examples for the app ---------------------------------------------------------

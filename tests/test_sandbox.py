@@ -282,7 +282,7 @@ def test_repeated_column_names_and_exotic_types_still_come_back(db: Path) -> Non
         db, "select 1 as a, 2 as a, interval 1 day as iv,"
             " union_value(n := 1)::union(n integer, s varchar) as u")
     assert result.frame.columns == ["a", "a_2", "iv", "u"]
-    assert result.frame.row(0) == (1, 2, "1 days", "1")
+    assert result.frame.row(0) == (1, 2, "1 day", "1")
 
 
 # --- output ----------------------------------------------------------------------------------
