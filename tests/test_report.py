@@ -7,7 +7,6 @@ import re
 import subprocess
 import sys
 import textwrap
-import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -316,6 +315,7 @@ HOLD_SCRIPT = textwrap.dedent(
     con.execute("update projects set note = 'held' where project_id = 'CC2016-0001'")
     print("holding", flush=True)
     time.sleep(float(sys.argv[2]))
+    open(sys.argv[3], "w").close()  # a mark that exists before the lock is let go
     con.execute("commit")
     con.close()
     """
@@ -325,17 +325,17 @@ HOLD_SCRIPT = textwrap.dedent(
 def test_the_report_waits_for_a_writer_and_then_succeeds(sample_db: Path, tmp_path: Path) -> None:
     script = tmp_path / "hold.py"
     script.write_text(HOLD_SCRIPT)
-    holder = subprocess.Popen([sys.executable, str(script), str(sample_db), "2"], stdout=subprocess.PIPE, text=True)
+    released = tmp_path / "released"
+    holder = subprocess.Popen([sys.executable, str(script), str(sample_db), "2", str(released)],
+                              stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "holding"
-        started = time.monotonic()
         paths = report.build_report(sample_db, as_of=SEPT, out_dir=tmp_path / "out", formats=["md"], now=NOW)
-        waited = time.monotonic() - started
+        assert released.exists()  # it waited for the writer: the mark is made just before its release
     finally:
-        holder.wait(timeout=30)
+        holder.wait(timeout=60)
     assert holder.returncode == 0
-    assert waited > 0.5
     assert paths[0].read_text(encoding="utf-8").startswith("# 工业投资与产业链缺口分析月报")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import duckdb
@@ -130,6 +129,8 @@ HOLD_SCRIPT = textwrap.dedent(
     con.execute("commit")
     print("holding", flush=True)
     time.sleep(float(sys.argv[2]))
+    if len(sys.argv) > 3:  # a mark that exists before the lock is let go
+        open(sys.argv[3], "w").close()
     con.close()
     """
 )
@@ -138,18 +139,18 @@ HOLD_SCRIPT = textwrap.dedent(
 def test_a_second_process_waits_for_the_lock_and_then_writes(empty_db: Path, tmp_path: Path) -> None:
     script = tmp_path / "hold.py"
     script.write_text(HOLD_SCRIPT)
-    holder = subprocess.Popen([sys.executable, str(script), str(empty_db), "1.5"],
+    released = tmp_path / "released"
+    holder = subprocess.Popen([sys.executable, str(script), str(empty_db), "1.5", str(released)],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "holding"
-        started = time.monotonic()
-        with store.connect(empty_db, timeout=20) as con, store.transaction(con):
+        with store.connect(empty_db, timeout=60) as con, store.transaction(con):
+            # it really had to wait for the other process: the mark is made just before its release
+            assert released.exists()
             store.set_meta(con, "second", "2")
-        waited = time.monotonic() - started
     finally:
-        holder.wait(timeout=30)
-    assert waited > 0.5  # it really had to wait for the other process
+        holder.wait(timeout=60)
     with store.connect(empty_db, read_only=True) as con:
         assert store.get_meta(con, "held") == "1"
         assert store.get_meta(con, "second") == "2"
