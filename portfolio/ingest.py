@@ -25,7 +25,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from . import access, config, files, store
+from . import access, backup, config, files, store
 
 KINDS = ("projects", "progress", "enterprises")
 KIND_LABELS = {"projects": "项目台账", "progress": "月度进度", "enterprises": "企业名录"}
@@ -917,6 +917,7 @@ def ingest_file(
     ledger = read_ledger(path, kind=kind, sheet=sheet)
     say(f"读取 {ledger.path.name}（{KIND_LABELS[ledger.kind]}）：表头在第 {ledger.header_row} 行，"
         f"数据 {ledger.rows_read} 行。")
+    backup.before_import(db)  # a copy in backups/ before every import (docs/deploy.md)
     try:
         with store.connect(db) as con, store.transaction(con):
             valid, errors = validate(con, ledger, allowed_units=allowed_units)

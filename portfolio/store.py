@@ -9,10 +9,14 @@ finds the file locked retries with exponential backoff until ``timeout`` runs ou
 from __future__ import annotations
 
 import json
+import os
 import random
+import stat
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -261,9 +265,73 @@ class DatabaseMissing(StoreError):
     """No database file at the given path."""
 
 
+class DatabaseLocked(StoreError):
+    """Another process held the database longer than the timeout."""
+
+
+class DatabaseUnusable(StoreError):
+    """The file at the database path cannot be used as it is; it was left exactly as it was."""
+
+
+class DatabaseIsDirectory(DatabaseUnusable):
+    """The path is a folder."""
+
+
+class EmptyDatabaseFile(DatabaseUnusable):
+    """The path is a file of zero bytes."""
+
+
+class NotDuckDBFile(DatabaseUnusable):
+    """The file does not carry DuckDB's magic bytes (a spreadsheet, a text file …)."""
+
+
+class DatabaseUnreadable(DatabaseUnusable):
+    """This user may not read the file."""
+
+
+class DatabaseReadOnly(DatabaseUnusable):
+    """A write was asked for, and the file (or its folder) cannot be written."""
+
+
+class DatabaseBroken(DatabaseUnusable):
+    """DuckDB itself refuses to open the file (damaged, or written by a newer DuckDB)."""
+
+
+class ForeignDatabase(DatabaseUnusable):
+    """A DuckDB database of another program: no ``meta`` table with our schema version."""
+
+
+class NewerSchema(DatabaseUnusable):
+    """A portfolio database written by a newer version of this program."""
+
+
+class HalfBuiltDatabase(DatabaseUnusable):
+    """What a killed first ``init`` of an earlier version left: a DuckDB file with nothing in it."""
+
+
+#: Bytes 8..12 of every DuckDB database file.
+DUCKDB_MAGIC = b"DUCK"
+
+# Files (st_dev, st_ino) this process has seen carry DuckDB's magic, and files that passed the
+# content checks. Why remember: DuckDB locks the file with POSIX fcntl locks, and closing *any*
+# descriptor of a file drops every such lock the process holds on it. Reading the header again
+# while another thread of this process (the app) has the database open would silently let a
+# second process write at the same time. So the header is read only for a file not seen yet,
+# which no connection of ours can have open; the lock makes read-and-remember one step.
+_SEEN_DUCKDB: set[tuple[int, int]] = set()
+_CHECKED: set[tuple[int, int]] = set()
+_HEADER_LOCK = threading.Lock()
+_UPGRADE_LOCK = threading.Lock()
+
+
 def resolve_db(db: str | Path | None = None) -> Path:
     """The database path: the argument, else ``$PORTFOLIO_DB``, else ``data/portfolio.duckdb``."""
     return Path(db) if db else config.default_db_path()
+
+
+def wal_path(path: Path) -> Path:
+    """The write-ahead log DuckDB keeps beside a database file."""
+    return path.with_name(path.name + ".wal")
 
 
 def _is_lock_error(exc: BaseException) -> bool:
@@ -279,6 +347,222 @@ def _is_lock_error(exc: BaseException) -> bool:
     return "lock" in msg.lower() and ("Conflicting" in msg or "Could not set lock" in msg)
 
 
+def _file_key(st: os.stat_result) -> tuple[int, int]:
+    return (st.st_dev, st.st_ino)
+
+
+def _has_duckdb_magic(path: Path, st: os.stat_result) -> bool:
+    """True when the file's header carries DuckDB's magic (read once per file and process)."""
+    key = _file_key(st)
+    with _HEADER_LOCK:
+        if key in _SEEN_DUCKDB:
+            return True
+        with path.open("rb") as fh:
+            head = fh.read(12)
+        if len(head) == 12 and head[8:12] == DUCKDB_MAGIC:
+            _SEEN_DUCKDB.add(key)
+            return True
+        return False
+
+
+def _magic_after_all(path: Path) -> bool:
+    """After DuckDB called a file invalid: forget what was remembered of it and read it again.
+
+    Safe to read: no connection of this process can have a file open that DuckDB refuses.
+    """
+    try:
+        st = path.stat()
+        with _HEADER_LOCK:
+            _SEEN_DUCKDB.discard(_file_key(st))
+            _CHECKED.discard(_file_key(st))
+        return _has_duckdb_magic(path, st)
+    except OSError:
+        return False
+
+
+def inspect_file(path: Path, *, write: bool = False) -> os.stat_result:
+    """Refuse, before DuckDB touches it, a path that cannot be this database; never changes it.
+
+    Raises :class:`DatabaseMissing` or a :class:`DatabaseUnusable` subclass with one sentence
+    that says what to do: a folder, an empty file, a file without DuckDB's magic bytes, a file
+    this user cannot read, and (``write``) a file or folder that cannot be written.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise DatabaseMissing(
+            f"数据库文件不存在：{path}。请先运行 `portfolio init --sample`（database not found）。"
+        ) from None
+    except PermissionError:
+        raise DatabaseUnreadable(
+            f"没有权限访问 {path}；请以数据库所有者的身份运行，或请管理员开放权限（permission denied）。"
+        ) from None
+    except OSError as exc:
+        raise NotDuckDBFile(
+            f"{path} 无法作为数据库打开（{exc.strerror}）；请用 --db 指向 portfolio init 创建的 .duckdb 文件"
+            "（not a database file）。"
+        ) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise DatabaseIsDirectory(
+            f"{path} 是一个文件夹，不是数据库文件；请用 --db 指向 .duckdb 数据库文件（path is a directory）。"
+        )
+    if not stat.S_ISREG(st.st_mode):
+        raise NotDuckDBFile(
+            f"{path} 不是普通文件，不能作为数据库；请用 --db 指向 .duckdb 数据库文件（not a regular file）。"
+        )
+    if st.st_size == 0:
+        raise EmptyDatabaseFile(
+            f"{path} 是一个空文件，不是数据库；请检查 --db 路径，或删除该文件后运行 `portfolio init`（empty file, not a database）。"
+        )
+    unreadable = DatabaseUnreadable(
+        f"没有权限读取 {path}；请以数据库所有者的身份运行，或请管理员开放读权限（permission denied）。"
+    )
+    if not os.access(path, os.R_OK):
+        raise unreadable
+    try:
+        magic = _has_duckdb_magic(path, st)
+    except PermissionError:
+        raise unreadable from None
+    except OSError as exc:
+        raise DatabaseBroken(
+            f"无法读取 {path}（{exc.strerror}）；请检查磁盘，或用 `portfolio restore` 从备份恢复（read error）。"
+        ) from None
+    if not magic:
+        raise NotDuckDBFile(
+            f"{path} 不是 DuckDB 数据库文件（可能是表格或文本文件）；请检查 --db 路径（not a DuckDB database file）。"
+        )
+    if write:
+        wal = wal_path(path)
+        if not os.access(path, os.W_OK) or not st.st_mode & 0o222 or (wal.exists() and not os.access(wal, os.W_OK)):
+            raise DatabaseReadOnly(
+                f"数据库 {path} 是只读的，不能写入；请以数据库所有者的身份运行，或恢复写权限后再试（database file is read-only）。"
+            )
+        if not os.access(path.parent, os.W_OK | os.X_OK):
+            raise DatabaseReadOnly(
+                f"数据库所在的文件夹 {path.parent} 不可写（DuckDB 要在数据库旁写日志文件），不能写入；"
+                "请恢复该文件夹的写权限后再试（database folder is read-only）。"
+            )
+    return st
+
+
+def _connect_retrying(
+    path: Path,
+    *,
+    read_only: bool,
+    timeout: float,
+    config_options: dict[str, Any] | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` with retry and backoff while another connection holds the lock."""
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=dict(config_options or {}))
+        except duckdb.Error as exc:
+            if _is_lock_error(exc) and time.monotonic() < deadline:
+                time.sleep(delay + random.uniform(0, delay))
+                delay = min(delay * 2, 1.0)
+                continue
+            if _is_lock_error(exc):
+                raise DatabaseLocked(
+                    f"数据库 {path} 被其他进程占用超过 {timeout:.0f} 秒，请稍后再试（database locked）。"
+                ) from exc
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if "not a valid DuckDB database file" in detail and not _magic_after_all(path):
+                raise NotDuckDBFile(
+                    f"{path} 不是 DuckDB 数据库文件；请检查 --db 路径（not a DuckDB database file）。"
+                ) from exc
+            if "Permission denied" in detail:
+                raise DatabaseReadOnly(
+                    f"没有权限{'读取' if read_only else '写入'}数据库 {path}；请以数据库所有者的身份运行，或恢复权限后再试"
+                    "（permission denied）。"
+                ) from exc
+            raise DatabaseBroken(
+                f"DuckDB 无法打开数据库 {path}（{detail}）：它可能已损坏，或由更新版本的 DuckDB 写出；"
+                "请用 `portfolio restore 备份文件` 从备份恢复（database cannot be opened）。"
+            ) from exc
+
+
+def _catalog_is_empty(con: duckdb.DuckDBPyConnection) -> bool:
+    rows = con.execute(
+        "select (select count(*) from duckdb_tables() where database_name = current_database())"
+        " + (select count(*) from duckdb_views() where not internal and database_name = current_database())"
+        " + (select count(*) from duckdb_sequences() where database_name = current_database())"
+    ).fetchall()
+    return int(rows[0][0]) == 0
+
+
+def check_schema(con: duckdb.DuckDBPyConnection, path: str | Path | None = None) -> int:
+    """Refuse what is not a complete portfolio database this code can use; return its schema version.
+
+    Raises :class:`HalfBuiltDatabase` for an empty DuckDB file (a killed first ``init`` of an
+    earlier version) or one whose ``init_complete`` is not ``1``; :class:`ForeignDatabase` when
+    there is no ``meta`` table with a schema version; :class:`NewerSchema` for a version above
+    :data:`SCHEMA_VERSION`. Databases from before ``init_complete`` existed lack the key and
+    count as complete: they have a schema version and their data. An older version is returned
+    for the caller to upgrade.
+    """
+    where = str(path) if path is not None else "该数据库"
+    try:
+        rows = con.execute(
+            "select key, value from meta where key in ('schema_version', 'init_complete')"
+        ).fetchall()
+    except duckdb.Error:
+        rows = None
+    meta = {str(k): str(v) for k, v in rows or []}
+    version = meta.get("schema_version", "")
+    if rows is None or not version.isdigit():
+        if rows is None and _catalog_is_empty(con):
+            raise HalfBuiltDatabase(
+                f"数据库 {where} 是空的，是一次被中断的初始化留下的；请运行 `portfolio init`（可加 --sample）重新创建"
+                "（half-built database）。"
+            )
+        raise ForeignDatabase(
+            f"{where} 是别的程序的 DuckDB 数据库，不是项目库；请检查 --db 路径（not a portfolio database）。"
+        )
+    if meta.get("init_complete", "1") != "1":
+        raise HalfBuiltDatabase(
+            f"数据库 {where} 的初始化没有完成；请运行 `portfolio init`（可加 --sample）重新创建（half-built database）。"
+        )
+    found = int(version)
+    if found > SCHEMA_VERSION:
+        raise NewerSchema(
+            f"数据库 {where} 的结构版本 {found} 比本程序支持的 {SCHEMA_VERSION} 新，请升级本程序后再使用"
+            "（database is from a newer version）。"
+        )
+    return found
+
+
+def upgrade_schema(con: duckdb.DuckDBPyConnection) -> bool:
+    """Bring an older portfolio database up to :data:`SCHEMA_VERSION` in place; True if it changed.
+
+    Runs :func:`create_schema` (idempotent DDL, comments, views) in one transaction on a
+    read-write connection, which holds DuckDB's write lock: no other process reads or writes
+    meanwhile, and threads of this process take turns.
+    """
+    with _UPGRADE_LOCK, transaction(con):
+        found = int(get_meta(con, "schema_version", "0") or 0)
+        if found >= SCHEMA_VERSION:
+            return False
+        create_schema(con)
+        audit(con, actor="system", action="upgrade", table="meta", old={"schema_version": found},
+              new={"schema_version": SCHEMA_VERSION}, source="upgrade")
+        bump_revision(con)
+    return True
+
+
+def _upgrade_file(path: Path, found: int, timeout: float) -> None:
+    """Upgrade an older database through a short read-write connection (for a reader)."""
+    try:
+        con = open_connection(path, timeout=timeout)
+    except DatabaseReadOnly as exc:
+        raise DatabaseReadOnly(
+            f"数据库 {path} 的结构版本 {found} 较旧，需要升级到 {SCHEMA_VERSION} 才能使用，但它是只读的；"
+            "请恢复写权限后再打开一次（database needs an upgrade but is read-only）。"
+        ) from exc
+    con.close()
+
+
 def open_connection(
     db: str | Path | None = None,
     *,
@@ -286,28 +570,47 @@ def open_connection(
     timeout: float = LOCK_TIMEOUT_S,
     config_options: dict[str, Any] | None = None,
     must_exist: bool = True,
+    check: bool = True,
 ) -> duckdb.DuckDBPyConnection:
-    """Open the database file, retrying with backoff while another process holds the lock."""
+    """Open the database file, the one checked way every reader and writer uses.
+
+    Before DuckDB touches the file it is inspected (:func:`inspect_file`); after opening, its
+    contents are checked (:func:`check_schema`) unless ``check`` is false (``init`` building a
+    new file). Every refusal is a :class:`StoreError` subclass with one sentence and leaves the
+    file byte-identical. An older schema is upgraded in place. While another process holds the
+    lock the open is retried with backoff until ``timeout``. ``must_exist=False`` (``init``
+    only) lets DuckDB create a missing file.
+    """
     path = resolve_db(db)
-    if must_exist and not path.exists():
-        raise DatabaseMissing(
-            f"数据库文件不存在：{path}。请先运行 `portfolio init --sample`（database not found）。"
-        )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + timeout
-    delay = 0.05
-    while True:
+    if must_exist or path.exists() or path.is_symlink():
+        st = inspect_file(path, write=not read_only)
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return _connect_retrying(path, read_only=read_only, timeout=timeout, config_options=config_options)
+    if check and not read_only and wal_path(path).exists() and _file_key(st) not in _CHECKED:
+        # A write open replays a left-over WAL and writes it into the file on close: check the
+        # contents read-only first, so that another program's database stays untouched.
+        probe = _connect_retrying(path, read_only=True, timeout=timeout)
         try:
-            return duckdb.connect(str(path), read_only=read_only, config=config_options or {})
-        except duckdb.Error as exc:
-            if not _is_lock_error(exc) or time.monotonic() >= deadline:
-                if _is_lock_error(exc):
-                    raise StoreError(
-                        f"数据库 {path} 被其他进程占用超过 {timeout:.0f} 秒，请稍后再试（database locked）。"
-                    ) from exc
-                raise
-            time.sleep(delay + random.uniform(0, delay))
-            delay = min(delay * 2, 1.0)
+            check_schema(probe, path)
+        finally:
+            probe.close()
+    con = _connect_retrying(path, read_only=read_only, timeout=timeout, config_options=config_options)
+    if not check:
+        return con
+    try:
+        found = check_schema(con, path)
+        _CHECKED.add(_file_key(st))
+        if found < SCHEMA_VERSION and not read_only:
+            upgrade_schema(con)
+    except BaseException:
+        con.close()
+        raise
+    if found < SCHEMA_VERSION and read_only:
+        con.close()
+        _upgrade_file(path, found, timeout)
+        return open_connection(path, read_only=True, timeout=timeout, config_options=config_options)
+    return con
 
 
 @contextmanager
@@ -317,13 +620,14 @@ def connect(
     read_only: bool = False,
     timeout: float = LOCK_TIMEOUT_S,
     must_exist: bool = True,
+    check: bool = True,
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived connection, closed when the block ends.
+    """A short-lived, checked connection (:func:`open_connection`), closed when the block ends.
 
     Readers open read-write too unless ``read_only`` is asked: DuckDB refuses a read-only
     open while a writer holds the file, so both wait for the lock the same way.
     """
-    con = open_connection(db, read_only=read_only, timeout=timeout, must_exist=must_exist)
+    con = open_connection(db, read_only=read_only, timeout=timeout, must_exist=must_exist, check=check)
     try:
         yield con
     finally:
@@ -386,15 +690,6 @@ def revision(db: str | Path | None = None) -> int:
     """The data revision of the database (changes whenever anything is written)."""
     with connect(db, read_only=True) as con:
         return int(get_meta(con, "revision", "0") or 0)
-
-
-def check_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Refuse a database whose schema version this code does not know."""
-    found = get_meta(con, "schema_version")
-    if found is None:
-        raise StoreError("数据库中没有结构版本信息，请用 `portfolio init --force` 重建。")
-    if int(found) > SCHEMA_VERSION:
-        raise StoreError(f"数据库结构版本 {found} 比本程序（{SCHEMA_VERSION}）新，请升级程序。")
 
 
 def _json_default(value: Any) -> Any:
@@ -500,6 +795,120 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> Non
         set_meta(con, key, value)
 
 
+@dataclass(frozen=True)
+class InitResult:
+    """What ``init`` did: built a new database (replacing ``replaced``) or refreshed one in place."""
+
+    path: Path
+    created: bool
+    replaced: str | None = None  # "ready" (a portfolio database), "half_built", or None
+    backup: Path | None = None  # where the replaced portfolio database was kept
+
+
+def database_state(db: str | Path | None = None) -> str:
+    """``missing``, ``half_built`` or ``ready`` for the database path.
+
+    Anything else at the path (a folder, a spreadsheet, another program's database, a newer
+    schema …) raises the :class:`DatabaseUnusable` subclass that :func:`open_connection` would.
+    """
+    path = resolve_db(db)
+    if not path.exists() and not path.is_symlink():
+        return "missing"
+    try:
+        with connect(path, read_only=True):
+            return "ready"
+    except HalfBuiltDatabase:
+        return "half_built"
+
+
+def _claim_building(building: Path, timeout: float) -> tuple[duckdb.DuckDBPyConnection, bool]:
+    """A fresh build file, removing a stale one; waits while another ``init`` is building.
+
+    Returns the open connection (it holds DuckDB's lock on the build file until the swap, so
+    no other init takes it for stale) and whether another init had to be waited for.
+    """
+    waited = False
+    if building.exists() or building.is_symlink():
+        probe: duckdb.DuckDBPyConnection | None = None
+        try:
+            probe = _connect_retrying(building, read_only=False, timeout=0)
+        except DatabaseLocked:
+            waited = True
+            probe = _connect_retrying(building, read_only=False, timeout=timeout)
+        except DatabaseUnusable:
+            pass  # the remains of a build that was killed
+        if probe is not None:
+            probe.close()
+        _remove_db_files(building)
+    return _connect_retrying(building, read_only=False, timeout=timeout), waited
+
+
+def _fill(con: duckdb.DuckDBPyConnection, ref: config.Reference, *, sample: bool, projects: int | None,
+          actor: str, progress: Any) -> None:
+    """Schema, reference data and (``sample``) the sample plan in one transaction; marks it complete."""
+    with transaction(con):
+        create_schema(con)
+        load_reference(con, ref)
+        if sample:
+            from . import sample as sample_mod
+
+            set_meta(con, "is_sample", "1")
+            sample_mod.load_sample(con, n_projects=projects, progress=progress)
+        batch = new_batch(con)  # listed by `portfolio imports`; an init cannot be undone
+        audit(con, actor=actor, action="init", table="meta",
+              new={"sample": sample, "projects": projects}, source="init", batch_id=batch)
+        record_batch(con, batch, actor=actor, kind="init", source="init", table="meta")
+        bump_revision(con)
+        set_meta(con, "init_complete", "1")  # last: a database without it was never finished
+
+
+def build_database(
+    db: str | Path | None = None,
+    *,
+    force: bool = False,
+    sample: bool = False,
+    projects: int | None = None,
+    actor: str = "system",
+    progress: Any = None,
+    timeout: float = LOCK_TIMEOUT_S,
+) -> InitResult:
+    """``init``: create the database, refresh an existing one, or (``force``) replace it.
+
+    A new database is always built beside the path (``<name>.building``) and renamed into
+    place at the end, so a killed init leaves no half-built file at the path. An existing
+    portfolio database is refreshed in place (reference data) unless ``force``; with ``force``
+    it is replaced under DuckDB's write lock, after a copy is kept in ``backups/``
+    (:func:`portfolio.backup.swap_in`). A half-built database (left by an earlier version) is
+    replaced without ``force``. Anything else at the path is refused, with or without ``force``.
+    """
+    path = resolve_db(db)
+    ref = config.load_reference()
+    state = database_state(path)
+    if state == "ready" and not force:
+        with connect(path, timeout=timeout) as con:
+            _fill(con, ref, sample=sample, projects=projects, actor=actor, progress=progress)
+        return InitResult(path=path, created=False)
+    from . import backup  # backup builds on this module
+
+    building = path.with_name(path.name + ".building")
+    con, waited = _claim_building(building, timeout)
+    try:
+        if waited and database_state(path) == "ready" and not force:
+            con.close()
+            _remove_db_files(building)
+            return build_database(path, sample=sample, projects=projects, actor=actor,
+                                  progress=progress, timeout=timeout)
+        _fill(con, ref, sample=sample, projects=projects, actor=actor, progress=progress)
+        con.execute("checkpoint")
+        replaced, kept = backup.swap_in(path, building, kind="init", timeout=timeout)
+    except BaseException:
+        con.close()
+        _remove_db_files(building)
+        raise
+    con.close()  # after the rename; nothing was written since the checkpoint, so nothing moves
+    return InitResult(path=path, created=True, replaced=replaced, backup=kept)
+
+
 def init_db(
     db: str | Path | None = None,
     *,
@@ -511,34 +920,11 @@ def init_db(
 ) -> Path:
     """Create the database with schema and reference data; with ``sample`` load the sample plan.
 
-    An existing database is kept (the reference data is refreshed) unless ``force``; with
-    ``force`` the file is replaced atomically: built beside it, then moved over it.
+    An existing database is kept (the reference data is refreshed) unless ``force``; see
+    :func:`build_database`, which also says what was replaced and kept.
     """
-    path = resolve_db(db)
-    ref = config.load_reference()
-    target = path
-    if force and path.exists():
-        target = path.with_name(path.name + ".building")
-        _remove_db_files(target)
-    with connect(target, must_exist=False) as con:
-        with transaction(con):
-            create_schema(con)
-            load_reference(con, ref)
-            if sample:
-                from . import sample as sample_mod
-
-                set_meta(con, "is_sample", "1")
-                sample_mod.load_sample(con, n_projects=projects, progress=progress)
-            batch = new_batch(con)  # listed by `portfolio imports`; an init cannot be undone
-            audit(con, actor=actor, action="init", table="meta",
-                  new={"sample": sample, "projects": projects}, source="init", batch_id=batch)
-            record_batch(con, batch, actor=actor, kind="init", source="init", table="meta")
-            bump_revision(con)
-        con.execute("checkpoint")
-    if target != path:
-        _remove_db_files(path)
-        target.replace(path)
-    return path
+    return build_database(db, force=force, sample=sample, projects=projects, actor=actor,
+                          progress=progress).path
 
 
 def _remove_db_files(path: Path) -> None:

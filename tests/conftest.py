@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +11,10 @@ import duckdb
 import pytest
 
 from portfolio import store
+
+# Every import keeps a backup first (portfolio/backup.py, on by default); tests that are not about
+# it skip the copy, which would add a third to the import tests' time. test_backup.py turns it on.
+os.environ.setdefault("PORTFOLIO_BACKUP_BEFORE_IMPORT", "0")
 
 
 @pytest.fixture(scope="session")
