@@ -775,10 +775,10 @@ def test_rejects_fall_back_to_the_current_directory_when_the_input_folder_is_not
     monkeypatch.chdir(here)
     real = ingest._write_table
 
-    def refuse_input_folder(table: pl.DataFrame, target: Path) -> None:
+    def refuse_input_folder(table: pl.DataFrame, target: Path, *, xlsx: bool) -> None:
         if target.parent == tmp_path:
             raise PermissionError(13, "Permission denied")
-        real(table, target)
+        real(table, target, xlsx=xlsx)
 
     monkeypatch.setattr(ingest, "_write_table", refuse_input_folder)
     result = ingest.ingest_file(db, path)
