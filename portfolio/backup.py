@@ -30,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import store
+from . import files, store
 
 BACKUP_DIR = "backups"
 KEEP_ENV = "PORTFOLIO_BACKUP_KEEP"
@@ -261,20 +261,11 @@ def _check_out(out: Path, db: Path) -> Path:
     A folder stands for a backup under the default name inside it.
     """
     if out.is_dir():
-        return out / f"{db.stem}-{_stamp()}.duckdb"
-    real = Path(os.path.realpath(out))
-    protected = [db, store.wal_path(db), db.with_name(db.name + ".building"),
-                 db.with_name(db.name + ".building.wal")]
-    for p in protected:
-        if real == Path(os.path.realpath(p)):
-            raise UnsafeBackupTarget(
-                f"不能把备份写到 {out}：这是数据库文件（或其日志），写入会毁掉数据库；请换一个文件名"
-                "（refusing to write over the database）。"
-            )
-    if out.exists() or out.is_symlink():
-        raise UnsafeBackupTarget(
-            f"{out} 已存在，备份不会覆盖已有文件；请换一个文件名（refusing to overwrite an existing file）。"
-        )
+        out = out / f"{db.stem}-{_stamp()}.duckdb"
+    try:
+        files.check_output(out, kind="backup", db=db, replace_own=False)
+    except files.UnsafeOutput as exc:
+        raise UnsafeBackupTarget(str(exc)) from None
     if not out.parent.is_dir():
         raise UnsafeBackupTarget(
             f"文件夹 {out.parent} 不存在；请先创建它，或换一个位置（folder not found）。"
