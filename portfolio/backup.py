@@ -196,11 +196,13 @@ def copy_database(con: duckdb.DuckDBPyConnection, dest: Path) -> None:
     through DuckDB, never through a second file descriptor (which would drop DuckDB's lock).
     """
     source = con.execute("select current_database()").fetchall()[0][0]
-    con.execute(f"attach {_quote_str(str(dest))} as {_ATTACH_ALIAS} (read_write)")
+    # threads of one process share the database instance, and with it the attached names
+    alias = f"{_ATTACH_ALIAS}_{os.getpid()}_{secrets.token_hex(4)}"
+    con.execute(f"attach {_quote_str(str(dest))} as {alias} (read_write)")
     try:
-        con.execute(f"copy from database {_quote_ident(source)} to {_ATTACH_ALIAS}")
+        con.execute(f"copy from database {_quote_ident(source)} to {alias}")
     finally:
-        con.execute(f"detach {_ATTACH_ALIAS}")
+        con.execute(f"detach {alias}")
 
 
 def _verify(path: Path, timeout: float) -> None:
