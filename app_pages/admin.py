@@ -35,9 +35,9 @@ with tab_users:
                     access.save_user(con, me, user_id=user_id, role=role, unit_id=unit,
                                      name=name or None, email=email or None, active=active)
             except (ValueError, access.PermissionDenied) as exc:
-                st.error(str(exc))
+                st.error(ui.plain(exc))
             else:
-                st.success(ui.t("admin.saved", who=user_id))
+                st.success(ui.t("admin.saved", who=ui.plain(user_id)))
                 st.rerun()
 
 with tab_audit:

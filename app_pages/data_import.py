@@ -7,7 +7,6 @@ read-only connection (``ingest.read_ledger`` + ``ingest.validate``). The import 
 
 from __future__ import annotations
 
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -91,7 +90,7 @@ HISTORY_WIDTHS = [0.6, 1.5, 1.7, 0.9, 2.2, 0.9, 2.0, 1.4]
 
 def plain_markdown(text: str) -> str:
     """User text for a Markdown element (alerts): every ASCII punctuation mark escaped, shown as typed."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", text)
+    return ui.plain(text)
 
 
 def batch_source(row: dict[str, Any]) -> str:
@@ -213,7 +212,7 @@ kind = None if choice == "auto" else choice
 try:
     pv = preview(path, kind, sheet)
 except (ingest.FileProblem, store.StoreError) as exc:
-    st.error(str(exc), icon=":material/block:")
+    st.error(ui.plain(exc), icon=":material/block:")
     import_history()
     st.stop()
 ledger: ingest.Ledger = pv["ledger"]
@@ -223,7 +222,7 @@ errors: pl.DataFrame = pv["errors"]
 # ---------------------------------------------------------------- the result of an import
 result = st.session_state.get("im_result")
 if result and result["file"] == str(path):
-    st.success(ui.t("im.done", file=path.name, kind=kind_label(result["kind"]), revision=result["revision"]),
+    st.success(ui.t("im.done", file=ui.plain(path.name), kind=kind_label(result["kind"]), revision=result["revision"]),
                icon=":material/task_alt:")
     cols = st.columns(6)
     for col, name in zip(cols, ("rows_read", "inserted", "updated", "unchanged", "rejected", "skipped"), strict=True):
@@ -233,7 +232,7 @@ if result and result["file"] == str(path):
 
 # ---------------------------------------------------------------- the preview
 st.subheader(ui.t("im.preview"))
-st.caption(ui.t("im.read", file=path.name, kind=kind_label(ledger.kind), row=ledger.header_row,
+st.caption(ui.t("im.read", file=ui.plain(path.name), kind=kind_label(ledger.kind), row=ledger.header_row,
                 sheet=f" · {ledger.sheet}" if ledger.sheet else ""))
 rejected_rows = errors["row"].n_unique() if errors.height else 0
 new_rows = valid.filter(pl.col("_exists").is_null()).height
@@ -278,7 +277,7 @@ if go:
                                       actor=me.label if me else "app",
                                       allowed_units=me.allowed_units if me else None)
     except (ingest.FileProblem, ingest.ImportFailed, store.StoreError) as exc:
-        st.error(str(exc), icon=":material/block:")
+        st.error(ui.plain(exc), icon=":material/block:")
     else:
         st.session_state["im_result"] = done.to_dict()
         st.rerun()

@@ -77,7 +77,8 @@ with lag_col.container(border=True):
     st.markdown(f"**{ui.t('ov.lagging', n=report['lagging_count'])}**")
     st.caption(ui.t("ov.lagging_caption", stalled=report["stalled_count"]))
     st.markdown("\n".join(
-        "- " + ui.t("ov.lagging_item", name=r["name"], unit=r["unit_name"], perf=ui.pct(r["performance"]),
+        "- " + ui.t("ov.lagging_item", name=ui.plain(r["name"]), unit=ui.plain(r["unit_name"]),
+                    perf=ui.pct(r["performance"]),
                     behind=yi(r["behind_wan"]))
         for r in report["lagging_projects"][:5]
     ) or ui.t("ov.none"))
@@ -88,7 +89,8 @@ with prob_col.container(border=True):
     longest = sorted((r for r in report["lagging_projects"] if r["open_problems"]),
                      key=lambda r: -r["open_problem_months"])[:5]
     st.markdown("\n".join(
-        "- " + ui.t("ov.problem_item", name=r["name"], problem=r["open_problems"], months=r["open_problem_months"],
+        "- " + ui.t("ov.problem_item", name=ui.plain(r["name"]), problem=ui.plain(r["open_problems"]),
+                    months=r["open_problem_months"],
                     level=ui.enum(r["open_problem_level"]))
         for r in longest
     ) or ui.t("ov.none"))
@@ -97,7 +99,8 @@ with gap_col.container(border=True):
     st.caption(ui.t("ov.gaps_caption", total=gaps.height, n=open_gaps.height))
     en = ui.lang() == "en"
     st.markdown("\n".join(
-        "- " + ui.t("ov.gap_item", node=r["node_en"] if en else r["node"], chain=r["chain_en"] if en else r["chain"],
+        "- " + ui.t("ov.gap_item", node=ui.plain(r["node_en"] if en else r["node"]),
+                    chain=ui.plain(r["chain_en"] if en else r["chain"]),
                     kind=ui.enum(r["kind"]), score=f"{r['score']:.2f}")
         for r in open_gaps.sort("score", descending=True).head(5).iter_rows(named=True)
     ) or ui.t("ov.none"))

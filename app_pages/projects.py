@@ -288,7 +288,7 @@ def same(a: Any, b: Any) -> bool:
 
 def show_refusal(exc: Exception) -> None:
     """A refused write: its sentence, and the row-level reasons when there are any."""
-    st.error(str(exc), icon=":material/block:")
+    st.error(ui.plain(exc), icon=":material/block:")
     errors = getattr(exc, "errors", None)
     if isinstance(errors, pl.DataFrame) and errors.height:
         st.dataframe(errors.select("column", "value", "reason"), hide_index=True,
@@ -323,7 +323,7 @@ with st.expander(ui.t("pj.new"), icon=":material/add:"):
         except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
             show_refusal(exc)
         else:
-            st.session_state["pj_flash"] = ui.t("pj.created", id=record["project_id"])
+            st.session_state["pj_flash"] = ui.t("pj.created", id=ui.plain(record["project_id"]))
             st.session_state["pj_goto"] = record["project_id"]
             st.session_state["pj_new_nonce"] = nonce + 1
             st.rerun()
@@ -350,12 +350,12 @@ pid: str = st.selectbox(ui.t("pj.pick"), list(names), format_func=lambda p: f"{p
                         help=ui.t("pj.pick_help", n=PICK_LIMIT))
 project: dict[str, Any] | None = ui.query("edits.get_project", project_id=pid)
 if project is None:
-    st.warning(ui.t("pj.gone", id=pid))
+    st.warning(ui.t("pj.gone", id=ui.plain(pid)))
     st.stop()
 facts = perf.filter(pl.col("project_id") == pid).row(0, named=True)
 
 # ---------------------------------------------------------------- the project's facts
-st.subheader(f"{project['name']}")
+st.subheader(ui.plain(project["name"]))
 m = st.columns(5)
 m[0].metric(ui.t("pj.m.total"), f"{project['total_investment_wan'] / config.WAN_PER_YI:,.2f}")
 m[1].metric(ui.t("pj.m.plan"), f"{project['annual_plan_wan'] / config.WAN_PER_YI:,.2f}")
@@ -369,26 +369,27 @@ m[4].metric(ui.t("pj.m.problems"), ui.t("pj.m.open_months", n=facts["open_proble
 
 c1, c2, c3 = st.columns(3)
 c1.markdown(
-    f"**{ui.t('col.project_id')}**{SEP}{pid}  \n**{ui.t('col.enterprise')}**{SEP}{dash(project['enterprise'])}  \n"
-    f"**{ui.t('col.unit')}**{SEP}{UNIT_FULL.get(project['unit_id'], project['unit_id'])}  \n"
-    f"**{ui.t('col.park')}**{SEP}{dash(project['park'])}"
+    f"**{ui.t('col.project_id')}**{SEP}{ui.plain(pid)}  \n"
+    f"**{ui.t('col.enterprise')}**{SEP}{ui.plain(dash(project['enterprise']))}  \n"
+    f"**{ui.t('col.unit')}**{SEP}{ui.plain(UNIT_FULL.get(project['unit_id'], project['unit_id']))}  \n"
+    f"**{ui.t('col.park')}**{SEP}{ui.plain(dash(project['park']))}"
 )
 c2.markdown(
-    f"**{ui.t('col.chain')}**{SEP}{dash(CHAIN.get(project['chain_id'] or '', project['chain_id']))}  \n"
-    f"**{ui.t('col.node')}**{SEP}{dash(NODE.get(project['node_id'] or '', project['node_id']))}  \n"
+    f"**{ui.t('col.chain')}**{SEP}{ui.plain(dash(CHAIN.get(project['chain_id'] or '', project['chain_id'])))}  \n"
+    f"**{ui.t('col.node')}**{SEP}{ui.plain(dash(NODE.get(project['node_id'] or '', project['node_id'])))}  \n"
     f"**{ui.t('col.chain_role')}**{SEP}{ui.enum(project['chain_role'])}  \n"
     f"**{ui.t('col.nature')} / {ui.t('col.status')}**{SEP}{ui.enum(project['nature'])} / {ui.enum(project['status'])}"
 )
 c3.markdown(
-    f"**{ui.t('col.leader')}**{SEP}{dash(project['leader'])}（{ui.enum(project['leader_level'])}）  \n"
+    f"**{ui.t('col.leader')}**{SEP}{ui.plain(dash(project['leader']))}（{ui.enum(project['leader_level'])}）  \n"
     f"**{ui.t('pj.period')}**{SEP}{dash(project['start_date'])} → {dash(project['end_date'])}  \n"
     f"**{ui.t('col.tier')}**{SEP}{TIER.get(facts['tier'], facts['tier'])}"
     + (f" · {ui.t('col.is_major')}" if project["is_major"] else "") + "  \n"
     f"**{ui.t('col.version')}**{SEP}{project['version']} · "
-    + ui.t("pj.updated", who=project["updated_by"], at=f"{project['updated_at']:%Y-%m-%d %H:%M}")
+    + ui.t("pj.updated", who=ui.plain(project["updated_by"]), at=f"{project['updated_at']:%Y-%m-%d %H:%M}")
 )
 if project["note"]:
-    st.caption(f"{ui.t('col.note')}{SEP}{project['note']}")
+    st.caption(f"{ui.t('col.note')}{SEP}{ui.plain(project['note'])}")
 
 tab_progress, tab_problems, tab_history, tab_edit, tab_entry = st.tabs([
     ui.t("pj.tab.progress"), ui.t("pj.tab.problems"), ui.t("pj.tab.history"), ui.t("pj.tab.edit"),
@@ -478,7 +479,7 @@ with tab_progress:
 with tab_problems:
     if facts["open_problems"]:
         st.warning(ui.t("pj.open_problem", since=fmt_month(facts["open_problem_since"]),
-                        level=ui.enum(facts["open_problem_level"]), text=facts["open_problems"]),
+                        level=ui.enum(facts["open_problem_level"]), text=ui.plain(facts["open_problems"])),
                    icon=":material/report:")
     with_problems = progress.filter(pl.col("problems").str.strip_chars().fill_null("") != "")
     if with_problems.is_empty():
@@ -508,7 +509,7 @@ with tab_edit:
     if not can_edit:
         st.caption(role_note(project["unit_id"]))
     if project["version"] != base["version"]:
-        st.warning(ui.t("pj.changed_meanwhile", who=project["updated_by"], version=project["version"],
+        st.warning(ui.t("pj.changed_meanwhile", who=ui.plain(project["updated_by"]), version=project["version"],
                         base=base["version"]), icon=":material/sync_problem:")
         st.button(ui.t("pj.reload"), key="pj_reload", icon=":material/refresh:",
                   on_click=lambda: st.session_state.pop("pj_edit_base", None))
@@ -530,7 +531,7 @@ with tab_edit:
                 show_refusal(exc)
             else:
                 st.session_state.pop("pj_edit_base", None)
-                st.session_state["pj_flash"] = ui.t("pj.saved", id=pid, version=version,
+                st.session_state["pj_flash"] = ui.t("pj.saved", id=ui.plain(pid), version=version,
                                                     fields="、".join(ui.t(f"col.{k}") for k in changes))
                 st.rerun()
 
@@ -569,5 +570,5 @@ with tab_entry:
         except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
             show_refusal(exc)
         else:
-            st.session_state["pj_flash"] = ui.t(f"pj.entered.{outcome}", id=pid, month=fmt_month(month))
+            st.session_state["pj_flash"] = ui.t(f"pj.entered.{outcome}", id=ui.plain(pid), month=fmt_month(month))
             st.rerun()

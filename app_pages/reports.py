@@ -71,10 +71,10 @@ if build:
     with st.status(ui.t("rp.building", month=month), expanded=True) as status:
         try:
             paths = report.build_report(ui.db_path(), as_of=as_of, out_dir=folder, formats=formats,
-                                        progress=st.write, lang=ui.lang())
+                                        progress=lambda message: st.write(ui.plain(message)), lang=ui.lang())
         except (store.StoreError, ValueError, OSError) as exc:
             status.update(label=ui.t("rp.failed", month=month), state="error")
-            st.error(str(exc), icon=":material/block:")
+            st.error(ui.plain(exc), icon=":material/block:")
         else:
             status.update(label=ui.t("rp.built", month=month, at=f"{datetime.now():%H:%M:%S}"), state="complete",
                           expanded=False)

@@ -1,7 +1,9 @@
 """SQL 查询: the read-only console (``sandbox.run_query``), example queries and the schema with comments.
 
-Every query runs on its own read-only, locked-down connection with a timeout and a row cap; a
-refusal or an engine error comes back as one sentence (``QueryRefused``), shown as an error.
+Every query runs on its own read-only, locked-down connection with a timeout, a row cap and a
+byte cap (so one result never becomes a huge message to the browser); a refusal or an engine
+error comes back as one sentence (``QueryRefused``), shown as plain text, never as Markdown.
+The CSV download neutralises formula cells (``sandbox.to_csv``); the xlsx keeps text as text.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from portfolio import export, sandbox
 
 EN = ui.lang() == "en"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+#: The most result one page run may hold (Arrow bytes): well below Streamlit's message limit.
+MAX_BYTES = 32 * 2**20
 
 
 def example_title(example: dict[str, str]) -> str:
@@ -33,7 +37,7 @@ def load(sql: str) -> None:
 def run(sql: str, timeout: float, max_rows: int) -> None:
     """Run the editor's SQL and keep the outcome for the following reruns (downloads rerun the page)."""
     try:
-        result = sandbox.run_query(ui.db_path(), sql, timeout=timeout, max_rows=max_rows)
+        result = sandbox.run_query(ui.db_path(), sql, timeout=timeout, max_rows=max_rows, max_bytes=MAX_BYTES)
     except sandbox.QueryRefused as exc:
         st.session_state["sq_outcome"] = {"error": str(exc), "timeout": isinstance(exc, sandbox.QueryTimeout)}
     else:
@@ -64,7 +68,7 @@ with browser:
     labels = {n: ui.t("sq.object_label", name=n, kind=ui.t(f"sq.{kind[n]}")) for n in views + tables}
     picked = st.selectbox(ui.t("sq.object"), views + tables, format_func=labels.get, key=f"sq_object_{ui.lang()}")
     if picked:
-        st.caption(comment[picked] or "—")
+        st.caption(ui.plain(comment[picked] or "—"))
         columns = schema.filter(pl.col("object_name") == picked).select("column_name", "data_type", "column_comment")
         st.dataframe(columns, hide_index=True, width="stretch", height=320,
                      column_config={"column_name": st.column_config.TextColumn(ui.t("sq.col.name"), width="small"),
@@ -97,12 +101,15 @@ outcome: dict[str, Any] | None = st.session_state.get("sq_outcome")
 if outcome is None:
     st.info(ui.t("sq.hint"), icon=":material/terminal:")
 elif "error" in outcome:
-    st.error(outcome["error"], icon=":material/timer_off:" if outcome["timeout"] else ":material/block:")
+    st.error(ui.plain(outcome["error"]), icon=":material/timer_off:" if outcome["timeout"] else ":material/block:")
 else:
     result: sandbox.QueryResult = outcome["result"]
     frame = result.frame
     st.caption(ui.t("sq.rows", n=f"{frame.height:,}", s=f"{result.elapsed_s:.2f}"))
-    if result.truncated:
+    if result.truncated_by == "bytes":
+        st.warning(ui.t("sq.truncated_bytes", size=sandbox.human_bytes(result.max_bytes), n=f"{frame.height:,}"),
+                   icon=":material/content_cut:")
+    elif result.truncated:
         st.warning(ui.t("sq.truncated", n=f"{result.max_rows:,}"), icon=":material/content_cut:")
     st.dataframe(frame, hide_index=True, width="stretch")
     d1, d2, _ = st.columns([1, 1, 3])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -37,6 +38,24 @@ def t(key: str, **values: object) -> str:
 def enum(value: str | None) -> str:
     """A stored enumeration value shown in the current language."""
     return i18n.enum_label(value, lang())
+
+
+def plain(value: object) -> str:
+    """User text for any Markdown element (markdown, captions, alerts, subheaders, widget labels).
+
+    Every sign Markdown, Streamlit or HTML reads is backslash-escaped, so a project name, a
+    problem, a file name, a user id or an SQL error shows exactly as typed: never as emphasis,
+    a link, HTML, LaTeX (``$``), an emoji or icon code (``:x:``) or a colour directive
+    (``:red[…]``); a list, heading or quote marker at the start of a line is escaped too.
+    Plain words and ids such as ``CC2016-0001`` are left as they are.
+    """
+    text = _MD_INLINE.sub(r"\\\g<0>", "" if value is None else str(value))
+    return _MD_LINE_START.sub(r"\1\\\2", text)
+
+
+_MD_INLINE = re.compile(r"[\\`*_\[\]{}<>#|$:~&!]")
+#: A bullet (- + *), a setext underline (=) or an ordered-list number (1. 1)) opening a line.
+_MD_LINE_START = re.compile(r"^([ \t]*|[ \t]*\d+)((?<=\d)[.)]|(?<!\d)[-+=])", re.MULTILINE)
 
 
 # ---------------------------------------------------------------- database
@@ -228,7 +247,7 @@ def _sign_in_page() -> None:
         if st.button(t("auth.sign_in"), type="primary", key="auth_login"):
             st.login()
     else:
-        st.warning(t("auth.unknown_user", who=str(st.user.get("email") or st.user.get("sub"))))
+        st.warning(t("auth.unknown_user", who=plain(st.user.get("email") or st.user.get("sub"))))
         if st.button(t("auth.sign_out"), key="auth_logout"):
             st.logout()
 
@@ -262,7 +281,7 @@ def banners(current: access.User | None) -> None:
         names = {access.LOCAL_USER.user_id: t("auth.local_user"), access.VISITOR.user_id: t("auth.visitor")}
         name = names.get(current.user_id, current.name) if not auth_configured() else current.name
         who = f"{name} · {current.user_id}" if name else current.user_id
-        st.caption(f"👤 {who} · {role}" + (f" · {current.unit_id}" if current.unit_id else ""))
+        st.caption(f"👤 {plain(who)} · {plain(role)}" + (f" · {plain(current.unit_id)}" if current.unit_id else ""))
         if auth_configured() and st.button(t("auth.sign_out"), key="auth_logout_sidebar"):
             st.logout()
     if query("store.is_sample"):

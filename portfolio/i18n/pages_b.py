@@ -174,6 +174,10 @@ LABELS.update({
     "sq.rows": ("{n} 行，用时 {s} 秒", "{n} rows in {s} s"),
     "sq.truncated": ("结果超过 {n} 行，只返回前 {n} 行；请增加筛选条件或调大行数上限。",
                      "More than {n} rows: only the first {n} are returned. Narrow the query or raise the cap."),
+    "sq.truncated_bytes": ("结果超过页面上限 {size}，只返回前 {n} 行；请增加筛选条件，或在命令行用"
+                           " portfolio sql --format csv 导出完整结果。",
+                           "The result passes the page's {size} limit: only the first {n} rows are returned."
+                           " Narrow the query, or export it all with portfolio sql --format csv."),
     "sq.schema": ("表与视图", "Tables and views"),
     "sq.schema_help": ("{views} 个视图、{tables} 个表；选中后查看列和中文注释。",
                        "{views} views and {tables} tables; pick one to see its columns and comments."),
