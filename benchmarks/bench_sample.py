@@ -34,8 +34,6 @@ SIZES = (1004, 100_000, 1_000_000)
 
 def measure(n: int) -> dict[str, object]:
     """Build, then init a database, for one size; returns timings in seconds and counts."""
-    import duckdb
-
     from portfolio import sample, store
 
     marks: list[tuple[str, float]] = []
@@ -62,7 +60,7 @@ def measure(n: int) -> dict[str, object]:
         size_mb = path.stat().st_size / 2**20
         writes = [m for m in marks if m[0].startswith("写入")]
         insert_s = t0 + init_s - writes[0][1] if writes else None
-        with duckdb.connect(str(path), read_only=True) as con:
+        with store.connect(path, read_only=True) as con:  # the one checked open
             stored = {t: con.execute(f"select count(*) from {t}").fetchall()[0][0] for t in rows}
     if stored != rows:
         raise SystemExit(f"stored rows {stored} differ from built rows {rows}")
