@@ -4,6 +4,14 @@ No process keeps the database file open between operations: every operation open
 connection with :func:`connect`, does its work and closes it, so the app, a cron report and
 the CLI can share one file. DuckDB allows one writer process or many readers; a process that
 finds the file locked retries with exponential backoff until ``timeout`` runs out.
+
+:func:`open_connection` is the one way to open the file, for every reader and writer (the SQL
+sandbox too). Before DuckDB touches the file it is inspected (folder, empty, not DuckDB,
+unreadable, read-only for a write); after opening, the ``meta`` table must say it is a complete
+portfolio database of a schema version this code knows. Each refusal is a
+:class:`DatabaseUnusable` subclass with one sentence that says what to do, and leaves the file
+byte-identical. An older schema is upgraded in place. ``init`` builds a new file beside the path
+and renames it into place (:func:`build_database`).
 """
 
 from __future__ import annotations
