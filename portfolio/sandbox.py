@@ -52,6 +52,8 @@ TABLE_MAX_ROWS = 1_000
 #: Rows per Arrow batch taken from the engine (one DuckDB vector). CSV and JSON hold one batch
 #: at a time, so their memory stays near a fixed ceiling whatever the query returns.
 BATCH_ROWS = 2_048
+#: Fetched batches are gathered up to this many Arrow bytes before they are formatted.
+FORMAT_BYTES = 4 * 2**20
 #: Bytes of result a frame (the table format, the app's page) may hold, by Arrow size.
 FRAME_MAX_BYTES = 64 * 2**20
 #: Bytes a csv/json output may write unless ``--max-bytes`` says otherwise.
@@ -642,21 +644,13 @@ def _write_relation(
     budget = max_bytes - len(tail.encode("utf-8"))
     rows = 0
     cut: str | None = None
-    write(head)
-    reader = relation.project(", ".join(exprs)).to_arrow_reader(BATCH_ROWS)
-    while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        if batch.num_rows == 0:
-            continue
-        if rows >= max_rows:
-            cut = "rows"
-            break
-        frame = pl.from_arrow(batch)
+
+    def emit(batches: list[pa.RecordBatch]) -> bool:
+        """Format and write the rows of ``batches`` that fit; False once a cap is reached."""
+        nonlocal rows, written_bytes, cut
+        frame = pl.from_arrow(pa.Table.from_batches(batches))
         assert isinstance(frame, pl.DataFrame)
-        lines = frame.select(line.alias("line"))["line"].head(max_rows - rows)
+        lines = frame.head(max_rows - rows).select(line.alias("line"))["line"]
         total = lines.str.len_bytes().cast(pl.Int64).cum_sum()
         fit = int((total <= budget - written_bytes).sum())
         if fit:
@@ -668,10 +662,32 @@ def _write_relation(
             rows += fit
         if fit < lines.len():
             cut = "bytes"
-            break
-        if batch.num_rows > lines.len():
+        elif frame.height > lines.len():
             cut = "rows"
+        return cut is None
+
+    write(head)
+    reader = relation.project(", ".join(exprs)).to_arrow_reader(BATCH_ROWS)
+    # The engine hands over one vector at a time; they are gathered up to FORMAT_BYTES so the
+    # per-call cost of formatting is paid a few hundred times, not once per 2,048 rows.
+    pending: list[pa.RecordBatch] = []
+    pending_rows = pending_bytes = 0
+    going = True
+    while going:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
             break
+        if batch.num_rows == 0:
+            continue
+        pending.append(batch)
+        pending_rows += batch.num_rows
+        pending_bytes += batch.nbytes
+        if rows + pending_rows > max_rows or pending_bytes >= FORMAT_BYTES:
+            going = emit(pending)
+            pending, pending_rows, pending_bytes = [], 0, 0
+    if going and pending:
+        emit(pending)
     if fmt == "json":
         write("[]\n" if rows == 0 else tail)
         written_bytes += 3 if rows == 0 else len(tail)
