@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -74,6 +75,50 @@ def _targets_cfg(folder: Path) -> dict[str, Any]:
 def targets_config(folder: Path | None = None) -> dict[str, Any]:
     """The parsed ``targets.toml`` (tiers, thresholds, seasonal profile, rules)."""
     return _targets_cfg(folder or data_dir())
+
+
+@dataclass(frozen=True)
+class ImportLimits:
+    """What an import accepts before and while reading a file (``[import_limits]`` in targets.toml).
+
+    Generous on purpose: a city's ledger has thousands of rows and fewer than 100 columns, a
+    province's about a million rows. Anything beyond is refused before it is parsed, and the
+    spreadsheet reader runs in a child process capped at ``reader_memory_mb`` and
+    ``reader_timeout_s`` (docs/import.md, 文件的上限).
+    """
+
+    max_file_mb: int = 256  # the file as uploaded
+    max_uncompressed_mb: int = 4096  # an xlsx/ods is a zip: the sum of its parts unpacked
+    max_compression_ratio: int = 200  # a part unpacking to more than this × its packed size
+    max_rows: int = 1_048_576  # Excel's own maximum
+    max_columns: int = 1_024
+    max_cells: int = 30_000_000  # rows × columns a sheet declares (about 100 bytes each to read)
+    reader_memory_mb: int = 6144  # address-space cap of the spreadsheet reader process
+    reader_timeout_s: int = 600
+    min_date: date = date(1900, 1, 1)  # dates (开工/竣工时间, 月份) outside are rejected
+    max_date: date = date(2100, 12, 31)
+
+
+def import_limits(folder: Path | None = None) -> ImportLimits:
+    """The ``[import_limits]`` table of targets.toml over the defaults of :class:`ImportLimits`."""
+    table = targets_config(folder).get("import_limits", {})
+    known = {f.name: f for f in fields(ImportLimits)}
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(f"targets.toml: [import_limits] 中没有 {key} 这一项（可用：{', '.join(known)}）。")
+        if key.endswith("_date"):
+            ok = isinstance(value, date) and not isinstance(value, datetime)
+        else:
+            ok = isinstance(value, int) and not isinstance(value, bool) and value > 0
+        if not ok:
+            kind = "日期（如 1900-01-01）" if key.endswith("_date") else "正整数"
+            raise ConfigError(f"targets.toml: [import_limits] {key} 应为{kind}。")
+        values[key] = value
+    limits = ImportLimits(**values)
+    if limits.min_date >= limits.max_date:
+        raise ConfigError("targets.toml: [import_limits] min_date 应早于 max_date。")
+    return limits
 
 
 def seasonal_shares(folder: Path | None = None) -> list[float]:

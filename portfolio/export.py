@@ -42,8 +42,11 @@ def write_xlsx(sheets: Mapping[str, pl.DataFrame], target: str | Path | io.Bytes
 
     workbook = xlsxwriter.Workbook(buffer if isinstance(buffer, io.BytesIO) else str(buffer),
                                    {"in_memory": True, "default_date_format": "yyyy-mm-dd",
-                                    # a cell text such as "=HYPERLINK(…)" stays text, never a formula
-                                    "strings_to_formulas": False,
+                                    # a cell text such as "=HYPERLINK(…)" stays text, never a formula,
+                                    # and "http://…", "mailto:…", "external:…" stay text, never links
+                                    # (a link drops "mailto:", and a URL over 2079 characters is not
+                                    # written at all)
+                                    "strings_to_formulas": False, "strings_to_urls": False,
                                     # NaN / ±inf (a query can return them) as #NUM! / #DIV/0!, not a crash
                                     "nan_inf_to_errors": True})
     try:

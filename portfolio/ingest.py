@@ -25,7 +25,7 @@ import polars as pl
 from rich.console import Console
 from rich.table import Table
 
-from . import access, backup, config, files, store
+from . import access, backup, config, export, files, safe_read, store, textsafe
 
 KINDS = ("projects", "progress", "enterprises")
 KIND_LABELS = {"projects": "项目台账", "progress": "月度进度", "enterprises": "企业名录"}
@@ -211,20 +211,27 @@ class Ledger:
         return self.frame.height + len(self.skipped_rows)
 
 
-def read_ledger(path: str | Path, *, kind: str | None = None, sheet: str | None = None) -> Ledger:
-    """Read an .xlsx / .csv / .parquet ledger, find its header row and its kind."""
+def read_ledger(path: str | Path, *, kind: str | None = None, sheet: str | None = None,
+                limits: config.ImportLimits | None = None) -> Ledger:
+    """Read an .xlsx / .csv / .parquet ledger, find its header row and its kind.
+
+    The file is untrusted: it is checked against ``limits`` (``[import_limits]`` in
+    targets.toml) before it is parsed, and spreadsheets and parquet files are parsed in a
+    capped child process (:mod:`portfolio.safe_read`), so no file can take the caller down.
+    """
     path = Path(path)
     if kind is not None and kind not in KINDS:
         raise FileProblem(f"未知的台账类型 {kind!r}，可选 projects、progress、enterprises（unknown kind）。")
     if not path.is_file():
         raise FileProblem(f"文件不存在：{path}（file not found）。")
+    limits = limits or config.import_limits()
     suffix = path.suffix.lower()
     if suffix in EXCEL_SUFFIXES:
-        grid, sheet_name, offset, header_idx = _read_excel(path, kind, sheet)
+        grid, sheet_name, offset, header_idx = _read_excel(path, kind, sheet, limits)
     elif suffix == ".csv":
-        grid, sheet_name, offset, header_idx = _read_csv(path), None, 1, None
+        grid, sheet_name, offset, header_idx = _read_csv(path, limits), None, 1, None
     elif suffix == ".parquet":
-        grid, sheet_name, offset, header_idx = _read_parquet(path), None, 1, 0
+        grid, sheet_name, offset, header_idx = _read_parquet(path, limits), None, 1, 0
     else:
         raise FileProblem(f"不支持的文件类型 {suffix or '（无扩展名）'}，请用 .xlsx、.csv 或 .parquet（unsupported file type）。")
     if sheet is not None and sheet_name is None:
@@ -239,7 +246,22 @@ def read_ledger(path: str | Path, *, kind: str | None = None, sheet: str | None 
     return _build_ledger(path, grid, header_idx, offset, kind, sheet_name)
 
 
-def _read_excel(path: Path, kind: str | None, sheet: str | None) -> tuple[pl.DataFrame, str, int, int | None]:
+def _read_excel(path: Path, kind: str | None, sheet: str | None,
+                limits: config.ImportLimits) -> tuple[pl.DataFrame, str, int, int | None]:
+    """A workbook checked, then parsed by :func:`_parse_excel` in the capped reader process."""
+    try:
+        grid, name, header_idx = safe_read.read_in_child(path, "excel", kind=kind, sheet=sheet, limits=limits)
+    except safe_read.Refused as exc:
+        raise FileProblem(str(exc)) from exc
+    return grid, name or "", 1, header_idx
+
+
+def _parse_excel(path: Path, kind: str | None, sheet: str | None) -> tuple[pl.DataFrame, str, int | None]:
+    """The first sheet with a header row (or ``sheet``): (grid, sheet name, header index).
+
+    Runs inside the reader process of :mod:`portfolio.safe_read`, never in the caller: the
+    Excel reader can abort the process on a hostile workbook.
+    """
     import fastexcel
 
     try:
@@ -253,17 +275,23 @@ def _read_excel(path: Path, kind: str | None, sheet: str | None) -> tuple[pl.Dat
             # skip_rows=0 keeps leading blank rows, so frame index + 1 is the Excel row number.
             grid = reader.load_sheet(name, header_row=None, dtypes="string", skip_rows=0).to_polars()
             if (header_idx := _find_header(grid, kind)) is not None:
-                return grid, name, 1, header_idx
+                return grid, name, header_idx
     except FileProblem:
+        raise
+    except MemoryError:
         raise
     except Exception as exc:  # fastexcel raises several unrelated types for a damaged file
         raise FileProblem(f"无法读取 Excel 文件 {path.name}：{_first_line(exc)}（unreadable file）。") from exc
-    return grid, chosen[0] if chosen else "", 1, None
+    return grid, chosen[0] if chosen else "", None
 
 
-def _read_csv(path: Path) -> pl.DataFrame:
+def _read_csv(path: Path, limits: config.ImportLimits) -> pl.DataFrame:
+    """A CSV as a grid of strings, read here: its size is checked first and bounds the memory."""
     try:
+        safe_read.check_file(path, limits)
         data = path.read_bytes()
+    except safe_read.Refused as exc:
+        raise FileProblem(str(exc)) from exc
     except OSError as exc:
         raise FileProblem(f"无法读取文件 {path.name}：{exc.strerror}（unreadable file）。") from exc
     if not data.strip():
@@ -280,24 +308,31 @@ def _read_csv(path: Path) -> pl.DataFrame:
                 raise FileProblem(f"无法识别 {path.name} 的文字编码（应为 UTF-8 或 GBK）（unknown encoding）。") from exc
     head = data[:65536].decode("utf-8", errors="ignore").splitlines()[:HEADER_SCAN_ROWS * 3]
     width = max((line.count(",") + 1 for line in head), default=1)
+    if width > limits.max_columns:
+        raise FileProblem(f"{path.name} 的一行有 {width:,} 列，超过导入上限 {limits.max_columns:,} 列"
+                          f"（too many columns）。")
     try:
-        return pl.read_csv(
+        grid = pl.read_csv(
             io.BytesIO(data), has_header=False, infer_schema=False,
             schema={f"c{i}": pl.String for i in range(width)}, missing_columns="insert",
             truncate_ragged_lines=True,
         )
     except pl.exceptions.PolarsError as exc:
         raise FileProblem(f"无法解析 CSV 文件 {path.name}：{_first_line(exc)}（malformed CSV）。") from exc
-
-
-def _read_parquet(path: Path) -> pl.DataFrame:
     try:
-        frame = pl.read_parquet(path)
-        body = frame.select(pl.col(c).cast(pl.String).alias(f"c{i}") for i, c in enumerate(frame.columns))
-    except Exception as exc:
-        raise FileProblem(f"无法读取 parquet 文件 {path.name}：{_first_line(exc)}（unreadable file）。") from exc
-    header = pl.DataFrame([pl.Series(f"c{i}", [name], pl.String) for i, name in enumerate(frame.columns)])
-    return pl.concat([header, body])
+        safe_read.check_grid(grid, path.name, limits)
+    except safe_read.Refused as exc:
+        raise FileProblem(str(exc)) from exc
+    return grid
+
+
+def _read_parquet(path: Path, limits: config.ImportLimits) -> pl.DataFrame:
+    """A parquet file checked, then read in the capped reader process (header names as row 0)."""
+    try:
+        grid, _sheet, _header = safe_read.read_in_child(path, "parquet", limits=limits)
+    except safe_read.Refused as exc:
+        raise FileProblem(str(exc)) from exc
+    return grid
 
 
 def _first_line(exc: BaseException) -> str:
@@ -837,15 +872,20 @@ def write_rejects(ledger: Ledger, errors: pl.DataFrame, path: str | Path | None 
 
 
 def _write_table(table: pl.DataFrame, target: Path, *, xlsx: bool) -> None:
+    """The rejects as xlsx (text cells stay text: never formulas, never links) or as CSV.
+
+    The CSV is meant to be opened in Excel by staff, so a cell that starts with = + - @ tab or
+    CR gets a leading ' (OWASP CSV injection, :func:`textsafe.formula_safe_frame`).
+    """
     if xlsx:
         import xlsxwriter
 
         try:
-            table.write_excel(target, worksheet="拒收行", autofit=True)
+            export.write_xlsx({"拒收行": table}, target)
         except xlsxwriter.exceptions.FileCreateError as exc:
             raise OSError(str(exc)) from exc
     else:
-        table.write_csv(target, include_bom=True)
+        textsafe.formula_safe_frame(table).write_csv(target, include_bom=True)
 
 
 # --------------------------------------------------------------------------- the whole import
