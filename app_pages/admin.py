@@ -24,8 +24,9 @@ with tab_users:
         user_id = c1.text_input(ui.t("admin.user_id"), help=ui.t("admin.user_id_help"))
         email = c2.text_input(ui.t("admin.email"))
         name = c1.text_input(ui.t("admin.name"))
-        role = c2.selectbox(ui.t("admin.role"), access.ROLES,
-                            format_func=lambda r: f"{access.ROLE_LABELS[r]} ({r})")
+        # a new user starts with the least privilege: read only
+        role = c2.selectbox(ui.t("admin.role"), access.ROLES, index=access.ROLES.index("viewer"),
+                            format_func=lambda r: f"{access.ROLE_LABELS[r]} ({r})", key="admin_user_role")
         unit = c1.selectbox(ui.t("admin.unit"), [None, *unit_names],
                             format_func=lambda u: "—" if u is None else f"{unit_names[u]} ({u})")
         active = c2.checkbox(ui.t("admin.active"), value=True)

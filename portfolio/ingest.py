@@ -164,7 +164,15 @@ _BOOLS = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 _FULL = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000"]
 _HALF = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" "]
 NO_PROBLEM_RE = r"^(无|暂无|没有|无问题|暂无问题|没有问题|无困难|暂无困难|无此项|正常|none|n/?a)$"
-_TOTAL_RE = r"^\s*[合小总共]\s*计\s*($|[:：(（\d、个项])"
+#: A 合计 / 小计 / 总计 / 共计 label: 合计 anywhere in a cell; a cell that starts with the label
+#: (小计（汽开区）, 总计：12项) or ends with it (汽车产业链小计, 汽开区总计（12项）). 总计算中心 is no label.
+_TOTAL_RE = (r"合\s*计|^\s*[小总共]\s*计\s*($|[:：(（\d、个项])"
+             r"|[小总共]\s*计\s*(?:[(（][^)）]*[)）]|\d+\s*[个项]?)?\s*[:：]?\s*$")
+#: Characters the importer drops from every cell: C0 controls but tab and LF (CR becomes LF
+#: first), DEL and the C1 controls, and U+FFFE / U+FFFF, which XML (and so xlsx) cannot hold.
+CONTROL_RE = r"[\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F\x{FFFE}\x{FFFF}]"
+#: Excel's limit on the characters in one cell; longer text would be cut off by every export.
+MAX_CELL_CHARS = 32_767
 _DASHES = ["-", "--", "—", "——", "–", "/", "\\", "－", "／"]
 _UNIT_RE = re.compile(r"^(.+?)[(\[]?(?:单位[:：]?)?(亿元|万元|元|%)[)\]]?$")
 
@@ -391,15 +399,15 @@ def _build_ledger(path: Path, grid: pl.DataFrame, header_idx: int, offset: int,
         .with_columns(pl.col("_row").cast(pl.Int64))
     )
     body = body.filter(pl.any_horizontal(pl.col(n).str.contains(r"\S").fill_null(False) for n in names))
-    # A total row says 合计/小计 in some cell other than free text and has no key of its own
-    # (or 合计 written in the key column). A cheap literal test first, the regex on the few left.
-    scan = [n for n in names if n not in {columns.get("note"), columns.get("problems")}]
-    key_cell = pl.col(columns[KEYS[kind][0]])
+    # A total row has no key of its own and a 合计/小计/总计 label in any of its cells (or the
+    # label written in the key column). A row with a key is data, whatever its name says
+    # (合计量仪表生产线). A cheap literal test first, the regex on the few rows left.
+    key_cell = _text(pl.col(columns[KEYS[kind][0]]))
     candidates = body.filter(pl.any_horizontal(pl.col(n).str.contains("计", literal=True).fill_null(False)
-                                               for n in scan))
+                                               for n in names))
     totals = candidates.filter(
-        pl.any_horizontal(pl.col(n).str.contains(_TOTAL_RE).fill_null(False) for n in scan)
-        & (key_cell.is_null() | key_cell.str.contains(r"^\s*$") | key_cell.str.contains(_TOTAL_RE))
+        (key_cell.is_null() & pl.any_horizontal(pl.col(n).str.contains(_TOTAL_RE).fill_null(False) for n in names))
+        | key_cell.str.contains(_TOTAL_RE).fill_null(False)
     )["_row"]
     body = body.filter(~pl.col("_row").is_in(totals.implode()))
     empty = [n for n in names if n not in columns.values() and body[n].null_count() == body.height]
@@ -419,8 +427,14 @@ def _build_ledger(path: Path, grid: pl.DataFrame, header_idx: int, offset: int,
 
 
 def _text(e: pl.Expr) -> pl.Expr:
-    """Stripped text; blank and dash-only cells (-, —, /) become null."""
-    s = e.str.strip_chars()
+    """Clean text: CR LF and CR become LF, other control characters are dropped, leading and
+    trailing whitespace is stripped; blank and dash-only cells (-, —, /) become null.
+
+    Tab and LF are kept (an Excel cell holds them as they are). The dropped characters
+    (:data:`CONTROL_RE`) are invisible, most cannot be stored in xlsx except as ``_xHHHH_``
+    escapes that not every reader decodes, and they can steer a terminal.
+    """
+    s = e.str.replace_all(r"\r\n?", "\n").str.replace_all(CONTROL_RE, "").str.strip_chars()
     return pl.when((s == "") | s.is_in(_DASHES)).then(None).otherwise(s)
 
 
@@ -568,17 +582,26 @@ def validate(con: duckdb.DuckDBPyConnection, ledger: Ledger, *,
         pl.col("_row"),
         *(_text(pl.col(ledger.columns[name])).alias(f"raw_{name}") for name in fields),
     )
+    # A unit user's rows belong to their unit: with exactly one unit, a row that names none
+    # takes it (an enterprise list without 责任单位 included); otherwise _checks refuses it.
+    own = next(iter(allowed_units)) if allowed_units is not None and len(allowed_units) == 1 else None
+    if own is not None and kind != "progress":
+        if "unit_id" not in fields:
+            fields["unit_id"] = next(f for f in FIELDS[kind] if f.name == "unit_id")
+        fill = pl.col("raw_unit_id").fill_null(pl.lit(own)) if "raw_unit_id" in raw.columns else pl.lit(own)
+        raw = raw.with_columns(fill.alias("raw_unit_id"))
+    headers = {**{f.name: f.header for f in FIELDS[kind]}, **ledger.columns}
     parsed = raw.with_columns(_parse_expr(f, ledger.units.get(f.name), ref).alias(f.name) for f in fields.values())
     if "node_id" in fields:
         parsed = _resolve_nodes(parsed, ref)
     parsed = _join_current(con, kind, parsed)
-    checks = _checks(kind, fields, allowed_units)
+    checks = _checks(kind, fields, allowed_units, config.import_limits())
     lazy = parsed.lazy()
     errors = pl.concat(
         [
             lazy.filter(bad).select(
                 pl.col("_row").alias("row"),
-                pl.lit(ledger.columns[name]).alias("column"),
+                pl.lit(headers[name]).alias("column"),
                 pl.col(f"raw_{name}").alias("value"),
                 pl.lit(reason).alias("reason"),
                 pl.lit(order).alias("_order"),
@@ -660,20 +683,26 @@ def _join_current(con: duckdb.DuckDBPyConnection, kind: str, frame: pl.DataFrame
     return frame.join(cur, on=ids.columns, how="left", maintain_order="left")
 
 
-def _checks(kind: str, fields: dict[str, Field],
-            allowed_units: set[str] | None) -> list[tuple[str, pl.Expr, str]]:
+def _checks(kind: str, fields: dict[str, Field], allowed_units: set[str] | None,
+            limits: config.ImportLimits | None = None) -> list[tuple[str, pl.Expr, str]]:
     """Every check as (field, failing-row expression, reason); a row may fail several."""
+    limits = limits or config.import_limits()
     out: list[tuple[str, pl.Expr, str]] = []
     for name, fd in fields.items():
         raw, val = pl.col(f"raw_{name}"), pl.col(name)
         if fd.required and name not in _DEFAULTS:  # a blank 本月完成投资 means 0, not a missing value
             out.append((name, raw.is_null(), "必填项为空"))
         unparsed = raw.is_not_null() & val.is_null()
+        if fd.type in ("text", "id"):
+            out.append((name, raw.str.len_chars() > MAX_CELL_CHARS,
+                        f"文字超过 {MAX_CELL_CHARS} 个字符（Excel 单元格的上限），导出时会被截断"))
         if fd.type == "amount":
             out.append((name, unparsed, "金额无法识别（可写 3000、3,000、1.5亿、800万元、5000000元）"))
             out.append((name, val < 0, "金额不能为负数"))
         elif fd.type in ("date", "month"):
             out.append((name, unparsed, "日期无法识别（可写 2016.3、2016年3月、2016-03-15、2016/3/15 或 Excel 日期）"))
+            out.append((name, ~val.is_between(limits.min_date, limits.max_date),
+                        f"日期超出可接受的范围（{limits.min_date.isoformat()} 至 {limits.max_date.isoformat()}）"))
         elif fd.type == "pct":
             out.append((name, unparsed, "形象进度无法识别（应为 0–100 的数字）"))
             out.append((name, (val < 0) | (val > 100), "形象进度应在 0–100 之间"))
@@ -716,14 +745,21 @@ def _checks(kind: str, fields: dict[str, Field],
         out.append(("enterprise_id", pl.col("enterprise_id").is_not_null() & pl.col("enterprise_id").is_duplicated(),
                     "文件内企业编号重复"))
     if allowed_units is not None:
+        # Scope: a stored row may be changed only when it belongs to one of the user's units (a
+        # stored row of no unit included), and every row written must belong to one of them.
         allowed = sorted(allowed_units)
-        cur_bad = pl.col("cur_unit_id").is_not_null() & ~pl.col("cur_unit_id").is_in(allowed)
-        if kind == "progress":
+        cur_bad = pl.col("_exists").fill_null(False) & ~pl.col("cur_unit_id").is_in(allowed).fill_null(False)
+        if kind == "progress":  # progress belongs to its project's unit
             out.append(("project_id", cur_bad, "无权修改其他单位的项目"))
         else:
-            new_bad = pl.col("unit_id").is_not_null() & ~pl.col("unit_id").is_in(allowed) if "unit_id" in fields else pl.lit(False)
+            has_unit = "unit_id" in fields
+            new_bad = pl.col("unit_id").is_not_null() & ~pl.col("unit_id").is_in(allowed) if has_unit else pl.lit(False)
             what = "项目" if kind == "projects" else "企业"
-            out.append(("unit_id" if "unit_id" in fields else key[0], cur_bad | new_bad, f"无权修改其他单位的{what}"))
+            column = "unit_id" if has_unit else key[0]
+            out.append((column, cur_bad | new_bad, f"无权修改其他单位的{what}"))
+            if kind == "enterprises":  # projects: 责任单位 is required anyway
+                missing = pl.col("raw_unit_id").is_null() if has_unit else pl.col("_exists").is_null()
+                out.append((column, missing, "责任单位为空：以责任单位身份导入的行须写明本单位"))
     return [(name, bad.fill_null(False), reason) for name, bad, reason in out]
 
 
