@@ -156,7 +156,11 @@ def _remove(path: Path) -> None:
 
 
 def _fsync(path: Path) -> None:
-    """Flush a file (or a folder's entries) to disk; a file system that cannot is let be."""
+    """Flush a folder's entries (a rename) to disk; a file system that cannot is let be.
+
+    Only folders: DuckDB syncs a database file itself when it checkpoints, and opening and
+    closing a descriptor of a database file this process has open would drop DuckDB's lock.
+    """
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -166,8 +170,7 @@ def _fsync(path: Path) -> None:
 
 
 def _publish(tmp: Path, target: Path) -> None:
-    """Give ``tmp`` the name ``target`` without ever replacing an existing file."""
-    _fsync(tmp)
+    """Give ``tmp`` (a checkpointed database) the name ``target`` without replacing an existing file."""
     try:
         os.link(tmp, target)
     except FileExistsError:
@@ -392,7 +395,6 @@ def swap_in(
             raise store.StoreError(
                 f"数据库 {path} 的日志文件未能合并，没有替换；请稍后再试（WAL still present）。"
             )
-        _fsync(new_file)
         os.replace(new_file, path)
         _fsync(path.parent)
     finally:

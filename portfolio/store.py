@@ -899,6 +899,12 @@ def build_database(
     from . import backup  # backup builds on this module
 
     building = path.with_name(path.name + ".building")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(
+            f"无法创建数据库所在的文件夹 {path.parent}（{exc.strerror}）；请检查路径和权限（cannot create folder）。"
+        ) from exc
     con, waited = _claim_building(building, timeout)
     try:
         if waited and database_state(path) == "ready" and not force:

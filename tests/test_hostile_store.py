@@ -452,6 +452,13 @@ def test_init_force_keeps_the_replaced_database_as_a_backup(sample_db: Path) -> 
     assert sorted(p.name for p in sample_db.parent.iterdir()) == ["backups", sample_db.name]
 
 
+def test_init_creates_the_folders_of_a_new_database(case_dir: Path) -> None:
+    target = case_dir / "var" / "lib" / "portfolio.duckdb"
+    result = runner.invoke(app, ["init", "--db", str(target)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in target.parent.iterdir()) == [target.name]
+
+
 def test_a_stale_build_file_is_removed_by_the_next_init(case_dir: Path) -> None:
     target = case_dir / "portfolio.duckdb"
     building = target.with_name(target.name + ".building")
