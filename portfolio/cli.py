@@ -19,7 +19,7 @@ from rich.status import Status
 from rich.text import Text
 
 from . import store
-from .textsafe import has_control, visible
+from .textsafe import has_control, json_visible, visible
 
 app = typer.Typer(
     add_completion=False,
@@ -129,7 +129,8 @@ def parse_month(text: str | None) -> date | None:
 
 def print_json(payload: Any) -> None:
     """Write JSON to stdout (UTF-8, Chinese kept readable)."""
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False, indent=2, default=store._json_default))
+    # C1 controls and bidi overrides as \\u escapes: inert on a terminal, the same value when parsed
+    sys.stdout.write(json_visible(json.dumps(payload, ensure_ascii=False, indent=2, default=store._json_default)))
     sys.stdout.write("\n")
 
 

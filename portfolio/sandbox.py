@@ -448,8 +448,8 @@ _ENGINE_TEXT = (_PLAIN_TEXT | _FLOATS | _TEMPORAL | _NESTED
 _DEC38 = "99999999999999999999999999999999999999"
 #: Characters that JSON leaves raw but a terminal obeys (C1 controls such as CSI, DEL, bidi
 #: overrides, line separators): written as ``\\uXXXX`` escapes, which JSON reads back unchanged.
-_JSON_RAW = [chr(c) for c in [0x7F, *range(0x80, 0xA0), *sorted(textsafe._BIDI), 0x2028, 0x2029]]
-_JSON_ESCAPED = [f"\\u{ord(c):04x}" for c in _JSON_RAW]
+_JSON_RAW = [chr(c) for c in textsafe.JSON_ESCAPES]
+_JSON_ESCAPED = list(textsafe.JSON_ESCAPES.values())
 #: Every character :func:`textsafe.visible` escapes, for the vectorised terminal form of CSV.
 _VISIBLE_RAW = [chr(c) for c in textsafe._TABLE_ONE_LINE]
 _VISIBLE_ESCAPED = [textsafe._TABLE_ONE_LINE[ord(c)] for c in _VISIBLE_RAW]

@@ -54,6 +54,11 @@ def _build_table(keep_newlines: bool) -> dict[int, str]:
 
 _TABLE_ONE_LINE = _build_table(keep_newlines=False)
 _TABLE_LINES = _build_table(keep_newlines=True)
+#: Characters JSON may carry raw that a terminal obeys (DEL, the C1 controls such as CSI) or that
+#: reorder or split text (bidi overrides, line separators), as ``\uXXXX`` escapes. JSON already
+#: escapes C0 controls; with these escaped too, JSON printed on a terminal is inert and still
+#: reads back as exactly the same strings.
+JSON_ESCAPES = {code: f"\\u{code:04x}" for code in [0x7F, *range(0x80, 0xA0), *sorted(_BIDI), 0x2028, 0x2029]}
 
 
 def visible(value: object, *, keep_newlines: bool = False) -> str:
@@ -65,6 +70,11 @@ def visible(value: object, *, keep_newlines: bool = False) -> str:
     """
     text = "" if value is None else str(value)
     return text.translate(_TABLE_LINES if keep_newlines else _TABLE_ONE_LINE)
+
+
+def json_visible(text: str) -> str:
+    """JSON text with :data:`JSON_ESCAPES` applied: inert on a terminal, the same value when parsed."""
+    return text.translate(JSON_ESCAPES)
 
 
 def has_control(value: object) -> bool:

@@ -99,8 +99,9 @@ def test_user_add_and_list_show_a_hostile_user_id_literally(empty_db: Path) -> N
     assert SHOWN in added
     listed = _shown_safely(_invoke("user", "list", "--db", str(empty_db)))
     assert listed.count(SHOWN) == 2
-    as_json = json.loads(_invoke("user", "list", "--json", "--db", str(empty_db)).stdout)
-    assert [u["user_id"] for u in as_json] == [HOSTILE]  # JSON keeps the data exact
+    as_json = _invoke("user", "list", "--json", "--db", str(empty_db))
+    _shown_safely(as_json)  # ESC escaped by JSON itself, the bidi override as \u202e
+    assert [u["user_id"] for u in json.loads(as_json.stdout)] == [HOSTILE]  # JSON keeps the data exact
 
 
 def test_an_unknown_hostile_user_is_one_refusal_with_the_text_visible(empty_db: Path, tmp_path: Path) -> None:
