@@ -496,7 +496,7 @@ def restore(
             rows = staged.tables.get("projects", (0, 0))[0]
             question = (f"用 {file}（项目 {rows} 个）替换数据库 {staged.db}？当前数据库会先备份到 "
                         f"{backup_mod.backups_dir(staged.db)}")
-            if not typer.confirm(question, default=False, err=True):
+            if not typer.confirm(visible(question), default=False, err=True):
                 err.print("已取消，数据库没有改动。", markup=False)
                 raise typer.Exit(1)
         result = backup_mod.finish_restore(staged)
