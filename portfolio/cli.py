@@ -560,7 +560,7 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except ClickException as exc:
         where = exc.ctx.command_path if getattr(exc, "ctx", None) else "portfolio"  # type: ignore[attr-defined]
-        err.print(Text.assemble(("错误", "red"), ": ", f"命令行参数有误：{visible(exc.format_message())}"
+        err.print(Text.assemble(("错误", "red"), ": ", f"命令行参数有误：{visible(exc.format_message().rstrip('.。'))}"
                                 f"；用法见 {visible(where)} --help（usage error）。"))
         sys.exit(exc.exit_code)
     except (KeyboardInterrupt, typer.Abort):
