@@ -1039,6 +1039,8 @@ def print_summary(payload: dict[str, Any], console: Console, *, max_errors: int 
         f"拒收 {payload['rejected']}，跳过合计行 {payload['skipped']}。")
     if payload.get("skipped_rows"):
         say(f"跳过的合计/小计行：第 {'、'.join(map(str, payload['skipped_rows'][:20]))} 行。")
+    if payload.get("batch") and (payload["inserted"] or payload["updated"]):
+        say(f"本次导入记为批次 {payload['batch']}，可用 `portfolio undo {payload['batch']}` 整批撤销。")
     errors = payload["errors"]
     if not errors:
         return
