@@ -85,7 +85,7 @@ def rejects_button(path: str | Path, key: str) -> None:
 
 # ---------------------------------------------------------------- 导入记录 (rendered at the bottom)
 HISTORY_ROWS = 20
-HISTORY_WIDTHS = [0.6, 1.5, 1.7, 0.9, 2.2, 0.9, 2.0, 1.4]
+HISTORY_WIDTHS = [0.8, 1.5, 1.6, 0.9, 2.1, 1.1, 2.0, 1.4]
 
 
 def plain_markdown(text: str) -> str:
@@ -103,7 +103,7 @@ def batch_source(row: dict[str, Any]) -> str:
 def batch_counts(row: dict[str, Any]) -> str:
     """新增 3，更新 12 … (only the counts that are not zero)."""
     parts = [ui.t(f"ih.count.{c}", n=f"{row[c]:,}") for c in store.BATCH_COUNTS if row[c]]
-    return "，".join(parts) if parts else ui.t("ih.count.none")
+    return ("，" if ui.lang() == "zh" else ", ").join(parts) if parts else ui.t("ih.count.none")
 
 
 def undo_batch(batch: int) -> None:

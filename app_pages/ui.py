@@ -64,16 +64,22 @@ def db_path() -> Path:
     return store.resolve_db(None)
 
 
-def revision() -> int:
-    """The data revision; cached results are keyed by it."""
-    return store.revision(db_path())
+def revision() -> tuple[int, int]:
+    """The data revision and the file's identity; cached results are keyed by both.
+
+    A restore or ``init --force`` swaps in another file whose revision number may equal one
+    seen before: its inode differs, so nothing cached from the replaced file is shown.
+    """
+    path = db_path()
+    rev = store.revision(path)
+    return path.stat().st_ino, rev
 
 
 # cache_resource keeps one shared result per key: no pickling and no copy on every hit, which
 # matters for frames of a million projects. Library results are never changed in place (polars
 # frames are immutable; pages build new frames), so sharing them across sessions is safe.
 @st.cache_resource(show_spinner=False, max_entries=64, ttl=6 * 3600)
-def _call(target: str, db: str, rev: int, kwargs: tuple[tuple[str, Any], ...]) -> Any:
+def _call(target: str, db: str, rev: tuple[int, int], kwargs: tuple[tuple[str, Any], ...]) -> Any:
     module, func = target.rsplit(".", 1)
     fn: Callable[..., Any] = getattr(importlib.import_module(f"portfolio.{module}"), func)
     with store.connect(db, read_only=True) as con:
