@@ -292,24 +292,3 @@ def _apply(con: duckdb.DuckDBPyConnection, table: str, batch_id: int, actor: str
         con.execute(audit.format(action="insert", old="null", new="u.old_values")
                     + f" from {staged} u where u.action = 'delete'", params)
     return {"restored": n.get("update", 0), "deleted": n.get("insert", 0), "reinserted": n.get("delete", 0)}
-
-
-def print_batches(frame: pl.DataFrame, console: Any) -> None:
-    """The batch list as a terminal table (user text shown through ``textsafe.visible``)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    from .textsafe import visible
-
-    table = Table("批次", "时间", "操作人", "类型", "来源（数据表）", "行数", "撤销")
-    for col in table.columns[:2]:
-        col.no_wrap = True
-    for row in frame.iter_rows(named=True):
-        counts = " ".join(f"{label} {row[c]:,}" for c, label in COUNT_LABELS.items() if row[c])
-        state = (f"已被 {row['undone_by']} 撤销" if row["undone_by"] is not None
-                 else f"撤销 {row['undoes']}" if row["undoes"] is not None else "")
-        cells = [str(row["batch"]), f"{row['at']:%Y-%m-%d %H:%M}", visible(row["actor"]),
-                 KIND_LABELS.get(row["kind"], row["kind"]),
-                 f"{visible(row['source'] or '')}（{row['table'] or '—'}）", counts or "无变化", state]
-        table.add_row(*(Text(c) for c in cells))  # Text: never read as markup
-    console.print(table, markup=False)

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.status import Status
 from rich.text import Text
 
-from . import store
-from .textsafe import has_control, json_visible, visible
+from . import console, store
+from .console import SafeConsole
+from .textsafe import json_visible, visible
 
 app = typer.Typer(
     add_completion=False,
@@ -27,54 +26,6 @@ app = typer.Typer(
     help="工业投资项目库分析工具（industrial investment portfolio analyser）。",
     pretty_exceptions_enable=False,
 )
-class SafeConsole(Console):
-    """A console for user text: never markup or emoji codes, control characters shown as escapes.
-
-    Every plain string printed is passed through :func:`textsafe.visible` (newlines kept), so a
-    project name holding ``[/red]`` or an ESC sequence is shown as it is stored instead of
-    crashing the command or steering the terminal. Styles are given with ``style=`` or
-    :class:`rich.text.Text`; tables must be given ``Text`` cells (or rely on ``markup=False``).
-    """
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(markup=False, emoji=False, highlight=False, **kwargs)
-
-    def print(self, *objects: Any, **kwargs: Any) -> None:  # noqa: D102 - Console.print
-        kwargs["markup"] = kwargs["emoji"] = kwargs["highlight"] = False
-        super().print(*(shown(o) for o in objects), **kwargs)
-
-    def status(self, status: Any, **kwargs: Any) -> Status:  # noqa: D102 - Console.status
-        return _SafeStatus(_as_text(status), console=self, **kwargs)
-
-
-class _SafeStatus(Status):
-    """A spinner whose message is text, not markup (rich parses a plain string as markup)."""
-
-    def update(self, status: Any = None, **kwargs: Any) -> None:  # noqa: D102 - Status.update
-        super().update(None if status is None else _as_text(status), **kwargs)
-
-
-def _as_text(value: Any) -> Any:
-    return Text(visible(value, keep_newlines=True)) if isinstance(value, str) else value
-
-
-def shown(value: Any) -> Any:
-    """``value`` ready for a terminal: text with control characters escaped, tables cell by cell."""
-    from rich.table import Table
-
-    if isinstance(value, str):
-        return visible(value, keep_newlines=True)
-    if isinstance(value, Text):
-        if not has_control(value.plain):
-            return value
-        return Text(visible(value.plain, keep_newlines=True), style=value.style, justify=value.justify)
-    if isinstance(value, Table):
-        value.title, value.caption = shown(value.title), shown(value.caption)
-        for column in value.columns:
-            column.header, column.footer = shown(column.header), shown(column.footer)
-            column._cells = [shown(cell) for cell in column._cells]
-    return value
-
 
 out = SafeConsole(soft_wrap=True)
 err = SafeConsole(stderr=True, soft_wrap=True)
@@ -198,7 +149,7 @@ def ingest(
     if as_json:
         print_json(payload)
     else:
-        ingest_mod.print_summary(payload, out)
+        console.print_summary(payload, out)
 
 
 @app.command()
@@ -298,7 +249,7 @@ def sql(
         assert query is not None
         if fmt == "table":
             result = sandbox.run_query(db, query, timeout=timeout, max_rows=max_rows, max_bytes=limit)
-            sandbox.print_result(result, out)
+            console.print_result(result, out)
             return
         sys.stdout.flush()
         written = sandbox.stream_query(db, query, getattr(sys.stdout, "buffer", sys.stdout), fmt=fmt,
@@ -367,7 +318,7 @@ def imports(
     elif frame.is_empty():
         out.print("还没有导入或修改批次。", markup=False)
     else:
-        batches.print_batches(frame, out)
+        console.print_batches(frame, out)
 
 
 @app.command()
@@ -429,8 +380,6 @@ def user_list(
     db: DbOption = None,
 ) -> None:
     """列出全部用户。"""
-    from rich.table import Table
-
     from . import access
 
     try:
@@ -441,12 +390,7 @@ def user_list(
     if as_json:
         print_json(users.to_dicts())
         return
-    table = Table("用户", "姓名", "角色", "单位", "启用")
-    for row in users.iter_rows(named=True):
-        cells = (row["user_id"], row["name"] or "", access.ROLE_LABELS.get(row["role"], row["role"]),
-                 row["unit_id"] or "", "是" if row["active"] else "否")
-        table.add_row(*(Text(visible(c)) for c in cells))
-    out.print(table)
+    console.print_users(users, out)
 
 
 @app.command()

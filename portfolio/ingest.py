@@ -22,8 +22,6 @@ from typing import Any
 
 import duckdb
 import polars as pl
-from rich.console import Console
-from rich.table import Table
 
 from . import access, backup, config, export, files, safe_read, store, textsafe
 
@@ -1015,41 +1013,6 @@ def ingest_file(
         skipped_rows=ledger.skipped_rows, sheet=ledger.sheet, header_row=ledger.header_row,
         revision=revision, batch=batch,
     )
-
-
-def print_summary(payload: dict[str, Any], console: Console, *, max_errors: int = 20) -> None:
-    """A short readable summary of an import and its first errors as a table.
-
-    File names, values and reasons are data: never read as markup, control characters shown
-    as visible escapes (``textsafe.visible``), whatever console is given.
-    """
-    from rich.text import Text
-
-    from .textsafe import visible
-
-    def say(line: str) -> None:
-        console.print(Text(visible(line)))
-
-    def cell(value: object) -> Text:
-        return Text(visible(value))
-
-    label = KIND_LABELS.get(payload["kind"], payload["kind"])
-    say(f"{Path(payload['file']).name}（{label}）：读取 {payload['rows_read']} 行，"
-        f"新增 {payload['inserted']}，更新 {payload['updated']}，未变 {payload['unchanged']}，"
-        f"拒收 {payload['rejected']}，跳过合计行 {payload['skipped']}。")
-    if payload.get("skipped_rows"):
-        say(f"跳过的合计/小计行：第 {'、'.join(map(str, payload['skipped_rows'][:20]))} 行。")
-    if payload.get("batch") and (payload["inserted"] or payload["updated"]):
-        say(f"本次导入记为批次 {payload['batch']}，可用 `portfolio undo {payload['batch']}` 整批撤销。")
-    errors = payload["errors"]
-    if not errors:
-        return
-    say(f"拒收明细已写入 {payload['rejects_file']}（共 {len(errors)} 条问题）。")
-    table = Table("行号", "列", "值", title=f"前 {min(max_errors, len(errors))} 条问题")
-    table.add_column("原因", overflow="fold")
-    for e in errors[:max_errors]:
-        table.add_row(cell(e["row"]), cell(e["column"]), cell(e["value"]), cell(e["reason"]))
-    console.print(table)
 
 
 # --------------------------------------------------------------------------- templates

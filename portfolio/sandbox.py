@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 import threading
 import time
@@ -37,9 +36,6 @@ import duckdb
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from . import config, store, textsafe
 
@@ -47,8 +43,6 @@ MEMORY_LIMIT = "1GB"
 THREADS = 2
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_MAX_ROWS = 10_000
-#: A terminal table of more rows is unreadable and slow to lay out (rich: ~1 ms a row).
-TABLE_MAX_ROWS = 1_000
 #: Rows per Arrow batch taken from the engine (one DuckDB vector). CSV and JSON hold one batch
 #: at a time, so their memory stays near a fixed ceiling whatever the query returns.
 BATCH_ROWS = 2_048
@@ -836,7 +830,7 @@ def to_csv(frame: pl.DataFrame) -> str:
     return buffer.getvalue()
 
 
-def _json_value(value: Any) -> str:
+def json_text(value: Any) -> str:
     """A nested value of a table cell, written like JSON (NaN and infinities as nan / inf)."""
     if value is None:
         return "null"
@@ -855,43 +849,11 @@ def _json_value(value: Any) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return json.dumps(bytes(value).hex())
     if isinstance(value, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {_json_value(v)}"
+        return "{" + ", ".join(f"{json.dumps(str(k), ensure_ascii=False)}: {json_text(v)}"
                                for k, v in value.items()) + "}"
     if isinstance(value, list | tuple):
-        return "[" + ", ".join(_json_value(v) for v in value) + "]"
+        return "[" + ", ".join(json_text(v) for v in value) + "]"
     return json.dumps(str(value), ensure_ascii=False)
-
-
-def _cell(value: Any) -> Text:
-    """A table cell: user text as data (control characters visible, never markup)."""
-    if value is None:
-        return Text("—", style="dim")
-    if isinstance(value, bool):  # as DuckDB, CSV and JSON write it
-        return Text("true" if value else "false")
-    if isinstance(value, float) and math.isfinite(value):
-        if value == 0 or 1e-6 <= abs(value) < 1e15:
-            return Text(f"{value:,.6f}".rstrip("0").rstrip("."))
-        return Text(repr(value))
-    if isinstance(value, Decimal):
-        return Text(format(value, "f"))
-    if isinstance(value, list | tuple | dict):
-        return Text(textsafe.visible(_json_value(value)))
-    if isinstance(value, bytes):
-        return Text(value.hex())
-    return Text(textsafe.visible(value))
-
-
-def _summary(result: QueryResult, *, shown: int | None = None) -> str:
-    n = result.frame.height
-    line = f"{n} 行，用时 {result.elapsed_s:.2f} 秒"
-    if shown is not None and shown < n:
-        line += f"；表格只列出前 {shown} 行，完整结果请用 --format csv 或 json"
-    if result.truncated_by == "bytes":
-        line += (f"；结果超过 {human_bytes(result.max_bytes)}，只显示前 {n} 行"
-                 "（可用 --max-bytes 调整，或用 --format csv / json 导出）")
-    elif result.truncated:
-        line += f"；结果超过 {result.max_rows} 行，只显示前 {result.max_rows} 行（可用 --max-rows 调整）"
-    return line
 
 
 def stream_notice(written: Written) -> str:
@@ -903,39 +865,6 @@ def stream_notice(written: Written) -> str:
         return (f"{written.rows} 行，用时 {written.elapsed_s:.2f} 秒；结果超过 {written.max_rows} 行，"
                 f"只显示前 {written.max_rows} 行（可用 --max-rows 调整）")
     return ""
-
-
-def print_result(
-    result: QueryResult,
-    console: Console,
-    *,
-    fmt: str = "table",
-    notices: Console | None = None,
-) -> None:
-    """Print a result as a rich table (with a footer), CSV or a JSON array of row objects.
-
-    The table lists at most ``TABLE_MAX_ROWS`` rows (the footer says so); CSV and JSON carry
-    every row of the result. For ``csv`` and ``json`` stdout carries only the data; the
-    truncation notice goes to ``notices`` (stderr by default) so a redirected file stays clean.
-    Text from the data is never read as markup and its control characters are shown escaped.
-    """
-    if fmt == "table":
-        table = Table(show_header=True, header_style="bold", show_lines=False)
-        frame = result.frame.head(TABLE_MAX_ROWS)
-        for name, dtype in frame.schema.items():
-            table.add_column(Text(textsafe.visible(name)), justify="right" if dtype.is_numeric() else "left",
-                             overflow="fold")
-        for row in frame.iter_rows():
-            table.add_row(*(_cell(v) for v in row))
-        console.print(table)
-        console.print(Text(_summary(result, shown=frame.height)))
-        return
-    if fmt not in ("csv", "json"):
-        raise QueryRefused("bad_option", what=f"不支持的输出格式 {fmt!r}；可选 table、csv、json。")
-    # straight to the console's file: rich would expand tabs and could wrap lines of data
-    write_frame(result.frame, console.file, fmt=fmt)
-    if result.truncated:
-        (notices or Console(stderr=True, markup=False, emoji=False, highlight=False)).print(Text(_summary(result)))
 
 
 # --- schema and examples for the app ---------------------------------------------------------

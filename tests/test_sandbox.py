@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 from rich.console import Console
 from typer.testing import CliRunner
 
-from portfolio import cli, sandbox, store
+from portfolio import cli, console, sandbox, store
 
 SECRET = "secret.csv"
 #: A query no machine finishes (10^13 rows, filtered so no shortcut applies); a bare
@@ -324,7 +324,7 @@ def _money(db: Path) -> sandbox.QueryResult:
 
 def test_json_output_is_an_array_of_row_objects_with_exact_decimal_numbers(db: Path) -> None:
     out = io.StringIO()
-    sandbox.print_result(_money(db), Console(file=out, width=40), fmt="json")
+    console.print_result(_money(db), Console(file=out, width=40), fmt="json")
     text = out.getvalue()
     rows = json.loads(text, parse_float=Decimal)
     assert isinstance(rows, list) and len(rows) == 3
@@ -337,7 +337,7 @@ def test_json_output_is_an_array_of_row_objects_with_exact_decimal_numbers(db: P
 
 def test_csv_output_has_a_header_and_exact_amounts(db: Path) -> None:
     out = io.StringIO()
-    sandbox.print_result(_money(db), Console(file=out, width=40), fmt="csv")
+    console.print_result(_money(db), Console(file=out, width=40), fmt="csv")
     lines = out.getvalue().splitlines()
     assert lines[0] == "metric,value_wan,growth_pct,year,label,l"
     assert "industrial_investment,23520000.00,12.00,2016,工业投资,\"[1, 2]\"" in lines
@@ -346,25 +346,25 @@ def test_csv_output_has_a_header_and_exact_amounts(db: Path) -> None:
 def test_csv_keeps_tabs_markup_and_long_lines_intact(db: Path) -> None:
     out = io.StringIO()
     result = sandbox.run_query(db, "select 'a' || chr(9) || 'b' as t, '[red]x[/red]' as m, repeat('长', 300) as l")
-    sandbox.print_result(result, Console(file=out, width=20), fmt="csv")
+    console.print_result(result, Console(file=out, width=20), fmt="csv")
     assert out.getvalue() == "t,m,l\na\tb,[red]x[/red]," + "长" * 300 + "\n"
 
 
 def test_table_output_ends_with_a_row_count_and_a_truncation_notice(db: Path) -> None:
-    console = Console(record=True, width=200)
+    screen = Console(record=True, width=200)
     result = sandbox.run_query(db, "select unit_id as 单位编号, name as 单位 from units", max_rows=3)
-    sandbox.print_result(result, console, fmt="table")
-    text = console.export_text()
+    console.print_result(result, screen, fmt="table")
+    text = screen.export_text()
     assert "单位编号" in text and "长春经济技术开发区" in text
     assert "3 行，用时" in text and "只显示前 3 行" in text
 
 
 def test_a_long_table_lists_only_the_first_rows_and_says_so(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "TABLE_MAX_ROWS", 5)
-    console = Console(record=True, width=200)
+    monkeypatch.setattr(console, "TABLE_MAX_ROWS", 5)
+    screen = Console(record=True, width=200)
     result = sandbox.run_query(db, "select range as i from range(12)")
-    sandbox.print_result(result, console, fmt="table")
-    text = console.export_text()
+    console.print_result(result, screen, fmt="table")
+    text = screen.export_text()
     assert "12 行" in text and "表格只列出前 5 行" in text
     assert [line.strip("│ ") for line in text.splitlines() if line.startswith("│")] == ["0", "1", "2", "3", "4"]
 
@@ -373,7 +373,7 @@ def test_truncated_csv_keeps_the_notice_off_stdout(db: Path) -> None:
     out = io.StringIO()
     notes = Console(record=True, width=200)
     result = sandbox.run_query(db, "select unit_id from units order by unit_id", max_rows=2)
-    sandbox.print_result(result, Console(file=out), fmt="csv", notices=notes)
+    console.print_result(result, Console(file=out), fmt="csv", notices=notes)
     assert out.getvalue().splitlines() == ["unit_id", "CY", "DH"]
     assert "只显示前 2 行" in notes.export_text()
 
