@@ -9,7 +9,7 @@ So an upload is read in two steps:
    zip bomb) and every worksheet's declared ``<dimension ref=…>``, read with a bounded
    streaming read of its first 64 KiB; for parquet the footer's size. Nothing here parses the
    sheets themselves.
-2. **Parsing in a child process** (:func:`read_in_child`): ``python -m portfolio.safe_read``
+2. **Parsing in a child process** (:func:`read_in_child`): ``python -m portfolio.ingest.safe_read``
    caps its own address space (``RLIMIT_AS``) before it imports anything heavy, reads the
    workbook or parquet file, checks the grid against the limits and hands it back as an Arrow
    IPC file. A crash, an abort or the memory cap kills only the child; a time limit stops a
@@ -34,7 +34,7 @@ from typing import Any
 
 import polars as pl
 
-from .config import ImportLimits, import_limits
+from ..config import ImportLimits, import_limits
 
 ZIP_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".ods")
 #: An xlsx has a dozen parts; a workbook of many sheets a few hundred.
@@ -177,7 +177,7 @@ def read_in_child(path: Path, mode: str, *, kind: str | None = None, sheet: str 
     """
     limits = limits or import_limits()
     check_file(path, limits)
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, POLARS_MAX_THREADS="2", MALLOC_ARENA_MAX="2", RUST_BACKTRACE="0",
                PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
     with tempfile.TemporaryDirectory(prefix="portfolio_read_") as tmp:
@@ -189,7 +189,7 @@ def read_in_child(path: Path, mode: str, *, kind: str | None = None, sheet: str 
         (out / "request.json").write_text(json.dumps(request), encoding="utf-8")
         with (out / "stderr.txt").open("wb") as err:
             try:
-                proc = subprocess.run([sys.executable, "-m", "portfolio.safe_read", str(out)],
+                proc = subprocess.run([sys.executable, "-m", "portfolio.ingest.safe_read", str(out)],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                       env=env, timeout=limits.reader_timeout_s, check=False)
             except subprocess.TimeoutExpired as exc:
@@ -230,7 +230,7 @@ def _child(folder: Path) -> int:
     path = Path(request["path"])
     result: dict[str, Any]
     try:
-        from . import ingest  # heavy imports under the cap
+        from .. import ingest  # heavy imports under the cap
 
         if request["mode"] == "excel":
             grid, sheet, header_idx = ingest._parse_excel(path, request["kind"], request["sheet"])

@@ -23,7 +23,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from . import access, backup, config, export, files, safe_read, store, textsafe
+from .. import access, backup, config, export, files, store, textsafe
+from . import safe_read
 
 KINDS = ("projects", "progress", "enterprises")
 KIND_LABELS = {"projects": "项目台账", "progress": "月度进度", "enterprises": "企业名录"}
