@@ -104,12 +104,12 @@ def undo(con: duckdb.DuckDBPyConnection, batch_id: int, *, user: access.User | N
             return _undo(con, batch_id, acting)
     except duckdb.ConstraintException as exc:
         raise UndoRefused(
-            f"撤销批次 {batch_id} 会违反数据约束，未做任何修改：{ingest._first_line(exc)}"
+            f"撤销批次 {batch_id} 会违反数据约束，未做任何修改：{ingest.first_line(exc)}"
             f"（undo would break a constraint; nothing changed）。"
         ) from exc
     except duckdb.Error as exc:
         raise store.StoreError(
-            f"撤销批次 {batch_id} 时数据库出错，未做任何修改：{ingest._first_line(exc)}"
+            f"撤销批次 {batch_id} 时数据库出错，未做任何修改：{ingest.first_line(exc)}"
             f"（database error, nothing changed）。"
         ) from exc
 

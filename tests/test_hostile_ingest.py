@@ -401,7 +401,7 @@ _DROPPED = re.compile(ingest.CONTROL_RE.replace(r"\x{FFFE}", "\ufffe").replace(r
 
 def _storable(text: str) -> bool:
     return (bool(text) and text[0] not in _WHITE and text[-1] not in _WHITE and not _DROPPED.search(text)
-            and text not in ingest._DASHES and "x005F_" not in text
+            and text not in ingest.DASHES and "x005F_" not in text
             and not re.search(ingest.NO_PROBLEM_RE, re.sub(r"\s+", "", text).lower()))
 
 

@@ -773,14 +773,14 @@ def test_rejects_fall_back_to_the_current_directory_when_the_input_folder_is_not
     here = tmp_path / "here"
     here.mkdir()
     monkeypatch.chdir(here)
-    real = ingest._write_table
+    real = ingest.writing._write_table
 
     def refuse_input_folder(table: pl.DataFrame, target: Path, *, xlsx: bool) -> None:
         if target.parent == tmp_path:
             raise PermissionError(13, "Permission denied")
         real(table, target, xlsx=xlsx)
 
-    monkeypatch.setattr(ingest, "_write_table", refuse_input_folder)
+    monkeypatch.setattr(ingest.writing, "_write_table", refuse_input_folder)
     result = ingest.ingest_file(db, path)
     assert result.rejects_file == str(here / "ro.rejects.csv")
     assert (here / "ro.rejects.csv").exists()
@@ -791,5 +791,5 @@ def test_no_problem_words_are_not_recorded_as_problems(con: duckdb.DuckDBPyConne
 
     raw = pl.DataFrame({"raw_problems": ["无", " 暂无 ", "没有问题", "N/A", "资金未到位", "无人机采购延迟", None]})
     field = next(f for f in ingest.FIELDS["progress"] if f.name == "problems")
-    parsed = raw.select(ingest._parse_expr(field, None, None).alias("problems"))["problems"].to_list()  # type: ignore[arg-type]
+    parsed = raw.select(ingest.validation._parse_expr(field, None, None).alias("problems"))["problems"].to_list()  # type: ignore[arg-type]
     assert parsed == [None, None, None, None, "资金未到位", "无人机采购延迟", None]

@@ -9,9 +9,9 @@ So an upload is read in two steps:
    zip bomb) and every worksheet's declared ``<dimension ref=…>``, read with a bounded
    streaming read of its first 64 KiB; for parquet the footer's size. Nothing here parses the
    sheets themselves.
-2. **Parsing in a child process** (:func:`read_in_child`): ``python -m portfolio.ingest.safe_read``
-   caps its own address space (``RLIMIT_AS``) before it imports anything heavy, reads the
-   workbook or parquet file, checks the grid against the limits and hands it back as an Arrow
+2. **Parsing in a child process** (:func:`read_in_child`): ``python -m portfolio.ingest.child``
+   (:mod:`portfolio.ingest.child`) caps its own address space (``RLIMIT_AS``) before it
+   parses anything or imports the Excel reader, reads the workbook or parquet file, checks the grid against the limits and hands it back as an Arrow
    IPC file. A crash, an abort or the memory cap kills only the child; a time limit stops a
    child that runs too long. The caller raises :class:`Refused` with one sentence.
 
@@ -35,6 +35,7 @@ from typing import Any
 import polars as pl
 
 from ..config import ImportLimits, import_limits
+from .errors import first_line
 
 ZIP_SUFFIXES = (".xlsx", ".xlsm", ".xlsb", ".ods")
 #: An xlsx has a dozen parts; a workbook of many sheets a few hundred.
@@ -45,7 +46,7 @@ RATIO_FLOOR_BYTES = 1 << 20
 HEAD_BYTES = 65_536
 #: A parquet footer (schema and row-group metadata) of a real ledger is a few KB.
 MAX_PARQUET_FOOTER_BYTES = 8 << 20
-_MB = 1 << 20
+MB = 1 << 20
 _DIMENSION_RE = re.compile(
     rb"<(?:\w+:)?dimension\b[^>]*?\bref\s*=\s*[\"']([A-Za-z]{0,4})(\d{0,10})(?::([A-Za-z]{1,4})(\d{1,10}))?[\"']")
 _WORKSHEET_RE = re.compile(r"^xl/worksheets/[^/]+\.xml$", re.IGNORECASE)
@@ -65,8 +66,8 @@ def check_file(path: Path, limits: ImportLimits | None = None) -> None:
         size = path.stat().st_size
     except OSError as exc:
         raise Refused(f"无法读取文件 {path.name}：{exc.strerror}（unreadable file）。") from exc
-    if size > limits.max_file_mb * _MB:
-        raise Refused(f"文件 {path.name} 有 {size / _MB:,.0f} MB，超过导入上限 {limits.max_file_mb:,} MB，"
+    if size > limits.max_file_mb * MB:
+        raise Refused(f"文件 {path.name} 有 {size / MB:,.0f} MB，超过导入上限 {limits.max_file_mb:,} MB，"
                       f"请拆分后再导入（file too large）。")
     suffix = path.suffix.lower()
     if suffix in ZIP_SUFFIXES:
@@ -104,8 +105,8 @@ def _check_zip(path: Path, size: int, limits: ImportLimits) -> None:
                     raise Refused(
                         f"{path.name} 中的 {info.filename} 压缩比超过 {limits.max_compression_ratio} 倍"
                         f"（{info.compress_size:,} 字节解压为 {info.file_size:,} 字节），疑似压缩炸弹，未读取（zip bomb）。")
-            if total > limits.max_uncompressed_mb * _MB:
-                raise Refused(f"{path.name} 解压后有 {total / _MB:,.0f} MB，超过导入上限 "
+            if total > limits.max_uncompressed_mb * MB:
+                raise Refused(f"{path.name} 解压后有 {total / MB:,.0f} MB，超过导入上限 "
                               f"{limits.max_uncompressed_mb:,} MB，请拆分后再导入（unpacked size too large）。")
             for info in infos:
                 if _WORKSHEET_RE.match(info.filename):
@@ -116,7 +117,7 @@ def _check_zip(path: Path, size: int, limits: ImportLimits) -> None:
         raise
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, OSError, EOFError,
             ValueError) as exc:
-        raise Refused(f"无法读取 Excel 文件 {path.name}：{_first_line(exc)}（unreadable file）。") from exc
+        raise Refused(f"无法读取 Excel 文件 {path.name}：{first_line(exc)}（unreadable file）。") from exc
 
 
 def _column_number(letters: str) -> int:
@@ -161,10 +162,6 @@ def check_grid(grid: pl.DataFrame, name: str, limits: ImportLimits) -> None:
                       f"{limits.max_columns:,} 列），请拆分后再导入（too many rows or columns）。")
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-
-
 # --------------------------------------------------------------------------- the child process
 
 
@@ -189,7 +186,7 @@ def read_in_child(path: Path, mode: str, *, kind: str | None = None, sheet: str 
         (out / "request.json").write_text(json.dumps(request), encoding="utf-8")
         with (out / "stderr.txt").open("wb") as err:
             try:
-                proc = subprocess.run([sys.executable, "-m", "portfolio.ingest.safe_read", str(out)],
+                proc = subprocess.run([sys.executable, "-m", "portfolio.ingest.child", str(out)],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                       env=env, timeout=limits.reader_timeout_s, check=False)
             except subprocess.TimeoutExpired as exc:
@@ -197,7 +194,7 @@ def read_in_child(path: Path, mode: str, *, kind: str | None = None, sheet: str 
                               f"文件可能过大或已损坏（reader timed out）。") from exc
         result_file = out / "result.json"
         if proc.returncode != 0 or not result_file.exists():
-            raise Refused(_crash_message(path, proc.returncode, (out / "stderr.txt").read_bytes(), limits))
+            raise Refused(crash_message(path, proc.returncode, (out / "stderr.txt").read_bytes(), limits))
         result: dict[str, Any] = json.loads(result_file.read_text(encoding="utf-8"))
         if "error" in result:
             raise Refused(result["error"])
@@ -206,72 +203,10 @@ def read_in_child(path: Path, mode: str, *, kind: str | None = None, sheet: str 
     return grid, result.get("sheet"), result.get("header_idx")
 
 
-def _crash_message(path: Path, code: int, stderr: bytes, limits: ImportLimits) -> str:
+def crash_message(path: Path, code: int, stderr: bytes, limits: ImportLimits) -> str:
     memory = b"memory allocation" in stderr or b"MemoryError" in stderr or code in (
         -signal.SIGKILL, -signal.SIGABRT, -signal.SIGSEGV, -signal.SIGBUS)
     if memory:
         return (f"读取 {path.name} 时超出内存上限（{limits.reader_memory_mb:,} MB），读取进程已停止，"
                 f"文件过大或已损坏，未导入任何内容（out of memory while reading）。")
     return f"读取 {path.name} 的进程异常退出（代码 {code}），文件可能已损坏，未导入任何内容（reader failed）。"
-
-
-def _child(folder: Path) -> int:
-    """The child's side: cap memory first, then parse and write grid.arrow and result.json."""
-    request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
-    try:
-        import resource
-    except ImportError:  # not a Unix system: no cap, the crash still stays in this process
-        pass
-    else:
-        cap = int(request["memory_mb"]) * _MB
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    limits = ImportLimits(max_rows=request["max_rows"], max_columns=request["max_columns"],
-                          max_cells=request["max_cells"], max_uncompressed_mb=request["max_uncompressed_mb"])
-    path = Path(request["path"])
-    result: dict[str, Any]
-    try:
-        from .. import ingest  # heavy imports under the cap
-
-        if request["mode"] == "excel":
-            grid, sheet, header_idx = ingest._parse_excel(path, request["kind"], request["sheet"])
-        else:
-            grid, sheet, header_idx = _parse_parquet(path, limits), None, 0
-        check_grid(grid, path.name, limits)
-        grid.write_ipc(folder / "grid.arrow")
-        result = {"sheet": sheet, "header_idx": header_idx}
-    except MemoryError:
-        result = {"error": _crash_message(path, -signal.SIGABRT, b"MemoryError", ImportLimits(
-            reader_memory_mb=int(request["memory_mb"])))}
-    except (Refused, ValueError) as exc:  # ingest.FileProblem is a ValueError
-        result = {"error": str(exc)}
-    tmp = folder / "result.json.tmp"
-    tmp.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(folder / "result.json")
-    return 0
-
-
-def _parse_parquet(path: Path, limits: ImportLimits) -> pl.DataFrame:
-    """A parquet ledger as a grid of strings whose first row holds the column names (in the child)."""
-    import pyarrow.parquet as pq
-
-    try:
-        meta = pq.read_metadata(path)
-    except Exception as exc:
-        raise Refused(f"无法读取 parquet 文件 {path.name}：{_first_line(exc)}（unreadable file）。") from exc
-    unpacked = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
-    if meta.num_rows > limits.max_rows or meta.num_columns > limits.max_columns \
-            or meta.num_rows * meta.num_columns > limits.max_cells or unpacked > limits.max_uncompressed_mb * _MB:
-        raise Refused(f"{path.name} 有 {meta.num_rows:,} 行 × {meta.num_columns:,} 列（解压后约 {unpacked / _MB:,.0f} MB），"
-                      f"超过导入上限（{limits.max_rows:,} 行、{limits.max_columns:,} 列、"
-                      f"{limits.max_uncompressed_mb:,} MB），请拆分后再导入（too large）。")
-    try:
-        frame = pl.read_parquet(path)
-        body = frame.select(pl.col(c).cast(pl.String).alias(f"c{i}") for i, c in enumerate(frame.columns))
-    except Exception as exc:
-        raise Refused(f"无法读取 parquet 文件 {path.name}：{_first_line(exc)}（unreadable file）。") from exc
-    header = pl.DataFrame([pl.Series(f"c{i}", [name], pl.String) for i, name in enumerate(frame.columns)])
-    return pl.concat([header, body])
-
-
-if __name__ == "__main__":
-    sys.exit(_child(Path(sys.argv[1])))

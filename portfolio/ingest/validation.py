@@ -1,0 +1,293 @@
+"""Validation: every cell parsed and every rule checked, one reason per failed check.
+
+:func:`validate` parses a :class:`~portfolio.ingest.reading.Ledger` with the expressions of
+:mod:`~portfolio.ingest.parsing`, resolves units, chains and segments against the database's
+reference tables, and checks each row against the rules of :func:`_checks`, written as
+(field, failing expression, reason): a rule reads like the sentence the user sees. It returns
+the valid rows and the errors (row, column, value, reason); nothing is written here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from .. import config, store
+from .catalogue import FIELDS, KEYS, Field
+from .parsing import (
+    NO_PROBLEM_RE,
+    PCT,
+    chain_key,
+    clean_text,
+    enum_map,
+    half_width,
+    lookup_key,
+    parse_amount,
+    parse_bool,
+    parse_date,
+    parse_month,
+    parse_pct,
+    unit_key,
+)
+from .reading import Ledger
+
+MIN_PROJECT_WAN = Decimal(1000)
+#: Excel's limit on the characters in one cell; longer text would be cut off by every export.
+MAX_CELL_CHARS = 32_767
+#: Blank cells of these present columns take the column default instead of NULL.
+_DEFAULTS: dict[str, Any] = {"annual_plan_wan": Decimal(0), "completed_wan": Decimal(0),
+                             "output_wan": Decimal(0), "is_major": False, "is_key": False}
+_LOOKUP_ONLY = {"enterprises": {"chain_id"}}
+
+
+@dataclass(frozen=True)
+class _Reference:
+    units: dict[str, str]
+    chains: dict[str, str]
+    nodes_in_chain: dict[str, str]  # "chain_id|key" -> node_id
+    nodes_unique: dict[str, str]  # key -> node_id when the name is unique across chains
+    nodes_ambiguous: list[str]
+    node_chain: dict[str, str]
+    plan_year: int
+
+
+def _lookup(frame: pl.DataFrame, key_cols: list[str], value: str, norm: Callable[[pl.Expr], pl.Expr],
+            prefix: pl.Expr | None = None) -> pl.DataFrame:
+    """All (key, value) pairs with each key normalised; keys naming two values are dropped."""
+    parts = [frame.select(norm(pl.col(c).cast(pl.String)).alias("key"), pl.col(value)) for c in key_cols]
+    pairs = pl.concat(parts).drop_nulls().unique()
+    if prefix is not None:
+        pairs = pairs.join(frame.select(value, prefix.alias("_p")), on=value).select(
+            pl.concat_str(["_p", "key"], separator="|").alias("key"), pl.col(value))
+    return pairs.with_columns(pl.col(value).n_unique().over("key").alias("n"))
+
+
+def _reference(con: duckdb.DuckDBPyConnection) -> _Reference:
+    units = store.fetch(con, "select unit_id, name, short_name, aliases from units").explode("aliases")
+    chains = store.fetch(con, "select chain_id, name, name_en, aliases from chains").explode("aliases")
+    nodes = store.fetch(con, "select node_id, chain_id, name, name_en from chain_nodes")
+    u = _lookup(units, ["unit_id", "name", "short_name", "aliases"], "unit_id", unit_key)
+    c = _lookup(chains, ["chain_id", "name", "name_en", "aliases"], "chain_id", chain_key)
+    by_name = _lookup(nodes, ["node_id", "name", "name_en"], "node_id", lookup_key)
+    in_chain = _lookup(nodes, ["node_id", "name", "name_en"], "node_id", lookup_key, prefix=pl.col("chain_id"))
+
+    def as_dict(f: pl.DataFrame, value: str) -> dict[str, str]:
+        return dict(f.filter(pl.col("n") == 1).select("key", value).iter_rows())
+
+    year = store.get_meta(con, "plan_year") or str(config.targets_config().get("plan_year", 2016))
+    return _Reference(
+        units=as_dict(u, "unit_id"),
+        chains=as_dict(c, "chain_id"),
+        nodes_in_chain=as_dict(in_chain, "node_id"),
+        nodes_unique=as_dict(by_name, "node_id"),
+        nodes_ambiguous=by_name.filter(pl.col("n") > 1)["key"].unique().to_list(),
+        node_chain=dict(nodes.select("node_id", "chain_id").iter_rows()),
+        plan_year=int(year),
+    )
+
+
+def stored_rows(con: duckdb.DuckDBPyConnection, table: str, keys: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """The stored rows whose keys appear in ``keys`` (a semi join inside DuckDB)."""
+    key_cols = ", ".join(keys.columns)
+    cols = ", ".join(dict.fromkeys([*keys.columns, *columns]))
+    con.register("_ingest_keys", keys.unique())
+    try:
+        return con.sql(f"select {cols} from {table} semi join _ingest_keys using ({key_cols})").pl()
+    finally:
+        con.unregister("_ingest_keys")
+
+
+def validate(con: duckdb.DuckDBPyConnection, ledger: Ledger, *,
+             allowed_units: set[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse and check every row: (valid normalised rows with ``_row``, errors row/column/value/reason)."""
+    kind = ledger.kind
+    ref = _reference(con)
+    fields = {f.name: f for f in FIELDS[kind] if f.name in ledger.columns}
+    raw = ledger.frame.select(
+        pl.col("_row"),
+        *(clean_text(pl.col(ledger.columns[name])).alias(f"raw_{name}") for name in fields),
+    )
+    # A unit user's rows belong to their unit: with exactly one unit, a row that names none
+    # takes it (an enterprise list without 责任单位 included); otherwise _checks refuses it.
+    own = next(iter(allowed_units)) if allowed_units is not None and len(allowed_units) == 1 else None
+    if own is not None and kind != "progress":
+        if "unit_id" not in fields:
+            fields["unit_id"] = next(f for f in FIELDS[kind] if f.name == "unit_id")
+        fill = pl.col("raw_unit_id").fill_null(pl.lit(own)) if "raw_unit_id" in raw.columns else pl.lit(own)
+        raw = raw.with_columns(fill.alias("raw_unit_id"))
+    headers = {**{f.name: f.header for f in FIELDS[kind]}, **ledger.columns}
+    parsed = raw.with_columns(_parse_expr(f, ledger.units.get(f.name), ref).alias(f.name) for f in fields.values())
+    if "node_id" in fields:
+        parsed = _resolve_nodes(parsed, ref)
+    parsed = _join_current(con, kind, parsed)
+    checks = _checks(kind, fields, allowed_units, config.import_limits())
+    lazy = parsed.lazy()
+    errors = pl.concat(
+        [
+            lazy.filter(bad).select(
+                pl.col("_row").alias("row"),
+                pl.lit(headers[name]).alias("column"),
+                pl.col(f"raw_{name}").alias("value"),
+                pl.lit(reason).alias("reason"),
+                pl.lit(order).alias("_order"),
+            )
+            for order, (name, bad, reason) in enumerate(checks)
+        ],
+        how="vertical",
+    ).sort("row", "_order").drop("_order").collect()
+    keep = [name for name in fields if name not in _LOOKUP_ONLY.get(kind, set())]
+    if kind == "projects" and "node_id" in fields and "chain_id" not in keep:
+        keep.append("chain_id")
+    valid = parsed.filter(~pl.col("_row").is_in(errors["row"].unique().implode())).select(
+        "_row", *(_store_type(n) for n in keep)
+    )
+    return valid, errors
+
+
+def _store_type(name: str) -> pl.Expr:
+    e = pl.col(name).fill_null(_DEFAULTS[name]) if name in _DEFAULTS else pl.col(name)
+    return e.cast(PCT) if name == "physical_pct" else e
+
+
+def _parse_expr(f: Field, unit: str | None, ref: _Reference) -> pl.Expr:
+    e = pl.col(f"raw_{f.name}")
+    match f.type:
+        case "id":
+            return half_width(e).str.replace_all(r"\s+", "").str.replace(r"^(\d+)\.0+$", "$1")
+        case "amount":
+            return parse_amount(e, unit)
+        case "date":
+            return parse_date(e)
+        case "month":
+            return parse_month(e, default_year=ref.plan_year)
+        case "pct":
+            return parse_pct(e)
+        case "bool":
+            return parse_bool(e)
+        case "enum":
+            return lookup_key(e).replace_strict(enum_map(f.name, f.choices), default=None, return_dtype=pl.String)
+        case "unit":
+            return unit_key(e).replace_strict(ref.units, default=None, return_dtype=pl.String)
+        case "chain":
+            return chain_key(e).replace_strict(ref.chains, default=None, return_dtype=pl.String)
+        case "node":
+            return lookup_key(e)  # resolved with the chain in _resolve_nodes
+    if f.name == "problems":
+        # ledgers write 无 / 暂无 / 没有 for "no problem": that is no open problem, not a problem
+        return pl.when(lookup_key(e).str.contains(NO_PROBLEM_RE)).then(None).otherwise(e)
+    return e
+
+
+def _resolve_nodes(frame: pl.DataFrame, ref: _Reference) -> pl.DataFrame:
+    chain = pl.col("chain_id") if "chain_id" in frame.columns else pl.lit(None, pl.String)
+    in_chain = pl.concat_str([chain, pl.col("node_id")], separator="|").replace_strict(
+        ref.nodes_in_chain, default=None, return_dtype=pl.String)
+    anywhere = pl.col("node_id").replace_strict(ref.nodes_unique, default=None, return_dtype=pl.String)
+    resolved = pl.when(chain.is_not_null()).then(in_chain).otherwise(anywhere)
+    frame = frame.with_columns(
+        resolved.alias("node_id"),
+        anywhere.alias("_node_any"),
+        pl.col("node_id").is_in(ref.nodes_ambiguous).alias("_node_ambiguous"),
+        chain.alias("_chain_given"),
+    )
+    node_chain = pl.col("node_id").replace_strict(ref.node_chain, default=None, return_dtype=pl.String)
+    return frame.with_columns(pl.coalesce(pl.col("_chain_given"), node_chain).alias("chain_id"))
+
+
+def _join_current(con: duckdb.DuckDBPyConnection, kind: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Attach the stored values the checks need (unit for rights, the other side of cross checks)."""
+    ids = frame.select("project_id" if kind != "enterprises" else "enterprise_id").drop_nulls()
+    if kind == "progress":
+        cur = stored_rows(con, "projects", ids, ["unit_id"])
+    elif kind == "projects":
+        cur = stored_rows(con, "projects", ids, ["unit_id", "annual_plan_wan", "start_date", "end_date"])
+    else:
+        cur = stored_rows(con, "enterprises", ids, ["unit_id"])
+    cur = cur.rename({c: f"cur_{c}" for c in cur.columns if c not in ids.columns}).with_columns(
+        pl.lit(True).alias("_exists"))
+    return frame.join(cur, on=ids.columns, how="left", maintain_order="left")
+
+
+def _checks(kind: str, fields: dict[str, Field], allowed_units: set[str] | None,
+            limits: config.ImportLimits | None = None) -> list[tuple[str, pl.Expr, str]]:
+    """Every check as (field, failing-row expression, reason); a row may fail several."""
+    limits = limits or config.import_limits()
+    out: list[tuple[str, pl.Expr, str]] = []
+    for name, fd in fields.items():
+        raw, val = pl.col(f"raw_{name}"), pl.col(name)
+        if fd.required and name not in _DEFAULTS:  # a blank 本月完成投资 means 0, not a missing value
+            out.append((name, raw.is_null(), "必填项为空"))
+        unparsed = raw.is_not_null() & val.is_null()
+        if fd.type in ("text", "id"):
+            out.append((name, raw.str.len_chars() > MAX_CELL_CHARS,
+                        f"文字超过 {MAX_CELL_CHARS} 个字符（Excel 单元格的上限），导出时会被截断"))
+        if fd.type == "amount":
+            out.append((name, unparsed, "金额无法识别（可写 3000、3,000、1.5亿、800万元、5000000元）"))
+            out.append((name, val < 0, "金额不能为负数"))
+        elif fd.type in ("date", "month"):
+            out.append((name, unparsed, "日期无法识别（可写 2016.3、2016年3月、2016-03-15、2016/3/15 或 Excel 日期）"))
+            out.append((name, ~val.is_between(limits.min_date, limits.max_date),
+                        f"日期超出可接受的范围（{limits.min_date.isoformat()} 至 {limits.max_date.isoformat()}）"))
+        elif fd.type == "pct":
+            out.append((name, unparsed, "形象进度无法识别（应为 0–100 的数字）"))
+            out.append((name, (val < 0) | (val > 100), "形象进度应在 0–100 之间"))
+        elif fd.type == "bool":
+            out.append((name, unparsed, "是/否无法识别（可写 是/否、Y/N、1/0、√）"))
+        elif fd.type == "enum":
+            out.append((name, unparsed, f"{fd.header}无效（可填：{'、'.join(fd.choices)}）"))
+        elif fd.type == "unit":
+            out.append((name, unparsed, "未知的责任单位"))
+        elif fd.type == "chain":
+            given = pl.col("_chain_given") if "node_id" in fields else val
+            out.append((name, raw.is_not_null() & given.is_null(), "未知的产业链"))
+        elif fd.type == "node":
+            given_chain = pl.col("raw_chain_id").is_not_null() if "chain_id" in fields else pl.lit(False)
+            out.append((name, unparsed & given_chain & pl.col("_node_any").is_not_null(), "产业链环节不属于所填产业链"))
+            out.append((name, unparsed & ~given_chain & pl.col("_node_ambiguous"),
+                        "环节名称在多条产业链中重复，请同时填写产业链"))
+            out.append((name, unparsed & pl.col("_node_any").is_null() & ~pl.col("_node_ambiguous"),
+                        "未知的产业链环节"))
+    key = list(KEYS[kind])
+    if kind == "projects":
+        total = pl.col("total_investment_wan")
+        out.append(("total_investment_wan", total.is_between(0, MIN_PROJECT_WAN, closed="left"),
+                    "总投资低于1000万元，不属于项目库（只收录总投资1000万元及以上的工业项目）"))
+        plan = pl.col("annual_plan_wan").fill_null(0) if "annual_plan_wan" in fields else pl.col("cur_annual_plan_wan")
+        out.append(("annual_plan_wan" if "annual_plan_wan" in fields else "total_investment_wan",
+                    plan > total, "年度计划投资大于总投资"))
+        if "start_date" in fields or "end_date" in fields:
+            start = pl.col("start_date") if "start_date" in fields else pl.col("cur_start_date")
+            end = pl.col("end_date") if "end_date" in fields else pl.col("cur_end_date")
+            out.append(("start_date" if "start_date" in fields else "end_date", start > end, "开工时间晚于竣工时间"))
+        out.append(("project_id", pl.col("project_id").is_not_null() & pl.col("project_id").is_duplicated(),
+                    "文件内项目编号重复"))
+    elif kind == "progress":
+        out.append(("project_id", pl.col("project_id").is_not_null() & pl.col("_exists").is_null(),
+                    "项目编号不在项目库中（请先导入项目）"))
+        dup = pl.struct(key).is_duplicated() & pl.all_horizontal(pl.col(k).is_not_null() for k in key)
+        out.append(("month", dup, "文件内同一项目同一月份重复"))
+    else:
+        out.append(("enterprise_id", pl.col("enterprise_id").is_not_null() & pl.col("enterprise_id").is_duplicated(),
+                    "文件内企业编号重复"))
+    if allowed_units is not None:
+        # Scope: a stored row may be changed only when it belongs to one of the user's units (a
+        # stored row of no unit included), and every row written must belong to one of them.
+        allowed = sorted(allowed_units)
+        cur_bad = pl.col("_exists").fill_null(False) & ~pl.col("cur_unit_id").is_in(allowed).fill_null(False)
+        if kind == "progress":  # progress belongs to its project's unit
+            out.append(("project_id", cur_bad, "无权修改其他单位的项目"))
+        else:
+            has_unit = "unit_id" in fields
+            new_bad = pl.col("unit_id").is_not_null() & ~pl.col("unit_id").is_in(allowed) if has_unit else pl.lit(False)
+            what = "项目" if kind == "projects" else "企业"
+            column = "unit_id" if has_unit else key[0]
+            out.append((column, cur_bad | new_bad, f"无权修改其他单位的{what}"))
+            if kind == "enterprises":  # projects: 责任单位 is required anyway
+                missing = pl.col("raw_unit_id").is_null() if has_unit else pl.col("_exists").is_null()
+                out.append((column, missing, "责任单位为空：以责任单位身份导入的行须写明本单位"))
+    return [(name, bad.fill_null(False), reason) for name, bad, reason in out]
