@@ -15,9 +15,7 @@ tab_users, tab_audit = st.tabs([ui.t("admin.users"), ui.t("admin.audit")])
 with tab_users:
     with store.connect(ui.db_path(), read_only=True) as con:
         users = access.list_users(con)
-        units = store.fetch(con, "select unit_id, short_name from units order by unit_id")
     st.dataframe(users, hide_index=True, width="stretch")
-    unit_names = dict(units.iter_rows())
     with st.form("admin_user_form", clear_on_submit=False):
         st.subheader(ui.t("admin.add_or_change"))
         c1, c2 = st.columns(2)
@@ -27,8 +25,7 @@ with tab_users:
         # a new user starts with the least privilege: read only
         role = c2.selectbox(ui.t("admin.role"), access.ROLES, index=access.ROLES.index("viewer"),
                             format_func=lambda r: f"{access.ROLE_LABELS[r]} ({r})", key="admin_user_role")
-        unit = c1.selectbox(ui.t("admin.unit"), [None, *unit_names],
-                            format_func=lambda u: "—" if u is None else f"{unit_names[u]} ({u})")
+        unit = ui.unit_select(ui.t("admin.unit"), key="admin_user_unit", optional=True, into=c1)
         active = c2.checkbox(ui.t("admin.active"), value=True)
         if st.form_submit_button(ui.t("admin.save"), type="primary"):
             try:

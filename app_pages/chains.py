@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import charts, config
+from portfolio import chains, charts, config
 
 EN = ui.lang() == "en"
 SEP = "; " if EN else "；"
@@ -53,9 +53,9 @@ def gap_view(frame: pl.DataFrame, *, with_chain: bool) -> pl.DataFrame:
 
 
 st.title(ui.t("ch.title"))
-report = ui.query("chains.gaps_report")
+report = ui.cached(chains.gaps_report)
 summary = pl.DataFrame(report["summary"]["by_chain"])
-nodes_def, _edges = ui.query("chains.load_definition")
+nodes_def, _edges = ui.cached(chains.load_definition)
 names = dict(nodes_def.select("chain_id", "chain_en" if EN else "chain").unique(maintain_order=True).iter_rows())
 segment_names = dict(nodes_def.select("node_id", "name_en" if EN else "name").iter_rows())
 chain_id = st.selectbox(ui.t("ch.pick"), list(names), format_func=names.get, key="ch_chain")
@@ -71,7 +71,7 @@ cards[5].metric(ui.t("ch.open"), row["open"], border=True, help=ui.t("ch.open_he
 
 # ---------------------------------------------------------------- the map
 st.subheader(ui.t("ch.map"))
-map_nodes, map_edges = ui.query("chains.chain_map_frames", chain=chain_id)
+map_nodes, map_edges = ui.cached(chains.chain_map_frames, chain=chain_id)
 chain_map = charts.chain_map(map_nodes, map_edges, lang=ui.lang())
 # a wide chain scrolls sideways inside its own box rather than widening the page
 with st.container(height=int(chain_map.to_dict()["height"]) + 170, border=False):
@@ -80,7 +80,7 @@ st.caption(ui.t("ch.map_caption") + " " + ui.t("ch.map_scroll"))
 
 # ---------------------------------------------------------------- ranked gaps
 st.subheader(ui.t("ch.gaps"))
-gaps = ui.query("chains.gaps", chain=chain_id)
+gaps = ui.cached(chains.gaps, chain=chain_id)
 if gaps.is_empty():
     st.info(ui.t("ch.gaps_none"))
 else:
@@ -93,14 +93,14 @@ st.subheader(ui.t("ch.scatter"))
 o1, o2 = st.columns(2)
 every_chain = o1.toggle(ui.t("ch.scatter_all"), key="ch_scatter_all")
 addressed = o2.toggle(ui.t("ch.scatter_addressed"), key="ch_scatter_addressed")
-points = ui.query("chains.gaps") if every_chain else gaps
+points = ui.cached(chains.gaps) if every_chain else gaps
 # fewer y ticks: the chart labels them with one decimal, so 0.05 steps would read 0.6, 0.6, 0.7
 chart(charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed, width=560, height=380)
       .configure_axisY(tickCount=6), key="ch_scatter")
 
 # ---------------------------------------------------------------- declared roles that disagree
 st.subheader(ui.t("ch.disagree"))
-disagreements = ui.query("chains.role_disagreements", chain=chain_id)
+disagreements = ui.cached(chains.role_disagreements, chain=chain_id)
 if disagreements.is_empty():
     st.success(ui.t("ch.disagree_none"))
 else:
@@ -121,7 +121,7 @@ else:
 # ---------------------------------------------------------------- after the pipeline
 st.subheader(ui.t("ch.after"))
 st.caption(ui.t("ch.after_caption"))
-after = ui.query("chains.after_pipeline", chain=chain_id)
+after = ui.cached(chains.after_pipeline, chain=chain_id)
 counts = dict(after.group_by("change").len().iter_rows())
 for card, change in zip(st.columns(4), CHANGES, strict=True):
     card.metric(ui.t(f"ch.change.{change}"), counts.get(change, 0), border=True)
@@ -149,5 +149,5 @@ summary_view = summary.select(
     pl.col("open").alias(ui.t("ch.col.open_gaps")),
 )
 st.dataframe(summary_view, hide_index=True, placeholder="—", key="ch_summary_table")
-ui.download_xlsx({"summary": summary_view, "gaps": gap_view(ui.query("chains.gaps"), with_chain=True)},
+ui.download_xlsx({"summary": summary_view, "gaps": gap_view(ui.cached(chains.gaps), with_chain=True)},
                  "gaps_all_chains.xlsx", key="ch_all_xlsx", label=ui.t("ch.download_all"))

@@ -16,7 +16,7 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import access, batches, i18n, ingest, store
+from portfolio import access, batches, edits, i18n, ingest, store
 
 me = ui.user()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -45,13 +45,8 @@ def saved_upload(uploaded: Any) -> Path:
 
 def existing_keys(ledger: ingest.Ledger, valid: pl.DataFrame) -> pl.DataFrame:
     """The valid rows' keys already in the database (the import updates or leaves them)."""
-    key = list(ingest.KEYS[ledger.kind])
-    if valid.is_empty():
-        return valid.select(key)
-    ids = valid[key[0]].unique().to_list()
     with store.connect(ui.db_path(), read_only=True) as con:
-        return store.fetch(con, f"select {', '.join(key)} from {ledger.kind}"
-                                f" where {key[0]} in (select unnest(?::varchar[]))", [ids])
+        return edits.existing_keys(con, ledger.kind, valid)
 
 
 def preview(path: Path, kind: str | None, sheet: str | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from portfolio import config, targets
 EN = ui.lang() == "en"
 LEVELS = config.LEADER_LEVELS
 RULES = ("no_owner", "below_min_level", "major_below_level")
-TIERS = dict(config.tiers_frame().select("tier", "tier_en").iter_rows()) if EN else {}
+TIERS = dict(ui.cached(targets.settings).tiers.select("tier", "tier_en").iter_rows()) if EN else {}
 FLAGS = {f: ui.t(f"tg.flag.{f}") for f in ("red", "amber", "green")}
 
 
@@ -52,8 +52,8 @@ with st.columns([1, 4])[0]:
 # ---------------------------------------------------------------- by level, against the source
 st.header(ui.t("ld.levels"))
 st.caption(ui.t("ld.levels_caption"))
-counts = ui.query("targets.responsibility_counts")
-by_level = counts.join(ui.query("targets.rollup", as_of=month, by="leader_level"), on="leader_level", how="left")
+counts = ui.cached(targets.responsibility_counts)
+by_level = counts.join(ui.cached(targets.rollup, as_of=month, by="leader_level"), on="leader_level", how="left")
 per_level = {r["leader_level"]: r for r in counts.iter_rows(named=True)}
 cards = st.columns(len(LEVELS))
 for card, lv in zip(cards, LEVELS, strict=True):
@@ -82,7 +82,7 @@ st.dataframe(level_view, hide_index=True, placeholder="—", key="ld_levels_tabl
 
 # ---------------------------------------------------------------- by leader
 st.header(ui.t("ld.leaders"))
-leaders = ui.query("targets.rollup", as_of=month, by="leader")
+leaders = ui.cached(targets.rollup, as_of=month, by="leader")
 chosen = st.multiselect(ui.t("ld.filter_level"), [*LEVELS, targets.NO_OWNER],
                         format_func=lambda v: ui.enum(v) if v in LEVELS else ui.t("tg.no_owner"), key="ld_level",
                         placeholder=ui.t("tg.all"))
@@ -113,7 +113,7 @@ pick = st.selectbox(ui.t("ld.pick"), list(rows), format_func=describe, key="ld_l
 if pick is not None:
     name, lv = pick
     row = rows[pick]
-    mine = ui.query("targets.project_performance", as_of=month).filter(
+    mine = ui.cached(targets.project_performance, as_of=month).filter(
         pl.col("leader").is_null() if name == targets.NO_OWNER else pl.col("leader") == name,
         pl.col("leader_level").is_null() if lv == targets.NO_OWNER else pl.col("leader_level") == lv,
     )
@@ -146,7 +146,7 @@ if pick is not None:
 # ---------------------------------------------------------------- rule violations
 st.header(ui.t("ld.violations"))
 st.caption(ui.t("ld.violations_caption"))
-violations = ui.query("targets.responsibility_violations")
+violations = ui.cached(targets.responsibility_violations)
 found = dict(violations.group_by("rule").len().iter_rows())
 for card, rule in zip(st.columns(len(RULES)), RULES, strict=True):
     card.metric(ui.t(f"ld.rule.{rule}"), found.get(rule, 0), border=True)

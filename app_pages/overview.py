@@ -7,11 +7,11 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import charts, config, targets
+from portfolio import chains, charts, config, monthly, targets
 
 STATUS_COLORS = {"on_track": "green", "at_risk": "orange", "off_track": "red"}
-#: the forecast band's quantiles, as targets.toml sets them (the library's defaults otherwise)
-band = {**targets.FORECAST_DEFAULTS, **config.targets_config().get("forecast", {})}
+#: the forecast band's quantiles, as the check that computed it used them
+band = ui.cached(targets.settings).forecast
 
 
 def chart(figure: Any, *, key: str, into: Any = st) -> None:
@@ -29,9 +29,9 @@ st.title(ui.t("ov.title"))
 pick, note = st.columns([1, 4], vertical_alignment="bottom")
 with pick:
     month = ui.month_picker("ov_month")
-report: dict[str, Any] = ui.query("targets.check_report", as_of=month, limit=50)
-by_status = ui.query("targets.rollup", as_of=month, by="status")
-gaps = ui.query("chains.gaps")
+report = ui.cached(targets.check_report, as_of=month, limit=50)
+by_status = ui.cached(targets.rollup, as_of=month, by="status")
+gaps = ui.cached(chains.gaps)
 open_gaps = gaps.filter("open")
 note.caption(ui.t("ov.caption", year=report["year"], as_of=report["as_of"]))
 
@@ -110,9 +110,9 @@ with gap_col.container(border=True):
 st.subheader(ui.t("ov.curve"))
 metric = st.segmented_control(ui.t("tg.metric"), list(targets.METRICS), format_func=lambda m: ui.t(f"metric.{m}"),
                               default=targets.METRICS[0], required=True, key="ov_metric")
-monthly = ui.query("monthly.targets_monthly", as_of=month, metric=metric)
-chart(charts.s_curve(monthly, lang=ui.lang(), width=600, height=260), key="ov_s_curve")
-nodes_def, _edges = ui.query("chains.load_definition")
+series = ui.cached(monthly.targets_monthly, as_of=month, metric=metric)
+chart(charts.s_curve(series, lang=ui.lang(), width=600, height=260), key="ov_s_curve")
+nodes_def, _edges = ui.cached(chains.load_definition)
 chain_en = dict(nodes_def.select("chain", "chain_en").unique().iter_rows()) | {targets.NO_CHAIN: ui.t("tg.no_chain")}
 by_chain = pl.DataFrame(report["by_chain"]).with_columns(
     pl.col("chain_name").replace(chain_en).alias("chain_name_en"))

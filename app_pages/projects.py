@@ -18,7 +18,7 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import access, config, edits, export, i18n, store
+from portfolio import access, chains, config, edits, export, i18n, store, targets
 
 me = ui.user()
 LANG = ui.lang()
@@ -27,22 +27,14 @@ SEP = ": " if EN else "："
 PICK_LIMIT = 1000  # projects offered in the picker (the table itself shows every row)
 SELECT_LIMIT = 20_000  # above this many rows the table loads lazily, which rules out row selection
 
-PROGRESS_SQL = (
-    "select month, completed_wan, physical_pct, problems, problem_level, updated_by, updated_at"
-    " from progress where project_id = ? order by month"
-)
 FLAG_ICONS = {"red": "🔴", "amber": "🟡", "green": "🟢"}
 
 # ---------------------------------------------------------------- reference data and labels
-units = ui.query("store.fetch", sql="select unit_id, name, short_name from units order by unit_id")
-chains = ui.query("store.fetch", sql="select chain_id, name, name_en from chains order by chain_id")
-nodes = ui.query("store.fetch", sql="select node_id, chain_id, name, name_en from chain_nodes"
-                                    " order by chain_id, node_id")
-tiers = ui.query("store.fetch", sql="select tier, tier_en from tiers order by min_wan desc")
-UNIT = dict(zip(units["unit_id"], units["short_name"], strict=True))
-UNIT_FULL = dict(zip(units["unit_id"], units["name"], strict=True))
-CHAIN = dict(zip(chains["chain_id"], chains["name_en" if EN else "name"], strict=True))
-NODE = {n: f"{CHAIN.get(c, c)} · {en if EN else zh}" for n, c, zh, en in nodes.iter_rows()}
+nodes, _edges = ui.cached(chains.load_definition)  # segments in the order of chains.toml
+tiers = ui.cached(targets.settings).tiers  # highest first
+CHAIN = dict(nodes.select("chain_id", "chain_en" if EN else "chain").unique(maintain_order=True).iter_rows())
+NODE = {n: f"{CHAIN.get(c, c)} · {en if EN else zh}"
+        for n, c, zh, en in nodes.select("node_id", "chain_id", "name", "name_en").iter_rows()}
 TIER = dict(zip(tiers["tier"], tiers["tier_en" if EN else "tier"], strict=True))
 
 
@@ -106,8 +98,8 @@ with st.container(border=True):
                                placeholder=ui.t("pj.f.tier"), label_visibility="collapsed")
     f_chain = r1[2].multiselect(ui.t("col.chain"), list(CHAIN), format_func=CHAIN.get, key=lkey("pj_f_chain"),
                                 placeholder=ui.t("pj.f.chain"), label_visibility="collapsed")
-    f_unit = r1[3].multiselect(ui.t("col.unit"), list(UNIT), format_func=UNIT.get, key="pj_f_unit",
-                               placeholder=ui.t("pj.f.unit"), label_visibility="collapsed")
+    f_unit = ui.unit_multiselect(ui.t("col.unit"), key="pj_f_unit", into=r1[3], placeholder=ui.t("pj.f.unit"),
+                                 label_visibility="collapsed")
     r2 = st.columns([2, 2, 2, 1.2, 1.2], vertical_alignment="center")
     f_status = r2[0].multiselect(ui.t("col.status"), config.STATUSES, format_func=ui.enum, key=lkey("pj_f_status"),
                                  placeholder=ui.t("pj.f.status"), label_visibility="collapsed")
@@ -118,7 +110,7 @@ with st.container(border=True):
     f_major = r2[3].toggle(ui.t("pj.f.major"), key="pj_f_major")
     f_lagging = r2[4].toggle(ui.t("pj.f.lagging"), key="pj_f_lagging")
 
-perf: pl.DataFrame = ui.query("targets.project_performance", as_of=as_of)
+perf = ui.cached(targets.project_performance, as_of=as_of)
 conditions: list[pl.Expr] = []
 for column, chosen in (("tier", f_tier), ("chain_id", f_chain), ("unit_id", f_unit), ("status", f_status),
                        ("nature", f_nature), ("leader_level", f_level)):
@@ -143,7 +135,7 @@ st.caption(ui.t("pj.count", total=f"{perf.height:,}", shown=f"{shown.height:,}",
 flag_text = {k: f"{icon} {ui.t('flag.' + k)}" for k, icon in FLAG_ICONS.items()}
 table = shown.select(
     "project_id", "name",
-    label_col("unit_id", UNIT).alias("unit"),
+    pl.col("unit_name").alias("unit"),
     label_col("chain_id", CHAIN).alias("chain"),
     yi_col("total_investment_wan"),
     yi_col("annual_plan_wan"),
@@ -247,7 +239,7 @@ def project_fields(prefix: str, values: dict[str, Any], *, new: bool, unit_optio
         "name": lambda c: text(c, "name"),
         "enterprise": lambda c: text(c, "enterprise"),
         "park": lambda c: text(c, "park"),
-        "unit_id": lambda c: choice(c, "unit_id", unit_options, lambda u: f"{UNIT.get(u, u)}（{u}）", optional=False),
+        "unit_id": lambda c: choice(c, "unit_id", unit_options, ui.unit_label, optional=False),
         "chain_id": lambda c: choice(c, "chain_id", list(CHAIN), CHAIN.get, optional=True),
         "node_id": lambda c: choice(c, "node_id", list(NODE), NODE.get, optional=True),
         "nature": lambda c: choice(c, "nature", list(config.NATURES), ui.enum, optional=False),
@@ -299,7 +291,7 @@ def show_refusal(exc: Exception) -> None:
 def role_note(unit_id: str | None) -> str:
     """Why the current user may not change this (a project of ``unit_id``, or any)."""
     if me is not None and me.role == "unit" and unit_id is not None:
-        return ui.t("pj.no_right_unit", unit=UNIT.get(me.unit_id or "", me.unit_id or ""))
+        return ui.t("pj.no_right_unit", unit=ui.unit_name(me.unit_id))
     role = (access.ROLE_LABELS.get(me.role, me.role) if not EN else me.role) if me else "—"
     return ui.t("pj.no_right", role=role)
 
@@ -310,7 +302,7 @@ with st.expander(ui.t("pj.new"), icon=":material/add:"):
     if not can_create:
         st.caption(role_note(None))
     nonce = st.session_state.setdefault("pj_new_nonce", 0)
-    own_units = [me.unit_id] if me is not None and me.role == "unit" and me.unit_id else list(UNIT)
+    own_units = [me.unit_id] if me is not None and me.role == "unit" and me.unit_id else ui.unit_options()
     with st.form("pj_new_form", border=False):
         record = project_fields(f"pj_n{nonce}_", {"unit_id": own_units[0]} if len(own_units) == 1 else {}, new=True,
                                 unit_options=own_units)
@@ -348,7 +340,7 @@ if not names:
 st.divider()
 pid: str = st.selectbox(ui.t("pj.pick"), list(names), format_func=lambda p: f"{p} · {names[p]}", key="pj_pick",
                         help=ui.t("pj.pick_help", n=PICK_LIMIT))
-project: dict[str, Any] | None = ui.query("edits.get_project", project_id=pid)
+project = ui.cached(edits.get_project, pid)
 if project is None:
     st.warning(ui.t("pj.gone", id=ui.plain(pid)))
     st.stop()
@@ -371,7 +363,7 @@ c1, c2, c3 = st.columns(3)
 c1.markdown(
     f"**{ui.t('col.project_id')}**{SEP}{ui.plain(pid)}  \n"
     f"**{ui.t('col.enterprise')}**{SEP}{ui.plain(dash(project['enterprise']))}  \n"
-    f"**{ui.t('col.unit')}**{SEP}{ui.plain(UNIT_FULL.get(project['unit_id'], project['unit_id']))}  \n"
+    f"**{ui.t('col.unit')}**{SEP}{ui.plain(ui.unit_name(project['unit_id']))}  \n"
     f"**{ui.t('col.park')}**{SEP}{ui.plain(dash(project['park']))}"
 )
 c2.markdown(
@@ -395,8 +387,8 @@ tab_progress, tab_problems, tab_history, tab_edit, tab_entry = st.tabs([
     ui.t("pj.tab.progress"), ui.t("pj.tab.problems"), ui.t("pj.tab.history"), ui.t("pj.tab.edit"),
     ui.t("pj.tab.entry"),
 ])
-progress: pl.DataFrame = ui.query("store.fetch", sql=PROGRESS_SQL, params=[pid])
-year: int = ui.query("targets.plan_year")
+progress = ui.cached(edits.project_progress, pid)
+year = ui.cached(targets.plan_year)
 
 
 def expected_curve(plan_wan: float, active_from: int, active_to: int) -> list[float]:
@@ -405,7 +397,7 @@ def expected_curve(plan_wan: float, active_from: int, active_to: int) -> list[fl
     The seasonal profile is renormalised over the project's active months; a linear spread
     when the profile gives those months no weight.
     """
-    cfg = ui.query("targets.settings")
+    cfg = ui.cached(targets.settings)
     cum = [cfg.cumulative_share(i) for i in range(13)]
     out = []
     for month in range(1, 13):
@@ -491,7 +483,7 @@ with tab_problems:
                                     "problem_level": ui.t("col.problem_level")})
 
 with tab_history:
-    history: pl.DataFrame = ui.query("edits.project_history", project_id=pid)
+    history = ui.cached(edits.project_history, pid)
     st.caption(ui.t("pj.history_count", n=history.height))
     st.dataframe(history.with_columns(pl.col("at").dt.strftime("%Y-%m-%d %H:%M:%S")), hide_index=True,
                  width="stretch", placeholder="—",
@@ -516,7 +508,7 @@ with tab_edit:
     st.caption(ui.t("pj.edit_help", version=base["version"]))
     with st.form("pj_edit_form", border=False):
         entered = project_fields(f"pj_e_{pid}_{base['version']}_", base["values"], new=False,
-                                 unit_options=list(UNIT))
+                                 unit_options=ui.unit_options())
         save = st.form_submit_button(ui.t("pj.save"), type="primary", disabled=not can_edit, key="pj_edit_submit")
     if save:
         changes = {k: v for k, v in entered.items() if not same(v, base["values"].get(k))}

@@ -57,7 +57,7 @@ editor, browser = st.columns([5, 3], gap="medium")
 # ---------------------------------------------------------------- schema browser
 with browser:
     st.markdown(f"**{ui.t('sq.schema')}**")
-    schema: pl.DataFrame = ui.query("sandbox.schema_frame")
+    schema = ui.cached(sandbox.schema_frame)
     objects = schema.unique(["object_type", "object_name"], maintain_order=True).select(
         "object_type", "object_name", "object_comment")
     comment = dict(zip(objects["object_name"], objects["object_comment"].fill_null(""), strict=True))

@@ -7,7 +7,8 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import charts, config, targets
+from portfolio import chains, charts, config, monthly, targets
+from portfolio import units as unit_list
 
 METRICS = list(targets.METRICS)
 BY = ["city", "unit", "chain"]
@@ -38,15 +39,31 @@ def chain_label() -> pl.Expr:
     """``chain_name`` in the current language (projects without a chain say so)."""
     names: dict[str, str] = {}
     if ui.lang() == "en":
-        nodes, _edges = ui.query("chains.load_definition")
+        nodes, _edges = ui.cached(chains.load_definition)
         names = dict(nodes.select("chain", "chain_en").unique().iter_rows())
     return labelled("chain_name", {**names, targets.NO_CHAIN: ui.t("tg.no_chain")})
+
+
+def chain_order() -> pl.DataFrame:
+    """chain_id and its position in chains.toml (``_order``)."""
+    nodes, _edges = ui.cached(chains.load_definition)
+    return nodes.select("chain_id").unique(maintain_order=True).with_row_index("_order")
+
+
+def coverage() -> pl.Expr:
+    """Plan coverage in per cent, as text; a target allocated by plan share says so instead.
+
+    An allocated unit or chain target is the city target times the group's share of the plan,
+    so its coverage equals the city's by construction and would read as a finding.
+    """
+    return (pl.when(pl.col("target_basis") == targets.ALLOCATED).then(pl.lit(ui.t("tg.allocated")))
+            .otherwise(pct("coverage").cast(pl.String)))
 
 
 STATUS = {s: ui.t(f"status.{s}") for s in ("on_track", "at_risk", "off_track")}
 BASIS = {"全市目标": ui.t("tg.basis.city"), targets.ALLOCATED: ui.t("tg.basis.allocated"),
          targets.ASSIGNED: ui.t("tg.basis.assigned")}
-TIERS = dict(config.tiers_frame().select("tier", "tier_en").iter_rows()) if ui.lang() == "en" else {}
+TIERS = dict(ui.cached(targets.settings).tiers.select("tier", "tier_en").iter_rows()) if ui.lang() == "en" else {}
 FLAGS = {f: ui.t(f"tg.flag.{f}") for f in ("red", "amber", "stalled")}
 
 st.title(ui.t("tg.title"))
@@ -60,18 +77,22 @@ metric = c2.segmented_control(ui.t("tg.metric"), METRICS, format_func=lambda m: 
 st.header(ui.t("tg.checks"))
 by = st.segmented_control(ui.t("tg.by"), BY, format_func=lambda b: ui.t(f"tg.by.{b}"), default="city",
                           required=True, key="tg_by")
-checks = ui.query("targets.target_checks", as_of=month, by=None if by == "city" else by)
+checks = ui.cached(targets.target_checks, as_of=month, by=None if by == "city" else by)
 if by == "city":
     name = pl.col("metric").replace_strict({m: ui.t(f"metric.{m}") for m in METRICS}).alias(ui.t("tg.col.metric"))
 else:
-    checks = checks.filter(pl.col("metric") == metric).sort("ytd_ratio", nulls_last=True)
+    checks = checks.filter(pl.col("metric") == metric)
+    # units in the order of units.toml, chains in the order of chains.toml
+    checks = (unit_list.in_unit_order(checks, ui.units()) if by == "unit"
+              else checks.join(chain_order(), on="chain_id", how="left").sort("_order", nulls_last=True,
+                                                                            maintain_order=True))
     name = (pl.col("unit_name") if by == "unit" else chain_label()).alias(ui.t(f"tg.col.{by}"))
 view = checks.select(
     name,
     pl.col("projects").alias(ui.t("tg.col.projects")),
     yi("target_wan").alias(ui.t("tg.col.target_yi")),
     yi("planned_wan").alias(ui.t("tg.col.plan_yi")),
-    pct("coverage").alias(ui.t("tg.col.coverage_pct")),
+    coverage().alias(ui.t("tg.col.coverage_pct")),
     yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
     yi("expected_wan").alias(ui.t("tg.col.expected_yi")),
     pct("ytd_ratio").alias(ui.t("tg.col.ytd_pct")),
@@ -85,7 +106,7 @@ view = checks.select(
 basis = "；".join(BASIS.get(b, b) for b in checks["target_basis"].unique(maintain_order=True).to_list())
 st.caption(ui.t("tg.basis", basis=basis))
 if by == "city":
-    chart(charts.s_curve(ui.query("monthly.targets_monthly", as_of=month, metric=metric), lang=ui.lang(), width=600,
+    chart(charts.s_curve(ui.cached(monthly.targets_monthly, as_of=month, metric=metric), lang=ui.lang(), width=600,
                          height=260), key="tg_s_curve")
     # two metrics: read down a column rather than across a wide row
     view = view.select(pl.all().cast(pl.String)).transpose(
@@ -106,7 +127,7 @@ ui.download_xlsx({by: view}, f"target_checks_{by}_{month:%Y-%m}.xlsx", key="tg_c
 
 # ---------------------------------------------------------------- forecast and drivers
 st.header(ui.t("tg.forecast"))
-summary, drivers = ui.query("targets.forecast", as_of=month, top=20)
+summary, drivers = ui.cached(targets.forecast, as_of=month, top=20)
 s = summary.filter(pl.col("metric") == metric).row(0, named=True)
 st.markdown(ui.t("tg.forecast_line", metric=ui.t(f"metric.{metric}"), forecast=ui.yi(s["forecast_wan"]),
                  low=ui.yi(s["forecast_low_wan"]), high=ui.yi(s["forecast_high_wan"]),
@@ -153,10 +174,10 @@ ui.download_xlsx({"shortfall": shortfall, "accelerate": accelerate}, f"forecast_
 # ---------------------------------------------------------------- lagging projects
 st.header(ui.t("tg.lagging"))
 st.caption(ui.t("tg.lagging_rule"))
-lagging = ui.query("targets.lagging_projects", as_of=month).with_columns(chain_label().alias("chain_label"))
+lagging = ui.cached(targets.lagging_projects, as_of=month).with_columns(chain_label().alias("chain_label"))
 f1, f2, f3, f4 = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
-units = f1.multiselect(ui.t("tg.filter_unit"), lagging["unit_name"].unique().sort().to_list(), key="tg_unit",
-                       placeholder=ui.t("tg.all"))
+units = ui.unit_multiselect(ui.t("tg.filter_unit"), key="tg_unit", only=lagging["unit_id"].unique().to_list(),
+                            into=f1, placeholder=ui.t("tg.all"))
 chain_names = f2.multiselect(ui.t("tg.filter_chain"), lagging["chain_label"].unique().sort().to_list(),
                              key="tg_chain", placeholder=ui.t("tg.all"))
 flags = f3.multiselect(ui.t("tg.filter_flag"), list(FLAGS), format_func=FLAGS.get, key="tg_flag",
@@ -164,7 +185,7 @@ flags = f3.multiselect(ui.t("tg.filter_flag"), list(FLAGS), format_func=FLAGS.ge
 open_only = f4.toggle(ui.t("tg.filter_open"), key="tg_open_only")
 shown = lagging
 if units:
-    shown = shown.filter(pl.col("unit_name").is_in(units))
+    shown = shown.filter(pl.col("unit_id").is_in(units))
 if chain_names:
     shown = shown.filter(pl.col("chain_label").is_in(chain_names))
 if flags:

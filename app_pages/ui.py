@@ -1,25 +1,27 @@
 """What the pages share: start-up, language, the signed-in user, cached library calls, formats.
 
-Pages stay thin: read widgets, call ``query`` (a cached library call) or a library write
-function, render. No page opens a connection it keeps: every library call opens and closes
-its own, and cached results are keyed by the database's data revision, so a change made by the
-CLI or a cron job shows on the next rerun without a restart.
+Pages stay thin: read widgets, call a typed library function through ``cached`` (or a library
+write function), render. No page opens a connection it keeps: every library call opens and
+closes its own, and cached results are keyed by the database's data revision, so a change made
+by the CLI or a cron job shows on the next rerun without a restart. Units are picked and shown
+through ``units`` / ``unit_select`` / ``unit_multiselect``: one label and one order everywhere.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar, cast
 
+import duckdb
 import polars as pl
 import streamlit as st
 
 from portfolio import access, export, i18n, local_mode, store
+from portfolio import units as unit_list
 
 LANG_KEY = "ui_lang"
 
@@ -75,20 +77,30 @@ def revision() -> tuple[int, int]:
     return path.stat().st_ino, rev
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
 # cache_resource keeps one shared result per key: no pickling and no copy on every hit, which
 # matters for frames of a million projects. Library results are never changed in place (polars
 # frames are immutable; pages build new frames), so sharing them across sessions is safe.
+# ``_fn`` is not hashed (leading underscore): the key is its module and qualified name.
 @st.cache_resource(show_spinner=False, max_entries=64, ttl=6 * 3600)
-def _call(target: str, db: str, rev: tuple[int, int], kwargs: tuple[tuple[str, Any], ...]) -> Any:
-    module, func = target.rsplit(".", 1)
-    fn: Callable[..., Any] = getattr(importlib.import_module(f"portfolio.{module}"), func)
+def _call(name: str, db: str, rev: tuple[int, int], args: tuple[Any, ...],
+          kwargs: tuple[tuple[str, Any], ...], _fn: Callable[..., Any]) -> Any:
     with store.connect(db, read_only=True) as con:
-        return fn(con, **dict(kwargs))
+        return _fn(con, *args, **dict(kwargs))
 
 
-def query(target: str, **kwargs: Any) -> Any:
-    """Call ``portfolio.<module>.<function>(con, **kwargs)``, cached per database revision."""
-    return _call(target, str(db_path()), revision(), tuple(sorted(kwargs.items())))
+def cached(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """``fn(con, *args, **kwargs)`` on a short read-only connection, cached per database revision.
+
+    ``fn`` is a library function taking the connection first (``targets.check_report``,
+    ``chains.gaps`` …); the cache key is its module and qualified name, the database file's
+    identity and revision (:func:`revision`) and the arguments.
+    """
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    return cast(R, _call(name, str(db_path()), revision(), args, tuple(sorted(kwargs.items())), _fn=fn))
 
 
 def ensure_database() -> None:
@@ -290,7 +302,7 @@ def banners(current: access.User | None) -> None:
         st.caption(f"👤 {plain(who)} · {plain(role)}" + (f" · {plain(current.unit_id)}" if current.unit_id else ""))
         if auth_configured() and st.button(t("auth.sign_out"), key="auth_logout_sidebar"):
             st.logout()
-    if query("store.is_sample"):
+    if cached(store.is_sample):
         st.info(t("app.sample_banner"), icon=":material/science:")
     if read_only():
         st.warning(t("auth.read_only"), icon=":material/visibility:")
@@ -326,10 +338,52 @@ def download_xlsx(frames: dict[str, pl.DataFrame], file_name: str, *, key: str, 
 
 def month_picker(key: str, *, default: date | None = None) -> date:
     """Pick the as-of month among the plan year's months (defaults to the latest with progress)."""
-    months: list[date] = query("store.progress_months")
+    months = cached(store.progress_months)
     if not months:
         months = [date(2016, 1, 1)]
     fallback = default or months[-1]
     index = months.index(fallback) if fallback in months else len(months) - 1
     return st.selectbox(t("ui.as_of"), months, index=index, key=key,
                         format_func=lambda d: f"{d.year}-{d.month:02d}")
+
+
+# ---------------------------------------------------------------- units: one name, one order
+def units() -> pl.DataFrame:
+    """Every unit in the order of units.toml: ``unit_id``, ``display_name``, ``label``, ``search_text`` …"""
+    return cached(unit_list.units_frame)
+
+
+def unit_options(only: Sequence[str | None] | None = None) -> list[str]:
+    """Unit ids in the configured order (``only`` those given, when given; unknown ids last)."""
+    ordered = units()["unit_id"].to_list()
+    if only is None:
+        return ordered
+    wanted = {u for u in only if u is not None}
+    return [u for u in ordered if u in wanted] + sorted(wanted - set(ordered))
+
+
+def unit_label(unit_id: str | None) -> str:
+    """A unit as a picker shows it: full name (short name, aliases); the id itself if unknown."""
+    if unit_id is None:
+        return "—"
+    return unit_list.labels(units()).get(unit_id, unit_id)
+
+
+def unit_name(unit_id: str | None) -> str:
+    """A unit's display name (its full name); the id itself if unknown."""
+    if unit_id is None:
+        return "—"
+    return unit_list.names(units()).get(unit_id, unit_id)
+
+
+def unit_multiselect(label: str, *, key: str, only: Sequence[str | None] | None = None, into: Any = st,
+                     **kwargs: Any) -> list[str]:
+    """Pick units by full name, short name or alias, listed in the configured order."""
+    return into.multiselect(label, unit_options(only), format_func=unit_label, key=key, **kwargs)
+
+
+def unit_select(label: str, *, key: str, only: Sequence[str | None] | None = None, optional: bool = False,
+                into: Any = st, **kwargs: Any) -> str | None:
+    """Pick one unit (``None`` first when ``optional``) by full name, short name or alias."""
+    options: list[str | None] = [*([None] if optional else []), *unit_options(only)]
+    return into.selectbox(label, options, format_func=unit_label, key=key, **kwargs)

@@ -141,6 +141,26 @@ def record_progress(con: duckdb.DuckDBPyConnection, record: dict[str, Any], *, u
     return next(k for k in ("inserted", "updated", "unchanged") if counts[k])
 
 
+def project_progress(con: duckdb.DuckDBPyConnection, project_id: str) -> pl.DataFrame:
+    """A project's monthly progress rows, oldest first: amounts, problems, who entered them and when."""
+    return store.fetch(
+        con,
+        "select month, completed_wan, physical_pct, problems, problem_level, updated_by, updated_at"
+        " from progress where project_id = ? order by month",
+        [project_id],
+    )
+
+
+def existing_keys(con: duckdb.DuckDBPyConnection, kind: str, rows: pl.DataFrame) -> pl.DataFrame:
+    """The keys of ``rows`` (a validated ledger of ``kind``) already stored: an import updates or keeps them."""
+    key = list(ingest.KEYS[kind])  # a KeyError for any other kind: no table name comes from outside
+    if rows.is_empty():
+        return rows.select(key)
+    ids = rows[key[0]].unique().to_list()
+    return store.fetch(con, f"select {', '.join(key)} from {kind} where {key[0]} in (select unnest(?::varchar[]))",
+                       [ids])
+
+
 def project_history(con: duckdb.DuckDBPyConnection, project_id: str) -> pl.DataFrame:
     """Every audited change of a project and of its progress rows, newest first."""
     return store.fetch(

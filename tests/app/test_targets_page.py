@@ -67,14 +67,14 @@ def test_targets_page_unit_filter_narrows_the_lagging_list(open_page: Callable[.
         lagging = targets.lagging_projects(con, as_of=latest_month(app_db))
     project_id = i18n.t("col.project_id", "zh")
     assert table(at, "col.project_id")[project_id].to_list() == lagging["project_id"].to_list()
-    unit = lagging["unit_name"][0]
+    unit = lagging["unit_id"][0]
     at.multiselect(key="tg_unit").set_value([unit]).run()
     no_exception(at)
     shown = table(at, "col.project_id")
-    assert shown[project_id].to_list() == lagging.filter(pl.col("unit_name") == unit)["project_id"].to_list()
+    assert shown[project_id].to_list() == lagging.filter(pl.col("unit_id") == unit)["project_id"].to_list()
     assert 0 < shown.height < lagging.height
     at.multiselect(key="tg_flag").set_value(["stalled"]).run()
-    stalled = lagging.filter((pl.col("unit_name") == unit) & pl.col("stalled"))
+    stalled = lagging.filter((pl.col("unit_id") == unit) & pl.col("stalled"))
     assert table(at, "col.project_id")[project_id].to_list() == stalled["project_id"].to_list()
 
 
