@@ -37,7 +37,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from . import config, store, textsafe
+from .. import config, store, textsafe
 
 MEMORY_LIMIT = "1GB"
 THREADS = 2
