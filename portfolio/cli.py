@@ -192,7 +192,7 @@ def gaps(
     if as_json:
         print_json(result)
     else:
-        chains.print_gaps(result, out)
+        console.print_gaps(result, out)
 
 
 @app.command()

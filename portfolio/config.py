@@ -173,6 +173,9 @@ def rule_meta(settings: dict[str, Any]) -> dict[str, str]:
         "rule.flag_amber": repr(float(fl["amber"])),
         "rule.stalled_months": str(int(fl.get("stalled_months", 2))),
         "rule.tech_upgrade_natures": json.dumps(list(natures), ensure_ascii=False),
+        # chains.toml [rules], checked by load_reference (portfolio.chains.rules)
+        **({"rule.chain_rules": json.dumps(settings["chain_rules"], ensure_ascii=False, sort_keys=True)}
+           if "chain_rules" in settings else {}),
     }
 
 
@@ -255,7 +258,10 @@ def load_reference(folder: Path | None = None) -> Reference:
                 "is_optional": pl.Boolean},
     )
     _check_reference(units, chains, nodes, edges)
-    return Reference(units, chains, nodes, edges, targets, t)
+    from .chains.rules import ChainRules  # the chain rules' own check; imported late (no cycle)
+
+    rules = ChainRules.from_table(c.get("rules"), source=str(folder / "chains.toml"))
+    return Reference(units, chains, nodes, edges, targets, {**t, "chain_rules": rules.to_table()})
 
 
 def _check_reference(units: pl.DataFrame, chains: pl.DataFrame, nodes: pl.DataFrame,

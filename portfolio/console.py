@@ -9,7 +9,7 @@ shown as stored instead of being read as markup or steering the terminal.
 Owns: :class:`SafeConsole` (the CLI's stdout/stderr consoles), :func:`shown`, and one
 ``print_*`` function per command that prints a table: :func:`print_summary` (an import),
 :func:`print_result` (an ad-hoc query), :func:`print_batches` (the batch list),
-:func:`print_users` (the user list).
+:func:`print_users` (the user list), :func:`print_gaps` (the chain gaps).
 """
 
 from __future__ import annotations
@@ -227,3 +227,55 @@ def print_users(users: pl.DataFrame, console: Console) -> None:
                  row["unit_id"] or "", "是" if row["active"] else "否")
         table.add_row(*(_text(c) for c in cells))
     console.print(table)
+
+
+# --- gaps ------------------------------------------------------------------------------------
+
+
+def print_gaps(result: dict[str, Any], console: Console) -> None:
+    """A gaps report (``chains.gaps_report``) as rich tables in Chinese.
+
+    Chain, segment and project names are data: never read as markup, control characters shown
+    as visible escapes, whatever console is given.
+    """
+    from .chains import CHANGES, KINDS
+
+    def say(line: str, **style: Any) -> None:
+        console.print(Text(visible(line), **style))
+
+    def cells(*values: object) -> list[Text]:
+        return [_text(v) for v in values]
+
+    summary = Table(title="产业链缺口概览（补链 / 增链 / 丰链）")
+    for col in ("产业链", "环节", "已覆盖", *KINDS, "待招商"):
+        summary.add_column(col, justify="left" if col == "产业链" else "right")
+    for r in result["summary"]["by_chain"]:
+        summary.add_row(*cells(r["chain"], r["segments"], r["present"], *(r[k] for k in KINDS), r["open"]))
+    console.print(summary)
+    for kind in KINDS:
+        items = [g for g in result["gaps"] if g["kind"] == kind]
+        if not items:
+            continue
+        table = Table(title=f"{kind}（{len(items)} 个，按得分排序）")
+        for col in ("序", "产业链", "环节", "得分", "本地企业", "在库项目"):
+            table.add_column(col, justify="right" if col in ("序", "得分", "本地企业") else "left",
+                             no_wrap=col != "在库项目")
+        for g in items:
+            ids = g["addressed_by"]
+            projects = ("、".join(ids[:2]) + (f" 等{len(ids)}个" if len(ids) > 2 else "")
+                        if ids else "—（招商目标）")
+            table.add_row(*cells(g["rank"], g["chain"], g["node"], f"{g['score']:.3f}", g["firms"], projects))
+        console.print(table)
+        for g in items:
+            say(f"  {g['rank']}. {g['node']}：" + "；".join(g["reasons"][:-1]))
+    dis = result["role_disagreements"]
+    if dis:
+        say(f"申报的链上作用与环节类别不一致（{len(dis)} 个项目）", style="bold")
+        for d in dis[:30]:
+            say(f"  {d['project_id']} {d['project']}：{d['reason']}")
+        if len(dis) > 30:
+            say(f"  ……其余 {len(dis) - 30} 个见 --json 输出。")
+    counts = result["after_pipeline"]["counts"]
+    ratio = result["rules"]["new_firm_output_ratio"]
+    say("在库项目全部建成后（每个尚非本环节本地企业的建设单位成为一家本地企业，"
+        f"年产值按其在库项目总投资 × {ratio:g} 估算）：" + "，".join(f"{CHANGES[c]} {n} 个" for c, n in counts.items()) + "。")

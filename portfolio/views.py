@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import duckdb
 
 from . import config
+from .chains import sql as chain_sql
 
 NO_OWNER = "（未落实）"  # the same labels as targets.py
 NO_CHAIN = "（未归链）"
@@ -398,64 +399,15 @@ order by t.min_wan desc
 
 CHAIN_COVERAGE = View(
     "v_chain_coverage",
-    f"""
-with e as (
-    select node_id, name, output_wan, (output_wan::decimal(38,2) * 100)::hugeint as cents
-    from enterprises where node_id is not null
-), f as (
-    select node_id, count(*) as firms, sum(output_wan) as output_wan,
-           sum(cents) as cents, sum(cents * cents) as cents_sq,
-           first(name order by output_wan desc, name) as top_enterprise,
-           max(output_wan) as top_output_wan
-    from e group by node_id
-), p as (
-    select node_id, count(*) as pipeline_projects,
-           sum(total_investment_wan) as pipeline_investment_wan,
-           sum(annual_plan_wan) as pipeline_plan_wan,
-           list(project_id order by project_id) as pipeline_ids,
-           count(distinct coalesce(enterprise, project_id)) as pipeline_builders
-    from projects
-    where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})
-    group by node_id
-), d as (
-    select node_id, count(*) as finished_projects
-    from projects
-    where node_id is not null and status in ({_list(config.FINISHED_STATUSES)})
-    group by node_id
-)
-select n.node_id, n.chain_id, c.name as chain, coalesce(c.name_en, c.name) as chain_en,
-       n.name, coalesce(n.name_en, n.name) as name_en, n.stage,
-       n.weight::double as weight, n.emerging,
-       coalesce(f.firms, 0) as firms,
-       coalesce(f.output_wan, 0)::decimal(38,2) as output_wan,
-       case when f.firms is null then null
-            when f.cents = 0 then 10000.0 / f.firms
-            else 10000.0 * f.cents_sq::double / (f.cents::double * f.cents::double)
-       end as hhi,
-       coalesce(case when f.cents = 0 then f.firms < 4
-                     else 4 * f.cents_sq > f.cents * f.cents end, false) as concentrated,
-       f.top_enterprise,
-       coalesce(f.top_output_wan, 0)::decimal(38,2) as top_output_wan,
-       coalesce(p.pipeline_projects, 0) as pipeline_projects,
-       coalesce(p.pipeline_investment_wan, 0)::decimal(38,2) as pipeline_investment_wan,
-       coalesce(p.pipeline_plan_wan, 0)::decimal(38,2) as pipeline_plan_wan,
-       coalesce(p.pipeline_ids, []::varchar[]) as pipeline_ids,
-       coalesce(p.pipeline_builders, 0) as pipeline_builders,
-       coalesce(d.finished_projects, 0) as finished_projects
-from chain_nodes n
-left join chains c using (chain_id)
-left join f using (node_id)
-left join p using (node_id)
-left join d using (node_id)
-order by c.rowid, n.rowid
-""",
+    chain_sql.COVERAGE,  # the chains package owns this text and its concentration rule
     "产业链环节覆盖：每个环节的本地企业数、产值、集中度（HHI）与在谋划/前期/在建项目（同 chains.segment_coverage）",
     {
         "node_id": "环节编号", "chain_id": "产业链编号", "chain": "产业链名称", "chain_en": "产业链英文名",
         "name": "环节名称", "name_en": "环节英文名", "stage": "所处阶段：上游 / 中游 / 下游 / 配套服务",
         "weight": "环节权重", "emerging": "是否新兴环节",
         "firms": "本地企业数（为0即“缺失”环节）", "output_wan": "本地企业年产值合计（万元）",
-        "hhi": "产值集中度 HHI（0–10000；无企业为空）", "concentrated": "是否高度集中（HHI > 2500）",
+        "hhi": "产值集中度 HHI（0–10000；无企业为空）",
+        "concentrated": "是否高度集中（HHI 高于产业链规则的阈值 hhi_threshold）",
         "top_enterprise": "产值最大的企业", "top_output_wan": "最大企业年产值（万元）",
         "pipeline_projects": "在谋划、前期、在建项目数", "pipeline_investment_wan": "在库项目总投资（万元）",
         "pipeline_plan_wan": "在库项目年度计划投资（万元）", "pipeline_ids": "在库项目编号列表",

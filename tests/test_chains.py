@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 from rich.console import Console
 from typer.testing import CliRunner
 
-from portfolio import chains, config, store
+from portfolio import chains, config, console, store
 from portfolio.cli import app
 
 # A node: (node_id, chain_id, stage, weight, emerging, name); names default to the id.
@@ -49,9 +49,10 @@ def _edges_frame(edges: Sequence[tuple[str, str]]) -> pl.DataFrame:
 
 def load(con: duckdb.DuckDBPyConnection, nodes: Sequence[Node], edges: Sequence[tuple[str, str]],
          firms: Sequence[tuple[str, str, float]] = (),
-         projects: Sequence[tuple[str, str, str, str | None]] = ()) -> duckdb.DuckDBPyConnection:
+         projects: Sequence[tuple[Any, ...]] = ()) -> duckdb.DuckDBPyConnection:
     """Replace the chain definition, enterprises (node, name, output 万元) and projects
-    (project_id, node, status, declared role) of an in-memory database."""
+    (project_id, node, status, declared role[, builder[, total investment 万元]]; by default no
+    builder and 1000 + i 万元) of an in-memory database."""
     for table in ("chains", "chain_nodes", "chain_edges", "enterprises", "projects"):
         con.execute(f"delete from {table}")
     frame = _nodes_frame(nodes)
@@ -68,9 +69,11 @@ def load(con: duckdb.DuckDBPyConnection, nodes: Sequence[Node], edges: Sequence[
         [[f"E{i}", name, node, Decimal(str(out))] for i, (node, name, out) in enumerate(firms)])
     _many(
         con, "insert into projects (project_id, name, unit_id, node_id, nature, status,"
-        " total_investment_wan, annual_plan_wan, chain_role) values (?, ?, 'u1', ?, '新建', ?, ?, ?, ?)",
-        [[pid, f"项目{pid}", node, status, Decimal(1000 + i), Decimal(100 + i), role]
-         for i, (pid, node, status, role) in enumerate(projects)])
+        " total_investment_wan, annual_plan_wan, chain_role, enterprise)"
+        " values (?, ?, 'u1', ?, '新建', ?, ?, ?, ?, ?)",
+        [[pid, f"项目{pid}", node, status, Decimal(str(rest[1])) if len(rest) > 1 else Decimal(1000 + i),
+          Decimal(100 + i), role, rest[0] if rest else None]
+         for i, (pid, node, status, role, *rest) in enumerate(projects)])
     return con
 
 
@@ -313,7 +316,7 @@ def test_scores_are_the_documented_weighted_sums_of_the_factors(db: duckdb.DuckD
     report = chains.gaps_report(db)
     assert {g["kind"] for g in report["gaps"]} == {"补链", "增链", "丰链"}
     for gap in report["gaps"]:
-        weights = chains.SCORE_WEIGHTS[gap["kind"]]
+        weights = report["scoring"][gap["kind"]]
         assert gap["score"] == pytest.approx(sum(w * gap["factors"][f] for f, w in weights.items()), abs=1e-3)
         assert set(gap["factors"]) == set(chains.FACTORS[gap["kind"]])
         assert all(0 <= gap["factors"][f] <= 1 for f in weights)
@@ -460,23 +463,24 @@ def test_after_the_pipeline_a_fill_gap_becomes_a_sole_supplier_and_new_gaps_appe
 
 
 def test_after_the_pipeline_a_gap_with_four_builders_closes(db: duckdb.DuckDBPyConnection) -> None:
-    projects = [(f"P{i}", "m1", "在建", "补链") for i in range(4)]
+    projects = [(f"P{i}", "m1", "在建", "补链", f"新企业{i}", 1000) for i in range(4)]
     load(db, LINE, LINE_EDGES, COVERED, projects)
     got = chains.after_pipeline(db, chain="c1").filter(pl.col("node_id") == "m1")
-    # four builders with equal shares: HHI 10000 / 4 = 2500, not above the threshold
-    assert got.select("firms_before", "firms_after", "kind_before", "kind_after", "change").rows() == [
-        (0, 4, "补链", None, "closed")]
+    # four builders of equal investment, so equal output: HHI 10000 / 4 = 2500, not above 2500
+    assert got.select("firms_before", "firms_after", "hhi_after", "kind_before", "kind_after", "change").rows() == [
+        (0, 4, 2500.0, "补链", None, "closed")]
     report = chains.gaps_report(db, chain="c1")["after_pipeline"]
     assert report["counts"] == {"closed": 1, "changed": 0, "remains": 1, "new": 2}  # svc remains 增链
 
 
 def test_print_gaps_writes_chinese_tables(db: duckdb.DuckDBPyConnection) -> None:
     load(db, LINE, LINE_EDGES, [("d1", "一汽", 90.0)], [("P2", "m1", "前期", "增链")])
-    console = Console(record=True, width=200)
-    chains.print_gaps(chains.gaps_report(db), console)
-    text = console.export_text()
+    out = Console(record=True, width=200)
+    console.print_gaps(chains.gaps_report(db), out)
+    text = out.export_text()
     for expected in ("产业链缺口概览", "补链（2 个，按得分排序）", "底盘", "P2",
-                     "申报的链上作用与环节类别不一致（1 个项目）", "在库项目全部建成后"):
+                     "申报的链上作用与环节类别不一致（1 个项目）", "在库项目全部建成后",
+                     "年产值按其在库项目总投资 × 1 估算"):
         assert expected in text
 
 
@@ -564,33 +568,26 @@ def sample(sample_db_template: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
 
 
-def _rules_by_hand(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
-    """DOMAIN §5 applied with plain SQL and Python sets, independent of chains.py."""
-    firms: dict[str, list[Decimal]] = {}
-    for node, out in con.execute("select node_id, output_wan from enterprises where node_id is not null").fetchall():
-        firms.setdefault(node, []).append(out)
-    nodes = con.execute("select node_id, emerging from chain_nodes").fetchall()
-    edges = con.execute("select src_node_id, dst_node_id from chain_edges").fetchall()
-    present = {n for n, _ in nodes if firms.get(n)}
-    result: dict[str, str | None] = {}
-    for node, emerging in nodes:
-        succ = {d for s, d in edges if s == node}
-        pred = {s for s, d in edges if d == node}
-        outs = firms.get(node, [])
-        total = sum(outs, Decimal(0))
-        hhi_above = (4 * sum(o * o for o in outs) > total * total) if total else 0 < len(outs) < 4
-        if node not in present:
-            result[node] = "补链" if succ & present else "增链" if (pred & present or emerging) else None
-        else:
-            result[node] = "丰链" if len(outs) == 1 or hhi_above else None
-    return result
+#: The sample's gaps by design (docs/sample.md §3): absent segments with and without projects.
+SAMPLE_FILL = {"rail.tcms": False, "bio.isosorbide": False, "elec.imagechip": False, "aero.uav": False,
+               "equip.cnc_sys": True, "aero.heli": True, "pharma.cro": True}  # node → open
+SAMPLE_EXTEND = {"auto.autonomous": False, "mat.3dprint": False,
+                 "auto.parking": True, "auto.connected": True, "nev.recycle": True}
+SAMPLE_SOLE = {"rail.emu", "rail.testline", "aero.satellite", "aero.gaplane", "bio.pla", "elec.oled",
+               "nev.magnet", "mat.oledmat", "agri.egg"}
 
 
-def test_every_sample_gap_agrees_with_the_rules_applied_by_hand(sample: duckdb.DuckDBPyConnection) -> None:
-    by_hand = _rules_by_hand(sample)
+def test_the_sample_has_the_designed_gaps(sample: duckdb.DuckDBPyConnection) -> None:
     report = chains.gaps_report(sample)
-    assert {g["node_id"]: g["kind"] for g in report["gaps"]} == {n: k for n, k in by_hand.items() if k}
-    assert {k for k in by_hand.values() if k} == set(chains.KINDS)
+    assert report["summary"]["by_kind"] == {"补链": 7, "增链": 5, "丰链": 41}
+    assert (report["summary"]["open"], report["summary"]["segments"]) == (9, 121)
+    kinds = {g["node_id"]: g for g in report["gaps"]}
+    assert {n: g["open"] for n, g in kinds.items() if g["kind"] == "补链"} == SAMPLE_FILL
+    assert {n: g["open"] for n, g in kinds.items() if g["kind"] == "增链"} == SAMPLE_EXTEND
+    assert {n for n, g in kinds.items() if g["kind"] == "丰链" and g["firms"] == 1} == SAMPLE_SOLE
+    # 整车制造: three 一汽 firms dominate nineteen
+    vehicle = kinds["auto.vehicle"]
+    assert (vehicle["kind"], vehicle["firms"], round(vehicle["factors"]["hhi"])) == ("丰链", 19, 5215)
     for gap in report["gaps"]:
         assert gap["reasons"] and gap["reasons_en"] and gap["factors"]
         ids = {r[0] for r in sample.execute(

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from portfolio import config, sample, store
+from portfolio import chains, config, sample, store
 
 NAMED = ("奥迪Q工厂", "中德工业园", "动车组检修", "通用航空产业园", "聚乳酸", "亚泰医药产业园")
 TIER_SQL = """
@@ -226,59 +226,38 @@ def test_year_to_date_completion_is_somewhat_behind_the_seasonal_expectation(
 
 
 # --------------------------------------------------------------------------------------------
-# chains: an independent implementation of the DOMAIN §5 rules
+# chains: the sample's classes are the library's (one definition, portfolio.chains)
 
 
 def _classes(con: duckdb.DuckDBPyConnection) -> dict[str, str | None]:
-    firms: dict[str, list[float]] = {}
-    for node, output in rows(con, "select node_id, output_wan from enterprises where node_id is not null"):
-        firms.setdefault(node, []).append(float(output))
-    succ: dict[str, set[str]] = {}
-    pred: dict[str, set[str]] = {}
-    for src, dst in rows(con, "select src_node_id, dst_node_id from chain_edges"):
-        succ.setdefault(src, set()).add(dst)
-        pred.setdefault(dst, set()).add(src)
-    out: dict[str, str | None] = {}
-    for node, emerging in rows(con, "select node_id, emerging from chain_nodes"):
-        if node in firms:
-            total = sum(firms[node])
-            hhi = sum((x / total * 100) ** 2 for x in firms[node])
-            out[node] = "丰链" if len(firms[node]) == 1 or hhi > 2500 else None
-        elif any(s in firms for s in succ.get(node, ())):
-            out[node] = "补链"
-        elif any(p in firms for p in pred.get(node, ())) or emerging:
-            out[node] = "增链"
-        else:
-            out[node] = None
-    return out
+    return dict(chains.segment_classes(con).select("node_id", "kind").iter_rows())
 
 
 def test_chain_rules_find_fill_extend_and_enrich_cases(sample_con: duckdb.DuckDBPyConnection) -> None:
     classes = _classes(sample_con)
-    for kind in ("补链", "增链", "丰链"):
-        assert sum(1 for c in classes.values() if c == kind) >= 3, kind
-    assert sum(1 for c in classes.values() if c is None) >= 40  # many fully covered segments
+    counts = {kind: sum(1 for c in classes.values() if c == kind) for kind in ("补链", "增链", "丰链", None)}
+    assert counts == {"补链": 7, "增链": 5, "丰链": 41, None: 68}  # docs/sample.md §3
     pipeline = {r[0] for r in rows(sample_con, """
         select distinct node_id from projects where status in ('谋划', '前期', '在建') and node_id is not null
     """)}
     gaps = {n for n, c in classes.items() if c in ("补链", "增链")}
-    assert len(gaps & pipeline) >= 3  # addressed by the pipeline
-    assert len(gaps - pipeline) >= 3  # still open: 招商 targets
+    assert (len(gaps & pipeline), len(gaps - pipeline)) == (6, 6)  # addressed; still open: 招商 targets
 
 
-def test_generator_classes_agree_with_the_independent_rules(
-    sample_con: duckdb.DuckDBPyConnection, built: sample.Sample
-) -> None:
+def test_the_built_sample_declares_roles_from_the_library_classes(built: sample.Sample) -> None:
     ref = config.load_reference()
-    assert sample.segment_kinds(ref.chain_nodes, ref.chain_edges, built.enterprises) == _classes(sample_con)
+    kinds = chains.segment_kinds(ref.chain_nodes, ref.chain_edges, built.enterprises)
+    declared = built.projects.filter(pl.col("chain_role").is_not_null())
+    agree = declared.filter(pl.col("node_id").replace_strict(kinds, default=None) == pl.col("chain_role"))
+    assert (declared.height, agree.height) == (267, 148)  # about 55 % of gap projects declare, 3/4 agree
 
 
 def test_declared_roles_partly_agree_and_partly_disagree(sample_con: duckdb.DuckDBPyConnection) -> None:
     classes = _classes(sample_con)
     declared = rows(sample_con, "select node_id, chain_role from projects where chain_role is not null")
     agree = sum(1 for node, role in declared if classes.get(node) == role)
-    assert 100 <= len(declared) <= 600
-    assert agree >= 50 and len(declared) - agree >= 50
+    assert (len(declared), agree) == (267, 148)
+    assert chains.role_disagreements(sample_con).height == 98  # in-pipeline ones only
 
 
 # --------------------------------------------------------------------------------------------

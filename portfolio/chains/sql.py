@@ -1,0 +1,116 @@
+"""The SQL of the chain analysis: segment coverage and the one concentration rule.
+
+``COVERAGE`` is the text of the view ``v_chain_coverage`` and of :func:`segment_coverage`, so
+the two cannot drift. The HHI test is written once, in :func:`segment_firms_sql`, over any
+relation of firms: the enterprises table (the view, the library), the enterprises plus the
+pipeline's builders (after the pipeline), or a frame of the sample plan. The view reads the
+threshold from the database's copy of ``[rules] hhi_threshold`` (``meta`` key
+``rule.chain_rules``); the library passes the same value (:func:`portfolio.chains.chain_rules`,
+which falls back to data/chains.toml for a database that has no copy yet).
+
+This module imports nothing but :mod:`portfolio.config`, so ``views`` can use it.
+"""
+
+from __future__ import annotations
+
+from .. import config
+
+#: The view's threshold, read where the views read every rule: the meta table.
+THRESHOLD = ("(select json_extract_string(value, '$.hhi_threshold')::integer from meta"
+             " where key = 'rule.chain_rules')")
+#: Who builds a project: its enterprise, else the project itself (one builder per project).
+BUILDER = "coalesce(enterprise, project_id)"
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+def segment_firms_sql(firms: str = "enterprises", threshold: str = THRESHOLD) -> str:
+    """Per segment with a local firm: count, Σ output, HHI, ``concentrated``, the largest firm.
+
+    ``firms`` is a relation (a table name or a parenthesised query) with ``node_id``, ``name``
+    and ``output_wan``. ``hhi`` is on the 0–10000 scale, equal shares when all output is 0.
+    ``concentrated`` is the rule "HHI strictly above the threshold", decided exactly on integer
+    cents: 10000·Σc² > threshold·(Σc)², or with no output 10000 / n > threshold. ``threshold``
+    is an SQL expression: the meta copy (the view) or an integer literal.
+    """
+    return f"""
+select f.node_id, f.firms, f.output_wan, f.top_enterprise, f.top_output_wan,
+       case when f.cents = 0 then 10000.0 / f.firms
+            else 10000.0 * f.cents_sq::double / (f.cents::double * f.cents::double) end as hhi,
+       case when f.cents = 0 then f.firms * r.hhi_threshold < 10000
+            else 10000 * f.cents_sq > r.hhi_threshold * f.cents * f.cents end as concentrated
+from (
+    select node_id, count(*) as firms, sum(output_wan) as output_wan,
+           sum(cents) as cents, sum(cents * cents) as cents_sq,
+           first(name order by output_wan desc, name) as top_enterprise,
+           max(output_wan) as top_output_wan
+    from (select node_id, name, output_wan, (output_wan::decimal(38,2) * 100)::hugeint as cents
+          from {firms} where node_id is not null)
+    group by node_id
+) f
+cross join (select ({threshold})::integer as hhi_threshold) r
+"""
+
+
+def coverage_sql(firms: str = "enterprises", threshold: str = THRESHOLD) -> str:
+    """Per segment of ``chain_nodes``: local firms (from ``firms``), HHI, pipeline and finished projects."""
+    return f"""
+with f as ({segment_firms_sql(firms, threshold)}
+), p as (
+    select node_id, count(*) as pipeline_projects,
+           sum(total_investment_wan) as pipeline_investment_wan,
+           sum(annual_plan_wan) as pipeline_plan_wan,
+           list(project_id order by project_id) as pipeline_ids,
+           count(distinct {BUILDER}) as pipeline_builders
+    from projects
+    where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})
+    group by node_id
+), d as (
+    select node_id, count(*) as finished_projects
+    from projects
+    where node_id is not null and status in ({_list(config.FINISHED_STATUSES)})
+    group by node_id
+)
+select n.node_id, n.chain_id, c.name as chain, coalesce(c.name_en, c.name) as chain_en,
+       n.name, coalesce(n.name_en, n.name) as name_en, n.stage,
+       n.weight::double as weight, n.emerging,
+       coalesce(f.firms, 0) as firms,
+       coalesce(f.output_wan, 0)::decimal(38,2) as output_wan,
+       f.hhi,
+       coalesce(f.concentrated, false) as concentrated,
+       f.top_enterprise,
+       coalesce(f.top_output_wan, 0)::decimal(38,2) as top_output_wan,
+       coalesce(p.pipeline_projects, 0) as pipeline_projects,
+       coalesce(p.pipeline_investment_wan, 0)::decimal(38,2) as pipeline_investment_wan,
+       coalesce(p.pipeline_plan_wan, 0)::decimal(38,2) as pipeline_plan_wan,
+       coalesce(p.pipeline_ids, []::varchar[]) as pipeline_ids,
+       coalesce(p.pipeline_builders, 0) as pipeline_builders,
+       coalesce(d.finished_projects, 0) as finished_projects
+from chain_nodes n
+left join chains c using (chain_id)
+left join f using (node_id)
+left join p using (node_id)
+left join d using (node_id)
+order by c.rowid, n.rowid
+"""
+
+
+#: The view's text (``v_chain_coverage``) and :func:`portfolio.chains.segment_coverage`'s.
+COVERAGE = coverage_sql()
+
+#: The firms once every pipeline project is built: the local enterprises, plus each builder of a
+#: 谋划/前期/在建 project who is not a local firm on that segment yet, with an output of
+#: ``$ratio`` × the total investment of its pipeline projects there. Firms already there keep
+#: their output (an expansion is not counted).
+AFTER_PIPELINE_FIRMS = f"""(
+    select node_id, name, output_wan from enterprises
+    union all
+    select b.node_id, b.builder as name,
+           (sum(b.total_investment_wan) * $ratio::decimal(18,6))::decimal(18,2) as output_wan
+    from (select node_id, {BUILDER} as builder, total_investment_wan from projects
+          where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})) b
+    where not exists (select 1 from enterprises e where e.node_id = b.node_id and e.name = b.builder)
+    group by b.node_id, b.builder
+)"""
