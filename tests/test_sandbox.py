@@ -142,7 +142,7 @@ def test_the_engine_alone_changes_nothing_even_without_the_pre_check(
     db: Path, template: str, reason: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The friendly pre-check is a courtesy; read-only + no external access + locked settings guard."""
-    monkeypatch.setattr(sandbox, "_check_statement", lambda parser, stmt: None)
+    monkeypatch.setattr(sandbox.guard, "_check_statement", lambda parser, stmt: None)
     statement = template.format(dir=db.parent)
     before = _state(db)
     with contextlib.suppress(sandbox.QueryRefused):
