@@ -76,7 +76,7 @@ chain_map = charts.chain_map(map_nodes, map_edges, lang=ui.lang())
 # a wide chain scrolls sideways inside its own box rather than widening the page
 with st.container(height=int(chain_map.to_dict()["height"]) + 170, border=False):
     chart(chain_map, key="ch_map")
-st.caption(ui.t("ch.map_caption") + " " + ui.t("ch.map_scroll"))
+st.caption(ui.t("ch.map_caption", **report["rules"]) + " " + ui.t("ch.map_scroll"))
 
 # ---------------------------------------------------------------- ranked gaps
 st.subheader(ui.t("ch.gaps"))
@@ -120,7 +120,9 @@ else:
 
 # ---------------------------------------------------------------- after the pipeline
 st.subheader(ui.t("ch.after"))
-st.caption(ui.t("ch.after_caption"))
+# the assumption as the library makes it: statuses and settings from the same rules
+st.caption(ui.t("ch.after_caption", statuses=LIST_SEP.join(ui.enum(s) for s in config.PIPELINE_STATUSES),
+                **report["rules"]))
 after = ui.cached(chains.after_pipeline, chain=chain_id)
 counts = dict(after.group_by("change").len().iter_rows())
 for card, change in zip(st.columns(4), CHANGES, strict=True):
@@ -134,6 +136,9 @@ if not after.is_empty():
             pl.col("change").replace_strict({c: ui.t(f"ch.change.{c}") for c in CHANGES}).alias(ui.t("ch.col.change")),
             pl.col("firms_before").alias(ui.t("ch.col.firms_before")),
             pl.col("firms_after").alias(ui.t("ch.col.firms_after")),
+            pl.col("new_firms").alias(ui.t("ch.col.new_firms")),
+            pl.col("hhi_before").round(0).alias(ui.t("ch.col.hhi_before")),
+            pl.col("hhi_after").round(0).alias(ui.t("ch.col.hhi_after")),
             pl.col("addressed_by").list.len().alias(ui.t("ch.col.pipeline")),
         ),
         hide_index=True, placeholder="—", key="ch_after_table",

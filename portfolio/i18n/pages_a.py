@@ -164,9 +164,9 @@ LABELS.update({
                      "investment-promotion targets."),
     "ch.map": ("产业链图谱", "Chain map"),
     "ch.map_caption": ("补链：本地缺少、但下游本地企业需要的环节；增链：向更高价值或新兴环节延伸；"
-                       "丰链：本地只有一家企业或产值高度集中（HHI>2500）的环节。",
+                       "丰链：本地只有一家企业或产值高度集中（HHI > {hhi_threshold:,}）的环节。",
                        "Fill: absent, but local firms downstream need it; extend: the next, higher-value or "
-                       "emerging step; enrich: a single local firm or concentrated output (HHI > 2500)."),
+                       "emerging step; enrich: a single local firm or concentrated output (HHI > {hhi_threshold:,})."),
     "ch.map_scroll": ("图谱较宽时可在图内左右滚动，或点右上角按钮全屏查看。",
                       "A wide map scrolls sideways inside its box; the button at its top right shows it full screen."),
     "ch.gaps": ("缺口环节（按得分排序）", "Gap segments, ranked by score"),
@@ -178,9 +178,21 @@ LABELS.update({
     "ch.disagree_none": ("在库项目申报的链上作用与环节类别一致。",
                          "Every pipeline project's declared role matches its segment."),
     "ch.after": ("在库项目全部建成后", "After the pipeline is built"),
-    "ch.after_caption": ("假设所有在库项目建成投产，每个建设单位成为该环节的一家本地企业，重新分类。",
-                         "Reclassified as if every pipeline project were finished, each builder becoming one "
-                         "local firm on its segment."),
+    "ch.after_caption": ("假设所有在库项目（{statuses}）建成投产：每个建设单位（项目的建设单位，空缺时按项目计）"
+                         "若还不是该环节的本地企业，就成为一家新的本地企业，原来有无企业的环节都一样；新企业的年产值"
+                         "按它在该环节在库项目的总投资 × {new_firm_output_ratio:g} 估算，原有企业的产值不变（扩建不计）。"
+                         "企业数、产值份额、HHI（> {hhi_threshold:,} 为集中）、下游依赖和类别据此重新计算。"
+                         "参数见 data/chains.toml [rules]。",
+                         "Assumes every pipeline project ({statuses}) is built: each builder (the project's "
+                         "enterprise, or the project itself when blank) that is not yet a local firm on the "
+                         "segment becomes one, on segments with and without firms alike; a new firm's annual "
+                         "output is taken as {new_firm_output_ratio:g} × the total investment of its pipeline "
+                         "projects there, and existing firms keep theirs (expansions not counted). Firm counts, "
+                         "output shares, HHI (concentrated above {hhi_threshold:,}), dependence and classes are "
+                         "then computed again. Parameters: data/chains.toml [rules]."),
+    "ch.col.new_firms": ("新增企业", "New firms"),
+    "ch.col.hhi_before": ("现在 HHI", "HHI now"),
+    "ch.col.hhi_after": ("建成后 HHI", "HHI after"),
     "ch.change.closed": ("缺口消除", "Closed"),
     "ch.change.changed": ("类别改变", "Changed class"),
     "ch.change.remains": ("仍为缺口", "Remains"),

@@ -191,10 +191,10 @@ LABELS: dict[str, tuple[str, str]] = {
                               "Forecast: completed + remaining plan × shrunk pace; the range is the {low}–{high}"
                               " quantiles of a Monte Carlo simulation (docs/forecast.md)."),
     "report.notes.gaps": ("补链：本地无企业且直接下游有本地企业；增链：本地无企业、无本地下游，但有本地上游或为新兴环节；"
-                          "丰链：本地只有一家企业或产值高度集中（HHI>2500）。得分与因子见 docs/chains.md。",
+                          "丰链：本地只有一家企业或产值高度集中（HHI > {hhi_threshold:,}）。得分与因子见 docs/chains.md。",
                           "Fill: no local firm while a direct customer is local; extend: no local firm and no local"
                           " customer, but a local supplier or an emerging segment; enrich: a single local firm or"
-                          " concentrated output (HHI > 2500). Scores and factors: docs/chains.md."),
+                          " concentrated output (HHI > {hhi_threshold:,}). Scores and factors: docs/chains.md."),
     "report.notes.money": ("金额：汇总以亿元表示，项目以万元表示；1亿元 = 10,000万元。",
                            "Money: summaries in 100 m yuan (亿元), projects in 10 k yuan (万元)."),
     "report.notes.snapshot": ("每次生成报告都会在输出目录 snapshots/{month}/ 保存本月快照，供下月比较。",

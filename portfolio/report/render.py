@@ -307,7 +307,7 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
         previous_is_last_month=data.previous is not None and data.previous.month == _previous_month(data.as_of),
         facts=_facts(data), change_tables=change_tables(data, w),
         notes=[w("report.notes.status", **rules), w("report.notes.flag", **rules), w("report.notes.forecast", **rules),
-               w("report.notes.gaps"), w("report.notes.money"), w("report.notes.snapshot", month=data.month)],
+               w("report.notes.gaps", **data.gaps["rules"]), w("report.notes.money"), w("report.notes.snapshot", month=data.month)],
     )
     return str(html)
 
