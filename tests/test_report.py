@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import tomllib
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 from portfolio import chains, cli, report, store, targets
 from portfolio.i18n import t
 
+DATA = Path(__file__).resolve().parents[1] / "data"
 SEPT = date(2016, 9, 1)
 NOW = datetime(2016, 10, 25, 6, 30)
 EVIL = "<script>alert(1)</script>"
@@ -83,12 +85,13 @@ def test_the_report_writes_three_files_named_by_month_and_a_snapshot(built: dict
 def test_every_section_is_present_in_the_html(built: dict[str, Any]) -> None:
     html = built["html"]
     for section in ("cover", "targets", "tiers", "units", "chains", "lagging", "responsibility", "gaps",
-                    "maps", "disagreements", "changes", "notes"):
+                    "maps", "disagreements", "month", "notes"):
         assert '<section class="' in html and f'id="{section}"' in html, section
+    assert 'id="changes"' not in html  # the first report in its folder compares with nothing
     for heading in ("工业投资与产业链缺口分析月报", "2016年9月", "一、年度目标完成情况", "二、投资规模档次",
                     "三、分责任单位", "四、分产业链", "五、滞后项目及存在问题", "六、包保责任落实",
                     "七、补链、增链、丰链", "待招商缺口", "八、产业链图谱", "九、链上作用申报与环节类别不一致",
-                    "十、与上月相比", "生成时间：2016-10-25 06:30", "示例数据"):
+                    "十、本月情况", "这是本目录中的第一份报告", "生成时间：2016-10-25 06:30", "示例数据"):
         assert heading in html, heading
     assert html.count("<svg") == 6  # S-curve, funnel, units, chains, two chain maps
     assert "report." not in re.sub(r"portfolio-report-\S+", "", html)  # every label resolved
@@ -130,10 +133,13 @@ def test_tiers_units_lagging_and_responsibility_in_the_html_equal_the_check_repo
     assert cells(html, "tier.count") == [f"{r['count']:,}" for r in check["tiers"]]
     assert cells(html, "tier.cumulative_count") == [f"{r['cumulative_count']:,}" for r in check["tiers"]]
     assert cells(html, "tier.plan_wan") == [yi(r["plan_wan"]) for r in check["tiers"]]
+    # units in the order of units.toml, chains in that of chains.toml (projects without a chain last)
+    unit_order = [u["unit_id"] for u in tomllib.loads((DATA / "units.toml").read_text(encoding="utf-8"))["unit"]]
+    chain_order = [c["chain_id"] for c in tomllib.loads((DATA / "chains.toml").read_text(encoding="utf-8"))["chain"]]
     units = sorted((r for r in check["by_unit"] if r["metric"] == "industrial_investment"),
-                   key=lambda r: (-r["planned_wan"], r["unit_name"]))
+                   key=lambda r: unit_order.index(r["unit_id"]))
     chain_rows = sorted((r for r in check["by_chain"] if r["metric"] == "industrial_investment"),
-                        key=lambda r: (-r["planned_wan"], r["chain_name"]))
+                        key=lambda r: chain_order.index(r["chain_id"]) if r["chain_id"] else len(chain_order))
     planned = cells(html, "group.planned_wan")
     assert planned == [yi(r["planned_wan"]) for r in units + chain_rows]
     assert cells(html, "group.completed_wan") == [yi(r["completed_wan"]) for r in units + chain_rows]
@@ -179,7 +185,7 @@ def test_the_report_payload_equals_check_report_key_by_key(sample_db_template: P
 def test_the_xlsx_has_one_sheet_per_table_with_units_in_the_headers(built: dict[str, Any], reference: dict[str, Any]) -> None:
     wb = openpyxl.load_workbook(built["xlsx"])
     assert wb.sheetnames == ["目标", "月度进度", "预测驱动项目", "档次", "责任单位", "产业链", "滞后项目", "包保",
-                             "包保问题", "缺口", "待招商缺口", "申报不一致", "变化"]
+                             "包保问题", "缺口", "待招商缺口", "申报不一致", "本月新报问题"]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2", ws.title
     targets_ws = wb["目标"]
@@ -230,7 +236,7 @@ def test_the_markdown_summary_carries_the_targets_top_lagging_and_top_gaps(
     for i, g in enumerate(top, start=1):
         assert f"{i}. {g['chain']} · {g['node']}（{g['kind']}，得分 {g['score']:.3f}）" in md
     assert f"待招商缺口（{gaps['summary']['open']}）" in md
-    assert "没有更早月份的快照" in md
+    assert md.count("这是本目录中的第一份报告") == 1 and "## 与上月相比" not in md
     assert len(md.splitlines()) < 60
 
 

@@ -25,7 +25,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.sec.gaps": ("七、补链、增链、丰链", "7. Chain gaps: fill, extend, enrich"),
     "report.sec.maps": ("八、产业链图谱", "8. Chain maps"),
     "report.sec.disagreements": ("九、链上作用申报与环节类别不一致", "9. Declared chain roles that disagree"),
-    "report.sec.changes": ("十、与上月相比", "10. Since last month"),
+    "report.sec.month": ("十、本月情况", "10. This month"),
+    "report.sec.changes": ("十一、与上月相比", "11. Since last month"),
     "report.sec.notes": ("附：口径说明", "Notes: definitions"),
     # highlights
     "report.hl.metric": ("{label}：累计完成 {done} 亿元，为季节预期的 {ratio}（{status}）；年末预测 {forecast} 亿元"
@@ -42,9 +43,9 @@ LABELS: dict[str, tuple[str, str]] = {
                           "新增缺口 {opened} 个，消除缺口 {closed} 个。",
                           "Since {prev}: {new} new projects, {status} status changes, {worse} flags worsened,"
                           " {opened} gaps opened, {closed} closed."),
-    "report.hl.no_previous": ("没有更早月份的快照，本月无法逐项比较；本月新报问题 {problems} 个，新增停滞项目 {stalled} 个。",
-                              "No earlier snapshot, so no item-by-item comparison; {problems} problems first"
-                              " reported this month, {stalled} projects newly stalled."),
+    "report.hl.first": ("这是本目录中的第一份报告，没有更早的快照可比较；从下月起列出与上月相比的变化。",
+                        "This is the first report in this folder: there is no earlier snapshot to compare with;"
+                        " from next month on the report lists what changed since the month before."),
     # targets section
     "report.targets.item": ("指标", "Item"),
     "report.targets.target": ("年度目标（亿元）", "Target (100 m yuan)"),
@@ -66,8 +67,22 @@ LABELS: dict[str, tuple[str, str]] = {
                                 "{label}: forecast shortfall {gap}; accelerating every project adds at most {potential}, not enough."),
     "report.targets.no_gap": ("{label}：预测可完成目标（超出 {gap} 亿元）。", "{label}: the forecast meets the target (by {gap})."),
     "report.targets.drivers": ("预测缺口主要来自（{label}，前5）", "Largest shortfalls ({label}, top 5)"),
-    "report.basis": ("分单位、分产业链的目标口径：{basis}；季节预期 = 目标 × 季节累计占比。",
-                     "Unit and chain targets: {basis}; seasonal expectation = target × seasonal cumulative share."),
+    "report.basis.allocated": ("未下达分单位、分产业链目标：表中目标按各自年度计划占全市计划的比例分解全市目标，"
+                               "因此各单位、各产业链的计划覆盖率都等于全市的 {coverage}，不作比较；"
+                               "季节预期 = 目标 × 季节累计占比。",
+                               "No unit or chain targets are given: the targets shown allocate the city target by each"
+                               " group's share of the plan, so every group's plan coverage equals the city's {coverage}"
+                               " and is not compared; seasonal expectation = target × seasonal cumulative share."),
+    "report.basis.mixed": ("标注“按计划占比分解”的目标未下达，按各自年度计划占全市计划的比例分解全市目标"
+                           "（其计划覆盖率等于全市的 {coverage}）；其余为下达目标。季节预期 = 目标 × 季节累计占比。",
+                           "Targets marked “allocated by plan share” were not given: they allocate the city target by"
+                           " the group's share of the plan (their coverage equals the city's {coverage}); the others"
+                           " are assigned targets. Seasonal expectation = target × seasonal cumulative share."),
+    "report.basis.assigned": ("分单位、分产业链目标为下达目标；季节预期 = 目标 × 季节累计占比。",
+                              "Unit and chain targets are assigned targets; seasonal expectation = target × seasonal"
+                              " cumulative share."),
+    "report.allocated": ("按计划占比分解", "allocated by plan share"),
+    "report.basis_value.assigned": ("下达目标", "assigned"),
     "report.tiers.below": ("另有 {n} 个项目总投资不足最低档（不计入档次）。", "{n} more projects are below the lowest tier (not counted)."),
     # tables
     "report.col.rank": ("序", "#"),
@@ -86,8 +101,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.col.plan_count": ("原文", "Source"),
     "report.col.diff": ("差额", "Difference"),
     "report.col.basis": ("口径", "Basis"),
+    "report.col.target_basis": ("目标口径", "Target basis"),
     "report.col.plan_yi": ("年度计划（亿元）", "Plan-year (100 m yuan)"),
     "report.col.target_yi": ("目标（亿元）", "Target (100 m yuan)"),
+    "report.col.allocated_target_yi": ("按计划占比分解的目标（亿元）", "Target allocated by plan share (100 m yuan)"),
     "report.col.completed_yi": ("累计完成（亿元）", "Completed (100 m yuan)"),
     "report.col.expected_yi": ("季节预期（亿元）", "Expected (100 m yuan)"),
     "report.col.forecast_yi": ("年末预测（亿元）", "Forecast (100 m yuan)"),
@@ -155,10 +172,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.changes.compared": ("与 {prev} 的快照比较。", "Compared with the snapshot of {prev}."),
     "report.changes.not_previous_month": ("（上一个月没有快照，与最近的更早快照比较。）",
                                           "(No snapshot for the previous month; compared with the latest earlier one.)"),
-    "report.changes.none_previous": ("没有更早月份的报告快照，无法逐项比较项目、状态、预警和缺口的变化；"
-                                     "下列为数据库本身可得的本月情况。",
-                                     "There is no snapshot of an earlier report, so projects, statuses, flags and"
-                                     " gaps cannot be compared item by item; below is what the database itself shows."),
+    "report.changes.month_note": ("以下为数据库中 {month} 的月度进度所示情况，不依赖以前的报告。",
+                                  "What the database's progress rows for {month} show, independent of earlier reports."),
     "report.changes.month": ("本月情况（{month}）", "This month ({month})"),
     "report.changes.reported": ("报送月度进度的项目", "Projects reporting progress"),
     "report.changes.invested": ("本月有投资完成的项目", "Projects with investment this month"),
@@ -213,6 +228,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.sheet.open_gaps": ("待招商缺口", "Open gaps"),
     "report.sheet.disagreements": ("申报不一致", "Role disagreements"),
     "report.sheet.changes": ("变化", "Changes"),
+    "report.sheet.new_problems": ("本月新报问题", "New problems"),
     "report.xlsx.low": ("预测下限（亿元）", "Forecast low (100 m yuan)"),
     "report.xlsx.high": ("预测上限（亿元）", "Forecast high (100 m yuan)"),
     "report.xlsx.base": ("上年基数（亿元）", "Last year's base (100 m yuan)"),

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from .. import chains, monthly, store, targets
+from .. import chains, monthly, store, targets, units
 
 FORMATS = ("html", "xlsx", "md")
 #: File names carry the month and stay ASCII so scripts and mail gateways handle them.
@@ -62,6 +62,8 @@ class ReportData:
     #: the thresholds behind statuses, flags and the forecast range (targets.toml), for the notes
     rules: dict[str, float] = field(default_factory=dict)
     previous: Snapshot | None = None
+    #: the units in the order of units.toml (:func:`portfolio.units.units_frame`): tables list them so
+    units: pl.DataFrame = field(default_factory=pl.DataFrame)
     changes: dict[str, pl.DataFrame] = field(default_factory=dict)
 
     @property
@@ -189,6 +191,7 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, now: d
         gaps=gaps,
         monthly=series,
         unit_rollup=targets.rollup_of(projects, by="unit"),
+        units=units.units_frame(con),
         chain_rollup=targets.rollup_of(projects, by="chain"),
         lagging=lagging,
         violations=violations,

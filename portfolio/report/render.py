@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from .. import chains, config
+from .. import chains, config, targets, units
 from ..i18n import t
 from .data import CHANGES_TOP, DISAGREEMENTS_TOP, FILE_STEM, ReportData
 
@@ -24,7 +24,7 @@ TARGET_ROWS = [
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
                "October", "November", "December")
 SECTIONS = ("targets", "tiers", "units", "chains", "lagging", "responsibility", "gaps", "maps",
-            "disagreements", "changes")
+            "disagreements", "month", "changes")
 
 
 def fmt_yi(value: Any) -> str:
@@ -127,10 +127,9 @@ def _violation_text(data: ReportData, w: Words) -> str:
 
 
 def _change_line(data: ReportData, w: Words) -> str:
-    """One sentence on what changed since the previous snapshot, or why nothing can be compared."""
+    """One sentence on what changed since the previous snapshot, or that this is the folder's first report."""
     if data.previous is None:
-        return w("report.hl.no_previous", problems=data.month_facts["new_problems"],
-                 stalled=data.month_facts["newly_stalled"])
+        return w("report.hl.first")
     c = {k: v.height for k, v in data.changes.items()}
     return w("report.hl.changes", prev=data.previous.month, new=c["new_projects"], status=c["status_changes"],
              worse=c["flags_worsened"], opened=c["gaps_opened"], closed=c["gaps_closed"])
@@ -159,71 +158,113 @@ def _month_done(data: ReportData) -> tuple[Any, Any]:
 
 
 def _facts(data: ReportData) -> list[tuple[str, str]]:
+    """This month's figures from the database; the month before's amount only where months are compared."""
     f = data.month_facts
     this, before = _month_done(data)
-    return [("reported", fmt_num(f["reported"])), ("invested", fmt_num(f["invested"])),
-            ("with_problems", fmt_num(f["with_problems"])), ("new_problems", fmt_num(f["new_problems"])),
-            ("newly_stalled", fmt_num(f["newly_stalled"])), ("month_done", fmt_yi(this)),
-            ("prev_month_done", fmt_yi(before))]
+    facts = [("reported", fmt_num(f["reported"])), ("invested", fmt_num(f["invested"])),
+             ("with_problems", fmt_num(f["with_problems"])), ("new_problems", fmt_num(f["new_problems"])),
+             ("newly_stalled", fmt_num(f["newly_stalled"])), ("month_done", fmt_yi(this))]
+    return facts if data.previous is None else [*facts, ("prev_month_done", fmt_yi(before))]
 
 
-def change_tables(data: ReportData, w: Words, *, limit: int | None = CHANGES_TOP
-                   ) -> list[tuple[str, list[dict[str, str]], list[dict[str, str]], int]]:
-    """(key, columns, formatted rows, total) per change list, the first ``limit`` rows of each."""
-    col = {
-        "project_id": ("col.project_id", "c"), "name": ("report.col.project", ""),
-        "unit_name": ("report.col.unit", ""), "tier": ("report.col.tier", ""),
-        "status": ("report.col.after", "c"), "status_before": ("report.col.before", "c"),
-        "flag": ("report.col.after", "c"), "flag_before": ("report.col.before", "c"),
-        "total_investment_wan": ("report.col.total_wan", "n"), "chain": ("report.col.chain", ""),
-        "node": ("report.col.node", ""), "kind": ("report.col.kind", "c"), "kind_before": ("report.col.before", "c"),
-        "why": ("report.col.change", ""), "open_problems": ("report.col.problems", "wrap"),
-        "open_problem_level": ("report.col.problem_level", "c"), "leader": ("report.col.leader", ""),
-    }
-    shows = {
-        "new_projects": ["project_id", "name", "unit_name", "tier", "status", "total_investment_wan"],
-        "removed_projects": ["project_id", "name", "unit_name", "tier", "status", "total_investment_wan"],
-        "status_changes": ["project_id", "name", "unit_name", "status_before", "status", "total_investment_wan"],
-        "flags_worsened": ["project_id", "name", "unit_name", "flag_before", "flag", "total_investment_wan"],
-        "gaps_opened": ["chain", "node", "kind"],
-        "gaps_closed": ["chain", "node", "kind", "why"],
-        "gaps_reclassified": ["chain", "node", "kind_before", "kind"],
-    }
-    tables = [(key, frame) for key, frame in data.changes.items()]
-    tables.append(("new_problem_list", data.new_problems))
-    shows["new_problem_list"] = ["project_id", "name", "unit_name", "leader", "open_problems", "open_problem_level"]
-    out = []
-    for key, frame in tables:
-        cols = shows[key]
-        rows = []
-        for r in (frame if limit is None else frame.head(limit)).iter_rows(named=True):
-            cells = {}
-            for c in cols:
-                v = r.get(c)
-                if c in ("flag", "flag_before"):
-                    v = w.flag(v)
-                elif c in ("kind", "kind_before"):
-                    v = w.kind(v)
-                elif c == "why":
-                    v = w("report.changes.no_longer_gap") if r["kind_now"] is None else \
-                        w("report.changes.now_addressed", n=r["addressed_now"])
-                elif c.endswith("_wan"):
-                    v = fmt_wan(v)
-                cells[c] = "—" if v is None else str(v)
-            rows.append(cells)
-        columns = [{"key": c, "title": w(col[c][0]), "cls": col[c][1]} for c in cols]
-        out.append((key, columns, rows, frame.height))
-    return out
+_COLUMNS = {
+    "project_id": ("col.project_id", "c"), "name": ("report.col.project", ""),
+    "unit_name": ("report.col.unit", ""), "tier": ("report.col.tier", ""),
+    "status": ("report.col.after", "c"), "status_before": ("report.col.before", "c"),
+    "flag": ("report.col.after", "c"), "flag_before": ("report.col.before", "c"),
+    "total_investment_wan": ("report.col.total_wan", "n"), "chain": ("report.col.chain", ""),
+    "node": ("report.col.node", ""), "kind": ("report.col.kind", "c"), "kind_before": ("report.col.before", "c"),
+    "why": ("report.col.change", ""), "open_problems": ("report.col.problems", "wrap"),
+    "open_problem_level": ("report.col.problem_level", "c"), "leader": ("report.col.leader", ""),
+}
+_SHOWS = {
+    "new_projects": ["project_id", "name", "unit_name", "tier", "status", "total_investment_wan"],
+    "removed_projects": ["project_id", "name", "unit_name", "tier", "status", "total_investment_wan"],
+    "status_changes": ["project_id", "name", "unit_name", "status_before", "status", "total_investment_wan"],
+    "flags_worsened": ["project_id", "name", "unit_name", "flag_before", "flag", "total_investment_wan"],
+    "gaps_opened": ["chain", "node", "kind"],
+    "gaps_closed": ["chain", "node", "kind", "why"],
+    "gaps_reclassified": ["chain", "node", "kind_before", "kind"],
+    "new_problem_list": ["project_id", "name", "unit_name", "leader", "open_problems", "open_problem_level"],
+}
+
+Table = tuple[str, list[dict[str, str]], list[dict[str, str]], int]
+
+
+def _table(key: str, frame: pl.DataFrame, w: Words, limit: int | None) -> Table:
+    """(key, columns, formatted rows, total) of one list, its first ``limit`` rows."""
+    cols = _SHOWS[key]
+    rows = []
+    for r in (frame if limit is None else frame.head(limit)).iter_rows(named=True):
+        cells = {}
+        for c in cols:
+            v = r.get(c)
+            if c in ("flag", "flag_before"):
+                v = w.flag(v)
+            elif c in ("kind", "kind_before"):
+                v = w.kind(v)
+            elif c == "why":
+                v = w("report.changes.no_longer_gap") if r["kind_now"] is None else \
+                    w("report.changes.now_addressed", n=r["addressed_now"])
+            elif c.endswith("_wan"):
+                v = fmt_wan(v)
+            cells[c] = "—" if v is None else str(v)
+        rows.append(cells)
+    columns = [{"key": c, "title": w(_COLUMNS[c][0]), "cls": _COLUMNS[c][1]} for c in cols]
+    return key, columns, rows, frame.height
+
+
+def change_tables(data: ReportData, w: Words, *, limit: int | None = CHANGES_TOP) -> list[Table]:
+    """The lists of what changed since the previous snapshot (none without one), the first ``limit`` rows each."""
+    return [_table(key, frame, w, limit) for key, frame in data.changes.items()]
+
+
+def month_table(data: ReportData, w: Words, *, limit: int | None = CHANGES_TOP) -> Table:
+    """The projects whose problem was first reported this month (from the database, no snapshot needed)."""
+    return _table("new_problem_list", data.new_problems, w, limit)
+
+
+def group_order(data: ReportData, by: str) -> dict[str | None, int]:
+    """Position of each unit (units.toml order) or chain (chains.toml order); others come last."""
+    if by == "unit":
+        return dict(zip(data.units["unit_id"], data.units["position"], strict=True)) if data.units.height else {}
+    return {r["chain_id"]: i for i, r in enumerate(data.gaps["summary"]["by_chain"])}
+
+
+def in_group_order(rows: list[dict[str, Any]], data: ReportData, by: str) -> list[dict[str, Any]]:
+    """Rows of the unit or chain checks by metric, then in the configured order (units.toml, chains.toml)."""
+    order = group_order(data, by)
+    metrics = {m: i for i, m in enumerate(targets.METRICS)}
+    key = f"{by}_id"
+    return sorted(rows, key=lambda r: (metrics.get(r.get("metric"), len(metrics)),
+                                       order.get(r.get(key), units.UNKNOWN_POSITION), r.get(f"{by}_name") or ""))
+
+
+def is_allocated(row: dict[str, Any]) -> bool:
+    """True for a unit or chain target allocated by plan share (its coverage equals the city's by construction)."""
+    return row.get("target_basis") == targets.ALLOCATED
 
 
 def _group_rows(data: ReportData, by: str) -> list[dict[str, Any]]:
-    """Industrial-investment checks per unit or chain with the lagging and problem counts."""
+    """Industrial-investment checks per unit or chain with the lagging and problem counts, in configured order."""
     key = "unit_name" if by == "unit" else "chain_name"
     rollup = data.unit_rollup if by == "unit" else data.chain_rollup
     counts = {r[key]: r for r in rollup.select(key, "lagging", "open_problems").iter_rows(named=True)}
-    rows = [dict(r, name=r[key], **{k: counts.get(r[key], {}).get(k, 0) for k in ("lagging", "open_problems")})
+    rows = [dict(r, name=r[key], allocated=is_allocated(r),
+                 **{k: counts.get(r[key], {}).get(k, 0) for k in ("lagging", "open_problems")})
             for r in data.check[f"by_{by}"] if r["metric"] == "industrial_investment"]
-    return sorted(rows, key=lambda r: (-(r["planned_wan"] or 0), r["name"] or ""))
+    return in_group_order(rows, data, by)
+
+
+def _basis_note(data: ReportData, w: Words) -> str:
+    """How the unit and chain targets were set: allocated by plan share (so coverage is the city's), or given."""
+    rows = [*data.check["by_unit"], *data.check["by_chain"]]
+    city = next((m for m in data.check["metrics"] if m["metric"] == "industrial_investment"), None)
+    if rows and all(is_allocated(r) for r in rows):
+        return w("report.basis.allocated", coverage=fmt_pct(city["coverage"] if city else None))
+    if any(is_allocated(r) for r in rows):
+        return w("report.basis.mixed", coverage=fmt_pct(city["coverage"] if city else None))
+    return w("report.basis.assigned")
 
 
 def _svg(svg: str, prefix: str) -> Any:
@@ -287,7 +328,6 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
          [r for r in data.check["drivers"] if r["metric"] == m["metric"] and r["role"] == "shortfall"][:5])
         for m in data.check["metrics"]
     ]
-    basis = next((r["target_basis"] for r in data.check["by_unit"]), "")
     counts = data.gaps["after_pipeline"]["counts"]
     open_gaps = [dict(g, reasons_shown=(g["reasons_en"] if lang == "en" else g["reasons"])[:-1])
                  for g in data.gaps["gaps"] if g["open"]]
@@ -295,11 +335,11 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
     html = env.get_template("report.html").render(
         **_base_context(data, w),
         css_title=Markup(_css_string(w("report.title"))), css_month=Markup(_css_string(w.month(data.as_of))),
-        metric_label=w.metric, highlights=_highlights(data, w), sections=SECTIONS if data.maps else
-        tuple(s for s in SECTIONS if s != "maps"), target_rows=TARGET_ROWS, gap_lines=_gap_lines(data, w),
+        metric_label=w.metric, highlights=_highlights(data, w), sections=_sections(data),
+        target_rows=TARGET_ROWS, gap_lines=_gap_lines(data, w),
         charts=svgs, drivers=[d for d in drivers if d[2]],
         groups=[("units", _group_rows(data, "unit"), svgs["units"]), ("chains", _group_rows(data, "chain"), svgs["chains"])],
-        basis_note=w("report.basis", basis=basis), kinds=chains.KINDS,
+        basis_note=_basis_note(data, w), kinds=chains.KINDS,
         violation_text=_violation_text(data, w),
         after_text=w("report.gaps.after", **counts), open_gaps=open_gaps,
         disagreements=data.gaps["role_disagreements"][:DISAGREEMENTS_TOP],
@@ -308,8 +348,14 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
         facts=_facts(data), change_tables=change_tables(data, w),
         notes=[w("report.notes.status", **rules), w("report.notes.flag", **rules), w("report.notes.forecast", **rules),
                w("report.notes.gaps", **data.gaps["rules"]), w("report.notes.money"), w("report.notes.snapshot", month=data.month)],
+        first_report=data.previous is None, month_table=month_table(data, w),
     )
     return str(html)
+
+
+def _sections(data: ReportData) -> tuple[str, ...]:
+    """The sections shown: no maps without a chain to draw, no comparison without an earlier snapshot."""
+    return tuple(s for s in SECTIONS if (s != "maps" or data.maps) and (s != "changes" or data.previous))
 
 
 def _previous_month(when: date) -> str:
@@ -336,7 +382,7 @@ def render_markdown(data: ReportData, lang: str = "zh") -> str:
     text = _env(html=False).get_template("report.md").render(
         **_base_context(data, w),
         metric_lines=_metric_lines(data, w), gap_lines=_gap_lines(data, w), lagging_lines=lagging,
-        gap_items=gap_items, change_line=_change_line(data, w),
+        gap_items=gap_items, change_line=_change_line(data, w), first_report=data.previous is None,
         fact_lines=[f"{w('report.changes.' + k)}：{v}" if lang == "zh" else f"{w('report.changes.' + k)}: {v}"
                     for k, v in _facts(data)],
         files={"html": f"{stem}.html", "xlsx": f"{stem}.xlsx"},

@@ -8,7 +8,7 @@ import polars as pl
 
 from .. import chains, config
 from .data import FLAG_RANK, ReportData
-from .render import Words, change_tables
+from .render import Words, change_tables, in_group_order, is_allocated, month_table
 
 
 def _yi_cols(frame: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
@@ -54,15 +54,18 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
     })
     groups = {}
     for by in ("unit", "chain"):
-        rows = frame([dict(r, status=w.status(r["status"])) for r in data.check[f"by_{by}"]])
+        # units in the order of units.toml, chains in that of chains.toml; an allocated target says so
+        basis = {True: w("report.allocated"), False: w("report.basis_value.assigned")}
+        rows = frame([dict(r, status=w.status(r["status"]), target_basis=basis[is_allocated(r)])
+                      for r in in_group_order(list(data.check[f"by_{by}"]), data, by)])
         rollup = data.unit_rollup if by == "unit" else data.chain_rollup
         key = f"{by}_name"
-        rows = rows.join(rollup.select(key, "lagging", "open_problems"), on=key, how="left")
+        rows = rows.join(rollup.select(key, "lagging", "open_problems"), on=key, how="left", maintain_order="left")
         groups[by] = _yi_cols(rows, {
             "label": h("metric"), key: h(by), "projects": h("projects"), "planned_wan": h("plan_yi"),
             "target_wan": h("target_yi"), "completed_wan": h("completed_yi"), "expected_wan": h("expected_yi"),
             "ytd_ratio": h("ytd_ratio"), "forecast_wan": h("forecast_yi"), "status": h("status"),
-            "lagging": h("lagging"), "open_problems": h("open_problems"), "target_basis": h("basis"),
+            "lagging": h("lagging"), "open_problems": h("open_problems"), "target_basis": w("report.col.target_basis"),
         })
     lagging = data.lagging.with_columns(
         pl.col("flag").replace_strict({k: w.flag(k) for k in FLAG_RANK}, default=None).alias("flag"))
@@ -130,16 +133,23 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
         w("report.sheet.gaps"): gaps_sheet,
         w("report.sheet.open_gaps"): gaps_sheet.filter(pl.col(h("open"))) if gaps_sheet.height else gaps_sheet,
         w("report.sheet.disagreements"): dis_sheet,
-        w("report.sheet.changes"): _changes_sheet(data, w),
+        w("report.sheet.new_problems"): _new_problems_sheet(data, w),
     }
+    if data.previous is not None:  # the first report in a folder has nothing to compare with
+        sheets[w("report.sheet.changes")] = _changes_sheet(data, w)
     return sheets
 
 
+def _new_problems_sheet(data: ReportData, w: Words) -> pl.DataFrame:
+    """The projects whose problem was first reported this month, every one."""
+    _key, cols, cells, _total = month_table(data, w, limit=None)
+    return pl.DataFrame([{c["title"]: r[c["key"]] for c in cols} for r in cells],
+                        schema={c["title"]: pl.String for c in cols})
+
+
 def _changes_sheet(data: ReportData, w: Words) -> pl.DataFrame:
-    """Every change as one row: what changed, the item, before and after."""
+    """Every change since the previous snapshot as one row: what changed, the item, before and after."""
     rows: list[dict[str, Any]] = []
-    if data.previous is None:
-        rows.append({w("report.col.change"): w("report.changes.none_previous")})
     for key, cols, cells, _total in change_tables(data, w, limit=None):
         for r in cells:
             rows.append({w("report.col.change"): w(f"report.changes.{key}"),
