@@ -106,10 +106,6 @@ class ChainRules:
         """The ``meta`` value (``rule.chain_rules``)."""
         return json.dumps(self.to_table(), ensure_ascii=False, sort_keys=True)
 
-    def hhi_text(self) -> str:
-        """The concentration rule as people read it, in either language: ``HHI > 2,500``."""
-        return f"HHI > {self.hhi_threshold:,}"
-
 
 def load_rules(folder: Path | None = None) -> ChainRules:
     """The ``[rules]`` table of ``data/chains.toml`` (or ``$PORTFOLIO_DATA_DIR``), checked."""
