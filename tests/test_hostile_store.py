@@ -300,7 +300,7 @@ def test_no_module_opens_duckdb_files_without_the_checked_open() -> None:
     sources = [*(root / "portfolio").rglob("*.py"), *(root / "app_pages").rglob("*.py"),
                *(root / "benchmarks").rglob("*.py"), root / "app.py"]
     for path in sorted(sources):
-        if path.name in ("store.py",):
+        if path.relative_to(root).as_posix() == "portfolio/store/__init__.py":  # the checked open itself
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             if "duckdb.connect(" in line and '":memory:"' not in line and "':memory:'" not in line:

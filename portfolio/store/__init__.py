@@ -33,7 +33,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from . import config
+from .. import config
 
 #: The version of :data:`SCHEMA`. A database of an older version is upgraded in place the first
 #: time it is opened (:func:`upgrade_schema`): SCHEMA runs again under the writer's lock, in one
@@ -664,7 +664,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
         for column, text in columns.items():
             con.execute(f"comment on column {table}.{column} is {_sql_str(text)}")
     set_meta(con, "schema_version", str(SCHEMA_VERSION))
-    from . import views  # views depend on the library's SQL; imported late to avoid a cycle
+    from .. import views  # views depend on the library's SQL; imported late to avoid a cycle
 
     views.create_views(con)
 
@@ -858,7 +858,7 @@ def _fill(con: duckdb.DuckDBPyConnection, ref: config.Reference, *, sample: bool
         create_schema(con)
         load_reference(con, ref)
         if sample:
-            from . import sample as sample_mod
+            from .. import sample as sample_mod
 
             set_meta(con, "is_sample", "1")
             sample_mod.load_sample(con, n_projects=projects, progress=progress)
@@ -896,7 +896,7 @@ def build_database(
         with connect(path, timeout=timeout) as con:
             _fill(con, ref, sample=sample, projects=projects, actor=actor, progress=progress)
         return InitResult(path=path, created=False)
-    from . import backup  # backup builds on this module
+    from .. import backup  # backup builds on this module
 
     building = path.with_name(path.name + ".building")
     try:
