@@ -81,7 +81,7 @@ def parse_month(text: str | None) -> date | None:
 def print_json(payload: Any) -> None:
     """Write JSON to stdout (UTF-8, Chinese kept readable)."""
     # C1 controls and bidi overrides as \\u escapes: inert on a terminal, the same value when parsed
-    sys.stdout.write(json_visible(json.dumps(payload, ensure_ascii=False, indent=2, default=store._json_default)))
+    sys.stdout.write(json_visible(json.dumps(payload, ensure_ascii=False, indent=2, default=store.json_default)))
     sys.stdout.write("\n")
 
 
