@@ -49,7 +49,7 @@ def test_the_history_lists_the_batches_in_both_languages(open_page: Callable[...
     assert title in [s.value for s in at.subheader]
     shown = texts(at)
     assert "历史台账.csv" in shown and str(result.batch) in shown
-    assert ("新增 1，更新 1" if lang == "zh" else "1 added，1 updated") in shown
+    assert ("新增 1，更新 1" if lang == "zh" else "1 added, 1 updated") in shown
     assert f"ih_undo_{result.batch}" in {b.key for b in at.button}
 
 
