@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -212,3 +213,17 @@ def test_the_sample_carbon_fibre_parts_segment_closes_after_the_pipeline(sample:
     hot = after.filter(pl.col("node_id") == "auto.hotform").row(0, named=True)
     assert (hot["new_firms"], round(hot["hhi_before"]), round(hot["hhi_after"]), hot["change"]) == (4, 5624, 3937, "remains")
     assert chains.gaps_report(sample)["after_pipeline"]["counts"] == {"closed": 4, "changed": 6, "remains": 43, "new": 10}
+
+
+def test_no_code_writes_an_hhi_threshold_of_its_own() -> None:
+    """The threshold is data/chains.toml's: no line of code that speaks of HHI holds a threshold."""
+    root = Path(__file__).resolve().parents[1]
+    files = [*root.glob("portfolio/**/*.py"), *root.glob("portfolio/templates/*"), *root.glob("app_pages/*.py")]
+    allowed = {"0", "1", "4", "5", "100", "10000", "10_000", "10,000"}  # the 0–10000 scale, n firms
+    hits = [
+        f"{path.relative_to(root)}:{number}: {line.strip()}"
+        for path in files if path.is_file()
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "hhi" in line.lower() and set(re.findall(r"(?<![\w.])\d[\d_,]*\d|(?<![\w.])\d", line)) - allowed
+    ]
+    assert hits == []

@@ -18,7 +18,7 @@ from .params import (
     SEGMENT_FIRMS,
 )
 
-MIN_COVERED = 5  # firms on a covered segment: five of comparable size keep HHI near 2000
+MIN_COVERED = 5  # firms on a covered segment: five of comparable size keep HHI near 10000 / 5
 
 
 def _segment_plan(nodes: pl.DataFrame) -> pl.DataFrame:
