@@ -68,3 +68,24 @@ def test_chains_page_speaks_english_after_the_switch(open_page: Callable[..., Ap
     chosen = at.selectbox(key="ch_chain").value
     reasons = table(at, "ch.col.reasons", "en")[i18n.t("ch.col.reasons", "en")].to_list()
     assert reasons == ["; ".join(r) for r in library_gaps(app_db, chosen)["reasons_en"].to_list()]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_chains_page_after_the_pipeline_states_the_assumption_and_shows_the_library_rows(
+        open_page: Callable[..., AppTest], app_db: Path, lang: str) -> None:
+    at = open_page(PAGE, lang=lang)
+    at.selectbox(key="ch_chain").set_value("auto").run()
+    no_exception(at)
+    captions = " ".join(c.value for c in at.caption)
+    with store.connect(app_db, read_only=True) as con:
+        rules = chains.chain_rules(con)
+        after = chains.after_pipeline(con, chain="auto")
+    statuses = "谋划、前期、在建" if lang == "zh" else "Planned, Preparatory, Under construction"
+    ratio = f"× {rules.new_firm_output_ratio:g}" if lang == "zh" else f"{rules.new_firm_output_ratio:g} ×"
+    for said in (statuses, ratio, f"{rules.hhi_threshold:,}", "data/chains.toml [rules]"):
+        assert said in captions
+    shown = table(at, "ch.col.hhi_after", lang)
+    assert shown[i18n.t("ch.col.new_firms", lang)].to_list() == after["new_firms"].to_list()
+    assert shown[i18n.t("ch.col.hhi_after", lang)].to_list() == after["hhi_after"].round(0).to_list()
+    cfrp = after.filter(pl.col("node_id") == "auto.cfrp").row(0, named=True)
+    assert (cfrp["kind_before"], cfrp["kind_after"], cfrp["change"]) == ("丰链", None, "closed")
