@@ -163,9 +163,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.gaps.open_none": ("所有缺口都已有在库项目。", "Every gap has a pipeline project."),
     "report.gaps.all": ("全部缺口（按类别、得分排序）", "All gaps (by class and score)"),
     "report.gaps.promotion": ("招商目标", "Promotion target"),
-    "report.gaps.after": ("在库项目全部建成后：缺口消除 {closed} 个，类别改变 {changed} 个，仍为缺口 {remains} 个，新出现 {new} 个。",
-                          "Once every pipeline project is built: {closed} gaps close, {changed} change class,"
-                          " {remains} remain, {new} appear."),
+    "report.gaps.after": ("在库项目全部建成后（每个还不是该环节本地企业的建设单位成为一家本地企业，年产值按其在库项目总投资"
+                          " × {new_firm_output_ratio:g} 估算）：缺口消除 {closed} 个，类别改变 {changed} 个，"
+                          "仍为缺口 {remains} 个，新出现 {new} 个。",
+                          "Once every pipeline project is built (each builder not yet a local firm on the segment"
+                          " becomes one, its output taken as {new_firm_output_ratio:g} × its pipeline investment):"
+                          " {closed} gaps close, {changed} change class, {remains} remain, {new} appear."),
     "report.maps.note": ("选取待招商缺口最多的产业链。", "The chains with the most open gaps."),
     "report.dis.summary": ("在库项目申报的链上作用与环节按规则的类别不一致：{n} 个。",
                            "{n} pipeline projects declare a chain role that differs from their segment's class."),

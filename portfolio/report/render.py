@@ -341,7 +341,7 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
         groups=[("units", _group_rows(data, "unit"), svgs["units"]), ("chains", _group_rows(data, "chain"), svgs["chains"])],
         basis_note=_basis_note(data, w), kinds=chains.KINDS,
         violation_text=_violation_text(data, w),
-        after_text=w("report.gaps.after", **counts), open_gaps=open_gaps,
+        after_text=w("report.gaps.after", **counts, **data.gaps["rules"]), open_gaps=open_gaps,
         disagreements=data.gaps["role_disagreements"][:DISAGREEMENTS_TOP],
         previous=data.previous.month if data.previous else None,
         previous_is_last_month=data.previous is not None and data.previous.month == _previous_month(data.as_of),
