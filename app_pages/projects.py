@@ -91,24 +91,26 @@ if flash:
     st.success(flash, icon=":material/check_circle:")
 
 with st.container(border=True):
-    r1 = st.columns([3, 2, 2, 2])
+    # the unit picker gets half a row: its labels are full names with the short name (units.picker_label)
+    r1 = st.columns(2)
     search = r1[0].text_input(ui.t("pj.search"), key="pj_f_search", placeholder=ui.t("pj.search_ph"),
                               label_visibility="collapsed")
-    f_tier = r1[1].multiselect(ui.t("col.tier"), list(TIER), format_func=TIER.get, key=lkey("pj_f_tier"),
-                               placeholder=ui.t("pj.f.tier"), label_visibility="collapsed")
-    f_chain = r1[2].multiselect(ui.t("col.chain"), list(CHAIN), format_func=CHAIN.get, key=lkey("pj_f_chain"),
-                                placeholder=ui.t("pj.f.chain"), label_visibility="collapsed")
-    f_unit = ui.unit_multiselect(ui.t("col.unit"), key="pj_f_unit", into=r1[3], placeholder=ui.t("pj.f.unit"),
+    f_unit = ui.unit_multiselect(ui.t("col.unit"), key="pj_f_unit", into=r1[1], placeholder=ui.t("pj.f.unit"),
                                  label_visibility="collapsed")
-    r2 = st.columns([2, 2, 2, 1.2, 1.2], vertical_alignment="center")
-    f_status = r2[0].multiselect(ui.t("col.status"), config.STATUSES, format_func=ui.enum, key=lkey("pj_f_status"),
+    r2 = st.columns(5)
+    f_tier = r2[0].multiselect(ui.t("col.tier"), list(TIER), format_func=TIER.get, key=lkey("pj_f_tier"),
+                               placeholder=ui.t("pj.f.tier"), label_visibility="collapsed")
+    f_chain = r2[1].multiselect(ui.t("col.chain"), list(CHAIN), format_func=CHAIN.get, key=lkey("pj_f_chain"),
+                                placeholder=ui.t("pj.f.chain"), label_visibility="collapsed")
+    f_status = r2[2].multiselect(ui.t("col.status"), config.STATUSES, format_func=ui.enum, key=lkey("pj_f_status"),
                                  placeholder=ui.t("pj.f.status"), label_visibility="collapsed")
-    f_nature = r2[1].multiselect(ui.t("col.nature"), config.NATURES, format_func=ui.enum, key=lkey("pj_f_nature"),
+    f_nature = r2[3].multiselect(ui.t("col.nature"), config.NATURES, format_func=ui.enum, key=lkey("pj_f_nature"),
                                  placeholder=ui.t("pj.f.nature"), label_visibility="collapsed")
-    f_level = r2[2].multiselect(ui.t("col.leader_level"), config.LEADER_LEVELS, format_func=ui.enum,
+    f_level = r2[4].multiselect(ui.t("col.leader_level"), config.LEADER_LEVELS, format_func=ui.enum,
                                 key=lkey("pj_f_level"), placeholder=ui.t("pj.f.level"), label_visibility="collapsed")
-    f_major = r2[3].toggle(ui.t("pj.f.major"), key="pj_f_major")
-    f_lagging = r2[4].toggle(ui.t("pj.f.lagging"), key="pj_f_lagging")
+    r3 = st.columns([1, 1, 3])
+    f_major = r3[0].toggle(ui.t("pj.f.major"), key="pj_f_major")
+    f_lagging = r3[1].toggle(ui.t("pj.f.lagging"), key="pj_f_lagging")
 
 perf = ui.cached(targets.project_performance, as_of=as_of)
 conditions: list[pl.Expr] = []

@@ -103,9 +103,8 @@ LABELS.update({
     "tg.by.chain": ("分产业链", "By chain"),
     "tg.basis": ("目标依据：{basis}", "Target basis: {basis}"),
     "tg.basis.city": ("全市目标", "City target"),
-    "tg.basis.allocated": ("按计划占比分解（未下达分单位、分链目标，各组覆盖率与全市相同，不单列）",
-                           "allocated by plan share (no unit or chain targets given, so every group's coverage"
-                           " equals the city's and is not shown)"),
+    "tg.basis.allocated": ("按计划占比分解（未下达分单位、分链目标，各组计划覆盖率都与全市相同）",
+                           "allocated by plan share (no unit or chain targets; coverage equals the city's)"),
     "tg.allocated": ("按计划占比分解", "allocated by plan share"),
     "tg.basis.assigned": ("下达目标", "Assigned target"),
     "tg.rules": ("季节完成率 = 累计完成 ÷（目标 × 截至本月的季节累计比例 {share}）；时间进度比例 {linear}。"
