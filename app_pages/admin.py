@@ -15,7 +15,10 @@ tab_users, tab_audit = st.tabs([ui.t("admin.users"), ui.t("admin.audit")])
 with tab_users:
     with store.connect(ui.db_path(), read_only=True) as con:
         users = access.list_users(con)
-    st.dataframe(users, hide_index=True, width="stretch")
+    names = dict(ui.units().select("unit_id", "display_name").iter_rows())
+    st.dataframe(users.with_columns(pl.col("unit_id").replace_strict(names, default=pl.col("unit_id"))
+                                    .alias("unit_name")),
+                 hide_index=True, width="stretch", column_config={"unit_name": ui.t("col.unit")})
     with st.form("admin_user_form", clear_on_submit=False):
         st.subheader(ui.t("admin.add_or_change"))
         c1, c2 = st.columns(2)
