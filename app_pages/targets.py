@@ -87,12 +87,17 @@ else:
               else checks.join(chain_order(), on="chain_id", how="left").sort("_order", nulls_last=True,
                                                                             maintain_order=True))
     name = (pl.col("unit_name") if by == "unit" else chain_label()).alias(ui.t(f"tg.col.{by}"))
+allocated = pl.col("target_basis") == targets.ALLOCATED
 view = checks.select(
     name,
     pl.col("projects").alias(ui.t("tg.col.projects")),
     yi("target_wan").alias(ui.t("tg.col.target_yi")),
     yi("planned_wan").alias(ui.t("tg.col.plan_yi")),
     coverage().alias(ui.t("tg.col.coverage_pct")),
+    # the workbook keeps coverage a number (blank where allocated) and says the basis beside it
+    pl.when(~allocated).then(pct("coverage")).alias("_coverage"),
+    pl.when(allocated).then(pl.lit(ui.t("tg.allocated"))).otherwise(pl.lit(ui.t("tg.basis.assigned")))
+    .alias("_basis"),
     yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
     yi("expected_wan").alias(ui.t("tg.col.expected_yi")),
     pct("ytd_ratio").alias(ui.t("tg.col.ytd_pct")),
@@ -103,6 +108,9 @@ view = checks.select(
     pct("probability_meet_target").alias(ui.t("tg.col.probability_pct")),
     labelled("status", STATUS).alias(ui.t("tg.col.status")),
 )
+workbook = view.drop(ui.t("tg.col.coverage_pct")).rename(
+    {"_coverage": ui.t("tg.col.coverage_pct"), "_basis": ui.t("tg.col.target_basis")})
+view = view.drop("_coverage", "_basis")
 basis = "；".join(BASIS.get(b, b) for b in checks["target_basis"].unique(maintain_order=True).to_list())
 st.caption(ui.t("tg.basis", basis=basis))
 if by == "city":
@@ -122,7 +130,8 @@ if by == "city":
     for r in checks.iter_rows(named=True):
         st.caption(ui.t("tg.base", metric=ui.t(f"metric.{r['metric']}"), base=ui.yi(r["base_wan"]),
                         growth=f"{r['implied_growth_pct']:.1f}%", plan_growth=f"{r['plan_implied_growth_pct']:.1f}%"))
-ui.download_xlsx({by: view}, f"target_checks_{by}_{month:%Y-%m}.xlsx", key="tg_checks_xlsx",
+ui.download_xlsx({by: view if by == "city" else workbook}, f"target_checks_{by}_{month:%Y-%m}.xlsx",
+                 key="tg_checks_xlsx",
                  label=ui.t("tg.download_checks"))
 
 # ---------------------------------------------------------------- forecast and drivers

@@ -153,7 +153,13 @@ def test_the_admin_page_picks_units_by_the_same_label(open_page: Callable[..., A
 # allocated targets
 
 
-def test_allocated_unit_targets_say_so_instead_of_a_coverage(open_page: Callable[..., AppTest], app_db: Path) -> None:
+def test_allocated_unit_targets_say_so_instead_of_a_coverage(open_page: Callable[..., AppTest], app_db: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from portfolio import export
+
+    workbooks: list[dict[str, pl.DataFrame]] = []
+    write = export.write_xlsx
+    monkeypatch.setattr(export, "write_xlsx", lambda sheets, *a, **k: workbooks.append(dict(sheets)) or write(sheets))
     with store.connect(app_db, read_only=True) as con:
         city = targets.target_checks(con, as_of=date(2016, 9, 1))
         by_unit = targets.target_checks(con, as_of=date(2016, 9, 1), by="unit")
@@ -169,6 +175,11 @@ def test_allocated_unit_targets_say_so_instead_of_a_coverage(open_page: Callable
         coverage = i18n.t("tg.col.coverage_pct", lang)
         shown = next(d.value for d in at.dataframe if coverage in d.value.columns)
         assert set(shown[coverage]) == {i18n.t("tg.allocated", lang)}, lang
+        # the Excel download keeps coverage numeric (blank here) and names the basis in its own column
+        sheet_ = next(f for book in workbooks for f in book.values() if i18n.t("tg.col.target_basis", lang) in f.columns)
+        assert sheet_[coverage].null_count() == sheet_.height
+        assert set(sheet_[i18n.t("tg.col.target_basis", lang)]) == {i18n.t("tg.allocated", lang)}
+        workbooks.clear()
 
 
 # --------------------------------------------------------------------------------------------

@@ -106,6 +106,7 @@ LABELS.update({
     "tg.basis.allocated": ("按计划占比分解（未下达分单位、分链目标，各组计划覆盖率都与全市相同）",
                            "allocated by plan share (no unit or chain targets; coverage equals the city's)"),
     "tg.allocated": ("按计划占比分解", "allocated by plan share"),
+    "tg.col.target_basis": ("目标口径", "Target basis"),
     "tg.basis.assigned": ("下达目标", "Assigned target"),
     "tg.rules": ("季节完成率 = 累计完成 ÷（目标 × 截至本月的季节累计比例 {share}）；时间进度比例 {linear}。"
                  "上年基数 = 目标 ÷（1 + 增速）。",
