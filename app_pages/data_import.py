@@ -255,6 +255,9 @@ if valid.height:
         .alias("_action"),
         pl.exclude("_row", "_exists"),
     )
+    if "unit_id" in shown.columns:  # the unit each row was matched to, by its full name as on every page
+        names = dict(ui.units().select("unit_id", "display_name").iter_rows())
+        shown = shown.with_columns(pl.col("unit_id").replace_strict(names, default=pl.col("unit_id")))
     st.dataframe(ui.headers(shown).rename({"_row": ui.t("im.col.row"), "_action": ui.t("im.col.action")}),
                  hide_index=True, width="stretch", height="auto" if valid.height <= 10 else 400)
 

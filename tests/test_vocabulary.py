@@ -253,3 +253,15 @@ def test_pages_call_typed_library_functions_and_hold_no_sql() -> None:
         for pattern in (r"store\.fetch\(", r"con\.execute\(", r"con\.sql\(", r"\bfrom (projects|progress|units|"
                         r"chains|chain_nodes|tiers|targets|audit_log)\b"):
             assert not re.search(pattern, text), (page.name, pattern)
+
+
+def test_the_import_preview_names_each_rows_unit_by_its_full_name(open_page: Callable[..., AppTest]) -> None:
+    ledger = ("项目编号,项目名称,责任单位,建设性质,项目状态,总投资(万元),年度计划投资(万元)\n"
+              "CC2016-9101,测试项目甲,汽车产业开发区,新建,在建,3000,1000\n"
+              "CC2016-9102,测试项目乙,高新,新建,前期,5000,800\n")
+    at = open_page("app_pages/data_import.py")
+    at.file_uploader(key="im_file").set_value(("台账.csv", ledger.encode("utf-8"), "text/csv")).run()
+    no_exception(at)
+    unit = i18n.t("col.unit_id", "zh")
+    preview = next(d.value for d in at.dataframe if unit in d.value.columns)
+    assert preview[unit].tolist() == ["长春汽车经济技术开发区", "长春高新技术产业开发区"]
