@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 
 from .. import config
+from ..files import DUCKDB_MAGIC
 from .errors import (
     DatabaseBroken,
     DatabaseIsDirectory,
@@ -22,9 +23,6 @@ from .errors import (
     EmptyDatabaseFile,
     NotDuckDBFile,
 )
-
-#: Bytes 8..12 of every DuckDB database file.
-DUCKDB_MAGIC = b"DUCK"
 
 # Files (st_dev, st_ino) this process has seen carry DuckDB's magic, and files that passed the
 # content checks. Why remember: DuckDB locks the file with POSIX fcntl locks, and closing *any*
