@@ -234,7 +234,7 @@ def group_order(data: ReportData, by: str) -> dict[str | None, int]:
 def in_group_order(rows: list[dict[str, Any]], data: ReportData, by: str) -> list[dict[str, Any]]:
     """Rows of the unit or chain checks by metric, then in the configured order (units.toml, chains.toml)."""
     order = group_order(data, by)
-    metrics = {m: i for i, m in enumerate(targets.METRICS)}
+    metrics: dict[Any, int] = {m: i for i, m in enumerate(targets.METRICS)}
     key = f"{by}_id"
     return sorted(rows, key=lambda r: (metrics.get(r.get("metric"), len(metrics)),
                                        order.get(r.get(key), units.UNKNOWN_POSITION), r.get(f"{by}_name") or ""))
