@@ -393,34 +393,15 @@ progress = ui.cached(edits.project_progress, pid)
 year = ui.cached(targets.plan_year)
 
 
-def expected_curve(plan_wan: float, active_from: int, active_to: int) -> list[float]:
-    """Cumulative expected 万元 at the end of each month (the rule of ``targets.derive``).
-
-    The seasonal profile is renormalised over the project's active months; a linear spread
-    when the profile gives those months no weight.
-    """
-    cfg = ui.cached(targets.settings)
-    cum = [cfg.cumulative_share(i) for i in range(13)]
-    out = []
-    for month in range(1, 13):
-        if active_from > active_to:
-            share = 0.0
-        else:
-            before, end = cum[max(min(active_from - 1, 12), 0)], cum[max(min(active_to, 12), 0)]
-            now = cum[max(min(active_to, month), 0)]
-            done = max(min(active_to, month) - active_from + 1, 0)
-            share = (min(max((now - before) / (end - before), 0.0), 1.0) if end - before > 1e-12
-                     else done / (active_to - active_from + 1))
-        out.append(plan_wan * share)
-    return out
-
-
 with tab_progress:
     in_year = progress.filter(pl.col("month").dt.year() == year)
     plan = float(project["annual_plan_wan"])
     scale, unit = (config.WAN_PER_YI, ui.t("unit.yi")) if plan >= config.WAN_PER_YI else (1, ui.t("unit.wan"))
     months = pl.DataFrame({"month": [date(year, i, 1) for i in range(1, 13)],
-                           "expected": expected_curve(plan, facts["active_from"], facts["active_to"])})
+                           # the project rules' own seasonal share (macro seasonal_share), not a copy
+                           "expected": ui.cached(targets.expected_curve, plan_wan=plan,
+                                                 active_from=int(facts["active_from"]),
+                                                 active_to=int(facts["active_to"]))})
     last = in_year["month"].max()
     reported = pl.col("month") <= last if last is not None else pl.lit(False)
     curve = (

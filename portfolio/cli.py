@@ -66,6 +66,24 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def note_rules(con: Any) -> None:
+    """Say on stderr when the configuration files differ from the rules in force.
+
+    The figures keep using the database's rules (every reader the same); ``portfolio init``
+    applies the files and records each change in the audit log."""
+    from . import rules
+
+    message = rules.pending_message(con)
+    if message:
+        err.print(Text.assemble(("注意", "yellow"), ": ", visible(message, keep_newlines=True)))
+
+
+def note_rules_at(db: Path | None) -> None:
+    """:func:`note_rules` on a short read-only connection (commands that open their own)."""
+    with suppress(store.StoreError), store.connect(db, read_only=True) as con:
+        note_rules(con)
+
+
 def parse_month(text: str | None) -> date | None:
     """Parse ``YYYY-MM`` (also YYYY.MM, YYYY年M月) into the first day of that month."""
     if text is None:
@@ -102,6 +120,15 @@ def init(
         fail(str(exc))
     if state == "ready" and not force and sample:
         fail(f"数据库 {path} 已存在；要用示例数据替换它请加 --force（原库会先备份到 backups/）。")
+    from . import config, rules
+
+    pending: list[rules.Change] = []
+    if state == "ready" and not force:
+        try:
+            with store.connect(path, read_only=True) as con:
+                pending = rules.pending(con)
+        except (store.StoreError, config.ConfigError) as exc:
+            fail(str(exc))
     try:
         with err.status("正在创建数据库…") as status:
             def progress(message: str) -> None:
@@ -119,6 +146,10 @@ def init(
     done = "已创建" if result.created else "已更新参考配置"
     out.print(f"{done} {result.path}：项目 {counts[0]} 个，企业 {counts[1]} 家，月度进度 {counts[2]} 行，"
               f"产业链环节 {counts[3]} 个。" + ("（示例数据）" if sample else ""), markup=False)
+    if pending:
+        out.print(f"已应用规则与目标的变更 {len(pending)} 项（记入修改日志，`portfolio imports` 可查）：", markup=False)
+        for change in pending:
+            out.print(f"  {change.sentence()}", markup=False)
     if result.backup is not None:
         out.print(f"原数据库已备份为 {result.backup}。", markup=False)
     elif result.replaced == "half_built":
@@ -164,13 +195,14 @@ def check(
     month = parse_month(as_of)
     try:
         with store.connect(db, read_only=True) as con:
+            note_rules(con)
             report = targets.check_report(con, as_of=month)
     except (store.StoreError, ValueError) as exc:
         fail(str(exc))
     if as_json:
         print_json(report)
     else:
-        targets.print_check(report, out)
+        console.print_check(report, out)
     if any(m["status"] == "off_track" for m in report["metrics"]):
         raise typer.Exit(1)
 
@@ -186,6 +218,7 @@ def gaps(
 
     try:
         with store.connect(db, read_only=True) as con:
+            note_rules(con)
             result = chains.gaps_report(con, chain=chain)
     except (store.StoreError, ValueError) as exc:
         fail(str(exc))
@@ -210,6 +243,7 @@ def report(
     if bad or not formats:
         fail(f"不支持的格式 {', '.join(bad) or fmt!r}；可选 html、xlsx、md。")
     month = parse_month(as_of)
+    note_rules_at(db)
     try:
         paths = report_mod.build_report(db, as_of=month, out_dir=out_dir, formats=formats,
                                         progress=lambda msg: err.print(msg))
@@ -243,6 +277,7 @@ def sql(
             limit = sandbox.parse_size(max_bytes)
         except ValueError:
             fail(f"--max-bytes {max_bytes!r} 无法识别，请写成字节数或 500M、2G 这样的大小（bad size）。")
+    note_rules_at(db)
     try:
         if file is not None:
             query = sandbox.read_sql_file(file)
@@ -482,6 +517,7 @@ def serve(
         fail("未配置登录（本机模式）时不能在本机以外的地址上提供服务：请按 docs/access.md 配置登录，"
              "或加 --read-only 只读开放（local mode serves this machine only: configure sign-in "
              "or pass --read-only, see docs/access.md）。")
+    note_rules_at(db)
     env = dict(os.environ)
     if db is not None:
         env["PORTFOLIO_DB"] = str(db.resolve())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from dataclasses import dataclass, fields
@@ -67,14 +66,23 @@ class Reference:
     settings: dict[str, Any]
 
 
-@lru_cache(maxsize=4)
-def _targets_cfg(folder: Path) -> dict[str, Any]:
+@lru_cache(maxsize=8)
+def _targets_cfg(folder: Path, _stamp: tuple[int, int]) -> dict[str, Any]:
     return _load("targets.toml", folder)
 
 
 def targets_config(folder: Path | None = None) -> dict[str, Any]:
-    """The parsed ``targets.toml`` (tiers, thresholds, seasonal profile, rules)."""
-    return _targets_cfg(folder or data_dir())
+    """The parsed ``targets.toml`` (tiers, thresholds, seasonal profile, rules).
+
+    Read again whenever the file changes (its modification time and size), so a long-running
+    app sees an edit and can say that the file differs from the rules in force."""
+    folder = folder or data_dir()
+    try:
+        st = (folder / "targets.toml").stat()
+        stamp = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = (0, 0)  # _load says what is wrong
+    return _targets_cfg(folder, stamp)
 
 
 @dataclass(frozen=True)
@@ -139,44 +147,6 @@ def tiers_frame(folder: Path | None = None) -> pl.DataFrame:
         pl.col("plan_count").cast(pl.Int64),
         pl.col("plan_cumulative_count").cast(pl.Int64),
     ).sort("min_wan", descending=True)
-
-
-def rule_tables(settings: dict[str, Any]) -> dict[str, pl.DataFrame]:
-    """The seasonal profile and tier bands of targets.toml as tables for the SQL views."""
-    shares = [float(x) for x in settings["seasonal_profile"]["shares"]]
-    if len(shares) != 12 or abs(sum(shares) - 1.0) > 1e-9:
-        raise ConfigError("targets.toml: seasonal_profile.shares 必须是12个月份、合计为1。")
-    seasonal = pl.DataFrame({
-        "month_no": list(range(1, 13)),
-        "share": shares,
-        # the same rounding as targets.Settings.cumulative_share, so views match the library
-        "cumulative_share": [round(float(sum(shares[:m])), 10) for m in range(1, 13)],
-    }, schema={"month_no": pl.Int32, "share": pl.Float64, "cumulative_share": pl.Float64})
-    tiers = pl.DataFrame(
-        [{k: r.get(k) for k in ("tier", "tier_en", "min_wan", "plan_count", "plan_cumulative_count")}
-         for r in settings["tier"]],
-        schema={"tier": pl.String, "tier_en": pl.String, "min_wan": pl.Float64,
-                "plan_count": pl.Int32, "plan_cumulative_count": pl.Int32},
-    )
-    return {"seasonal_profile": seasonal, "tiers": tiers}
-
-
-def rule_meta(settings: dict[str, Any]) -> dict[str, str]:
-    """The thresholds of targets.toml as ``meta`` keys (``rule.*``) for the SQL views."""
-    st, fl = settings["status_thresholds"], settings["project_flags"]
-    natures = settings.get("tech_upgrade_natures", ["扩建", "改建及技术改造"])
-    return {
-        "rule.on_track": repr(float(st["on_track"])),
-        "rule.at_risk": repr(float(st["at_risk"])),
-        "rule.coverage_at_risk": repr(float(st.get("coverage_at_risk", 1.0))),
-        "rule.flag_green": repr(float(fl["green"])),
-        "rule.flag_amber": repr(float(fl["amber"])),
-        "rule.stalled_months": str(int(fl.get("stalled_months", 2))),
-        "rule.tech_upgrade_natures": json.dumps(list(natures), ensure_ascii=False),
-        # chains.toml [rules], checked by load_reference (portfolio.chains.rules)
-        **({"rule.chain_rules": json.dumps(settings["chain_rules"], ensure_ascii=False, sort_keys=True)}
-           if "chain_rules" in settings else {}),
-    }
 
 
 def load_reference(folder: Path | None = None) -> Reference:

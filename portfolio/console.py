@@ -279,3 +279,123 @@ def print_gaps(result: dict[str, Any], console: Console) -> None:
     ratio = result["rules"]["new_firm_output_ratio"]
     say("在库项目全部建成后（每个尚非本环节本地企业的建设单位成为一家本地企业，"
         f"年产值按其在库项目总投资 × {ratio:g} 估算）：" + "，".join(f"{CHANGES[c]} {n} 个" for c, n in counts.items()) + "。")
+# --- check -----------------------------------------------------------------------------------
+
+STATUS_LABELS = {"on_track": "正常", "at_risk": "有风险", "off_track": "滞后"}
+STATUS_STYLE = {"on_track": "green", "at_risk": "yellow", "off_track": "red"}
+FLAG_LABELS = {"green": "绿", "amber": "黄", "red": "红"}
+WAN_PER_YI = 10_000
+
+
+def _yi(v: Any) -> str:
+    return "—" if v is None else f"{float(v) / WAN_PER_YI:,.2f}"
+
+
+def _pct(v: Any) -> str:
+    return "—" if v is None else f"{float(v) * 100:.1f}%"
+
+
+def _dash(v: Any) -> str:
+    return "—" if v is None else str(v)
+
+
+def _status_text(status: str | None) -> Text:
+    if status is None:
+        return Text("—")
+    return Text(STATUS_LABELS.get(status, status), style=STATUS_STYLE.get(status, "white"))
+
+
+def print_check(report: dict[str, Any], console: Console) -> None:
+    """Render a check report (``targets.check_report``) as readable Chinese tables (money in 亿元).
+
+    Each metric's status comes with its reason (``status_reason``). Project, unit and problem
+    texts are data: never read as markup, control characters shown as visible escapes.
+    """
+
+    def cells(*values: object) -> list[Text]:
+        return [v if isinstance(v, Text) else _text(v) for v in values]
+
+    metrics = report["metrics"]
+    title = f"{report['year']}年目标检查（截至 {report['as_of']}）" + ("〔示例数据〕" if report.get("is_sample") else "")
+    t = Table(title=_text(title))
+    t.add_column("项目")
+    for x in metrics:
+        t.add_column(_text(x["label"]), justify="right")
+    rows: list[tuple[str, str]] = [
+        ("年度目标（亿元）", "target_wan"), ("项目库年度计划（亿元）", "planned_wan"), ("计划覆盖率", "coverage"),
+        ("累计完成（亿元）", "completed_wan"), ("季节预期（亿元）", "expected_wan"), ("季节完成率", "ytd_ratio"),
+        ("线性预期（亿元）", "linear_expected_wan"), ("线性完成率（时间进度）", "linear_ratio"),
+        ("上年基数（亿元）", "base_wan"), ("年末预测（亿元）", "forecast_wan"), ("预测区间（亿元）", "_range"),
+        ("达标概率", "probability_meet_target"), ("预测增速", "implied_growth_pct"), ("状态", "status"),
+    ]
+    for label, key in rows:
+        row: list[Any] = []
+        for x in metrics:
+            if key == "_range":
+                row.append(f"{_yi(x['forecast_low_wan'])}–{_yi(x['forecast_high_wan'])}")
+            elif key == "status":
+                row.append(_status_text(x["status"]))
+            elif key == "implied_growth_pct":
+                row.append("—" if x[key] is None else f"{x[key]:.1f}%")
+            elif key.endswith("_wan"):
+                row.append(_yi(x[key]))
+            else:
+                row.append(_pct(x[key]))
+        t.add_row(label, *cells(*row))
+    console.print(t)
+    for x in metrics:
+        if x.get("status_reason"):
+            _say(console, f"{x['label']}：{STATUS_LABELS.get(x['status'], x['status'])}——{x['status_reason']}。")
+    for x in metrics:
+        gap = x["forecast_gap_wan"]
+        if gap is not None and gap > 0:
+            n = x.get("projects_to_close_gap")
+            how = (f"加速排名前 {n} 个项目可补足" if n else
+                   f"全部项目加速最多可补 {_yi(x.get('acceleration_potential_wan'))} 亿元，仍不足")
+            _say(console, f"{x['label']}：预测缺口 {_yi(gap)} 亿元；{how}。")
+
+    t = Table(title="投资规模档次（按总投资）")
+    for head in ("档次", "项目数", "累计", "原文累计", "差额", "年度计划（亿元）"):
+        t.add_column(head, justify="left" if head == "档次" else "right")
+    for r in report["tiers"]:
+        t.add_row(*cells(r["tier"], r["count"], r["cumulative_count"], r["plan_cumulative_count"],
+                         f"{r['cumulative_diff']:+d}", _yi(r["plan_wan"])))
+    console.print(t)
+    if report.get("below_tier_count"):
+        _say(console, f"另有 {report['below_tier_count']} 个项目总投资不足最低档（不计入档次）。")
+
+    t = Table(title="包保责任（最高包保层级）")
+    for head in ("层级", "项目数", "原文", "口径", "累计", "原文累计"):
+        t.add_column(head, justify="left" if head in ("层级", "口径") else "right")
+    for r in report["responsibility"]:
+        t.add_row(*cells(r["leader_level"], r["count"], _dash(r["plan_count"]), r["cumulative_label"] or "",
+                         _dash(r["cumulative_count"]), _dash(r["plan_cumulative_count"])))
+    console.print(t)
+    counts = report.get("violation_counts", {})
+    names = report.get("violation_labels", {})
+    _say(console, "包保问题：" + ("；".join(f"{names.get(k, k)} {v} 个" for k, v in counts.items()) or "无") + "。")
+
+    units = [u for u in report.get("by_unit", []) if u["metric"] == "industrial_investment"]
+    if units:
+        t = Table(title="分责任单位：工业投资（目标按计划占比分配）")
+        for head in ("责任单位", "计划（亿元）", "累计完成（亿元）", "季节完成率", "年末预测（亿元）", "状态"):
+            t.add_column(head, justify="left" if head in ("责任单位", "状态") else "right", overflow="fold")
+        for u in sorted(units, key=lambda r: r["ytd_ratio"] if r["ytd_ratio"] is not None else 9):
+            t.add_row(*cells(u["unit_name"], _yi(u["planned_wan"]), _yi(u["completed_wan"]), _pct(u["ytd_ratio"]),
+                             _yi(u["forecast_wan"]), _status_text(u["status"])))
+        console.print(t)
+
+    lag = report["lagging_projects"]
+    _say(console, f"滞后项目 {report['lagging_count']} 个（停滞 {report['stalled_count']} 个；"
+                  f"全库有未解决问题的项目 {report['open_problem_count']} 个）。")
+    if lag:
+        t = Table(title="滞后最多的项目（前10，按欠完成额）")
+        for head in ("项目", "责任单位", "应完成/已完成（亿元）", "完成率", "标识", "存在问题"):
+            t.add_column(head, justify="right" if head in ("应完成/已完成（亿元）", "完成率") else "left",
+                         overflow="fold")
+        for r in lag[:10]:
+            flag = FLAG_LABELS.get(r["flag"] or "", "—") + ("·停滞" if r["stalled"] else "")
+            problem = f"{r['open_problems']}（{r['open_problem_months']}个月）" if r["open_problems"] else ""
+            t.add_row(*cells(r["name"], r["unit_name"] or "", f"{_yi(r['expected_wan'])}/{_yi(r['completed_wan'])}",
+                             _pct(r["performance"]), flag, problem))
+        console.print(t)

@@ -17,7 +17,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from portfolio import config, store, targets
+from portfolio import config, rules, store, targets
+from portfolio.console import print_check
 
 MONEY = pl.Decimal(38, 2)
 HAS_SAMPLE = importlib.util.find_spec("portfolio.sample") is not None
@@ -579,7 +580,7 @@ def test_print_check_shows_money_in_yi_with_chinese_headers(con):
     add_projects(con, {"project_id": "P1", "name": "奥迪Q工厂", "annual_plan_wan": 1000})
     add_progress(con, ("P1", "2016-03", 10, "用地未落实"))
     console = Console(record=True, width=240)
-    targets.print_check(targets.check_report(con, as_of=m(3)), console)
+    print_check(targets.check_report(con, as_of=m(3)), console)
     text = console.export_text()
     for expected in ("年度目标（亿元）", "工业投资", "2,352.00", "1,410.00", "投资规模档次", "包保责任", "奥迪Q工厂", "用地未落实（1个月）"):
         assert expected in text
@@ -642,10 +643,14 @@ def test_the_check_command_prints_the_contract_json_and_exits_by_status(sample_d
 
 
 def test_a_profile_with_no_weight_in_the_active_months_falls_back_to_an_even_spread(con):
-    add_projects(con, {"project_id": "winter", "end_date": date(2016, 2, 29)})
-    cfg = dataclasses.replace(targets.settings(con), shares=(0.0, 0.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1))
-    got = targets.project_frame(con, as_of=m(1), cfg=cfg).select("project_id", "expected_share", "expected_wan")
-    assert_frame_equal(got, pl.DataFrame({"project_id": ["winter"], "expected_share": [0.5], "expected_wan": [500.0]}))
+    add_projects(con, {"project_id": "winter", "end_date": date(2016, 2, 29)},
+                 {"project_id": "spring", "end_date": date(2016, 3, 31)})
+    winter_free = (0.0, 0.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1)
+    rules.apply(con, dataclasses.replace(rules.in_force(con), shares=winter_free), actor="test")
+    assert targets.settings(con).shares == winter_free
+    got = targets.project_frame(con, as_of=m(1)).select("project_id", "expected_share", "expected_wan")
+    assert_frame_equal(got, pl.DataFrame({"project_id": ["spring", "winter"], "expected_share": [0.0, 0.5],
+                                          "expected_wan": [0.0, 500.0]}))
 
 
 def test_an_empty_database_reports_zero_everywhere_and_is_off_track(con):

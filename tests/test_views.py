@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -11,35 +11,12 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
-from polars.testing import assert_frame_equal
 
-from portfolio import config, store, views
-
-#: Library columns a view leaves out on purpose: the Monte Carlo forecast is not SQL.
-FORECAST_ONLY = {
-    "remaining_plan_wan", "pace", "pace_sd", "forecast_wan", "forecast_low_wan",
-    "forecast_high_wan", "forecast_gap_wan", "forecast_rest_wan", "forecast_rest_var",
-    "probability_meet_target", "implied_growth_pct", "plan_implied_growth_pct", "history_weight",
-}
-#: Presentation-only columns of target_checks (a constant label and a unit conversion).
-TARGET_EXTRAS = {"target_basis", "shortfall_yi"}
+from portfolio import config, rules, store, views
 
 
 def _view(con: duckdb.DuckDBPyConnection, name: str) -> pl.DataFrame:
     return con.sql(f"select * from {name}").pl()
-
-
-def assert_view_matches(view: pl.DataFrame, library: pl.DataFrame, *, keys: list[str] | None = None,
-                        not_in_view: Collection[str] = ()) -> None:
-    """Every library column (but the excused ones) is in the view, with the same values."""
-    missing = set(library.columns) - set(view.columns) - set(not_in_view)
-    assert not missing, f"view lacks library columns {sorted(missing)}"
-    cols = [c for c in library.columns if c in view.columns]
-    expected = library.select(cols)
-    got = view.select(cols).with_columns(pl.col(c).cast(expected.schema[c]) for c in cols)
-    if keys:
-        expected, got = expected.sort(keys), got.sort(keys)
-    assert_frame_equal(got, expected, check_exact=False, rel_tol=1e-9, abs_tol=1e-6)
 
 
 @pytest.fixture
@@ -94,24 +71,23 @@ def test_creating_the_views_twice_changes_nothing(con: duckdb.DuckDBPyConnection
     assert con.execute(query).fetchall() == before
 
 
-def test_rule_tables_and_keys_hold_the_configuration(empty_db: Path) -> None:
-    shares = config.seasonal_shares()
+def test_v_rules_and_the_rule_tables_hold_the_rules_in_force(empty_db: Path) -> None:
     with store.connect(empty_db, read_only=True) as con:
+        found = rules.in_force(con)
         profile = con.sql("select month_no, share, cumulative_share from seasonal_profile"
                           " order by month_no").pl()
-        tiers = con.sql("select tier, min_wan::bigint as min_wan, plan_count::bigint as plan_count,"
-                        " plan_cumulative_count::bigint as plan_cumulative_count"
-                        " from tiers order by min_wan desc").pl()
+        row = _view(con, "v_rules").row(0, named=True)
         context = _view(con, "v_plan_context").row(0, named=True)
-    assert profile["share"].to_list() == shares
-    assert profile["cumulative_share"].to_list() == [round(sum(shares[:m]), 10) for m in range(1, 13)]
-    assert_frame_equal(tiers, config.tiers_frame().select(tiers.columns))
-    thresholds = config.targets_config()
-    assert context["plan_year"] == thresholds["plan_year"]
-    assert context["on_track"] == thresholds["status_thresholds"]["on_track"]
-    assert context["flag_amber"] == thresholds["project_flags"]["amber"]
-    assert context["stalled_months"] == thresholds["project_flags"]["stalled_months"]
-    assert context["tech_upgrade_natures"] == thresholds["tech_upgrade_natures"]
+    assert found == rules.from_file()
+    assert profile["share"].to_list() == list(found.shares)
+    assert profile["cumulative_share"].to_list() == [round(sum(found.shares[:m]), 10) for m in range(1, 13)]
+    assert row["seasonal_cumulative"] == rules.cumulative_shares(found.shares)
+    assert (row["on_track"], row["at_risk"], row["flag_green"], row["flag_amber"], row["stalled_months"]) == (
+        found.on_track, found.at_risk, found.green, found.amber, found.stalled_months)
+    assert row["tech_upgrade_natures"] == list(found.tech_natures)
+    assert {k: row[k] for k in rules.FORECAST_DEFAULTS} == found.forecast
+    assert {k: context[k] for k in row} == row
+    assert context["plan_year"] == config.targets_config()["plan_year"]
 
 
 def test_views_work_on_an_empty_database(empty_db: Path) -> None:
@@ -123,60 +99,48 @@ def test_views_work_on_an_empty_database(empty_db: Path) -> None:
     assert tiers["count"].to_list() == [0, 0, 0, 0]
 
 
-# --- the same numbers as the library ---------------------------------------------------------
+# --- one name per meaning ------------------------------------------------------------------
+# (that every figure of a view equals the library's, for random rules and every month, is
+# tests/test_differential.py)
 
 
-def test_v_project_status_is_project_performance(sample_con: duckdb.DuckDBPyConnection) -> None:
-    targets = pytest.importorskip("portfolio.targets")
-    library = targets.project_performance(sample_con, as_of=_as_of(sample_con))
-    assert_view_matches(_view(sample_con, "v_project_status"), library, keys=["project_id"],
-                        not_in_view=FORECAST_ONLY)
-
-
-def test_v_target_progress_is_target_checks(sample_con: duckdb.DuckDBPyConnection) -> None:
-    targets = pytest.importorskip("portfolio.targets")
-    library = targets.target_checks(sample_con, as_of=_as_of(sample_con))
-    assert_view_matches(_view(sample_con, "v_target_progress"), library,
-                        not_in_view=FORECAST_ONLY | TARGET_EXTRAS)
-
-
-@pytest.mark.parametrize(("view", "by", "keys"), [
-    ("v_leader_load", "leader", ["leader", "leader_level"]),
-    ("v_unit_progress", "unit", ["unit_id"]),
-])
-def test_roll_up_views_are_the_library_roll_ups(
-    sample_con: duckdb.DuckDBPyConnection, view: str, by: str, keys: list[str]
+@pytest.mark.parametrize("view", ["v_unit_progress", "v_leader_load"])
+def test_roll_up_counts_are_named_count_and_the_earlier_names_are_copies(
+    sample_con: duckdb.DuckDBPyConnection, view: str
 ) -> None:
-    targets = pytest.importorskip("portfolio.targets")
-    library = targets.rollup(sample_con, as_of=_as_of(sample_con), by=by)
     got = _view(sample_con, view)
-    assert_view_matches(got, library, keys=keys, not_in_view=FORECAST_ONLY)
-    # and in the library's order (most lagging first)
-    assert got.select(keys).rows() == library.select(keys).rows()
+    for new, old in [("lagging_count", "lagging"), ("red_count", "red"), ("amber_count", "amber"),
+                     ("green_count", "green"), ("stalled_count", "stalled"), ("open_problem_count", "open_problems")]:
+        assert got.schema[new] == pl.Int64
+        assert got[new].to_list() == got[old].to_list()
+    per_project = _view(sample_con, "v_project_status")
+    assert per_project.schema["is_lagging"] == pl.Boolean and "lagging" not in per_project.columns
+    assert got["lagging_count"].sum() == per_project["is_lagging"].sum()
 
 
-def test_v_tiers_is_tier_summary(sample_con: duckdb.DuckDBPyConnection) -> None:
-    targets = pytest.importorskip("portfolio.targets")
-    assert_view_matches(_view(sample_con, "v_tiers"), targets.tier_summary(sample_con))
-
-
-def test_v_chain_coverage_is_segment_coverage(sample_con: duckdb.DuckDBPyConnection) -> None:
-    chains = pytest.importorskip("portfolio.chains")
-    assert_view_matches(_view(sample_con, "v_chain_coverage"), chains.segment_coverage(sample_con))
+def test_a_column_name_means_one_thing_in_every_view(sample_con: duckdb.DuckDBPyConnection) -> None:
+    types: dict[str, set[str]] = {}
+    for _name, column, dtype in sample_con.execute(
+            "select table_name, column_name, data_type from duckdb_columns()"
+            " where table_name like 'v\\_%' escape '\\'").fetchall():
+        types.setdefault(column, set()).add(dtype)
+    # the per-project booleans and the per-group counts carry different names
+    assert types["is_lagging"] == {"BOOLEAN"} and types["lagging_count"] == {"BIGINT"}
+    assert types["stalled_count"] == {"BIGINT"} and types["open_problem_count"] == {"BIGINT"}
+    progress = _view(sample_con, "v_target_progress")
+    assert progress["plan_wan"].to_list() == progress["planned_wan"].to_list()
 
 
 def test_views_follow_the_latest_reported_month(june_db: Path) -> None:
-    targets = pytest.importorskip("portfolio.targets")
     with store.connect(june_db, read_only=True) as con:
-        as_of = _as_of(con)
-        assert as_of == date(2016, 6, 1)
-        assert_view_matches(_view(con, "v_project_status"),
-                            targets.project_performance(con, as_of=as_of),
-                            keys=["project_id"], not_in_view=FORECAST_ONLY)
-        assert_view_matches(_view(con, "v_target_progress"), targets.target_checks(con, as_of=as_of),
-                            not_in_view=FORECAST_ONLY | TARGET_EXTRAS)
-        assert_view_matches(_view(con, "v_leader_load"), targets.rollup(con, as_of=as_of, by="leader"),
-                            keys=["leader", "leader_level"], not_in_view=FORECAST_ONLY)
+        assert _as_of(con) == date(2016, 6, 1)
+        months = {r[0] for r in con.execute("select distinct as_of from v_project_status").fetchall()}
+        progress = _view(con, "v_target_progress")
+        direct = con.sql("select * from project_status_at(date '2016-06-01')").pl()
+    assert months == {date(2016, 6, 1)}
+    assert progress["as_of"].to_list() == [date(2016, 6, 1)] * 2
+    assert progress["seasonal_share"].to_list() == [pytest.approx(0.41)] * 2
+    assert direct.height == 1004
 
 
 def test_v_monthly_progress_adds_up_month_by_month(sample_con: duckdb.DuckDBPyConnection) -> None:

@@ -1,8 +1,9 @@
 """Reading the database for the report: one connection session, then everything is in frames.
 
-The target section is the payload of :func:`portfolio.targets.check_report`, built from the
-same library pieces on one project frame (``check_report`` would build that frame again, and
-the snapshot needs it too); a test compares the two payloads key by key.
+The target section is the check payload (:func:`portfolio.targets.check_payload`), built once
+for the month: the report shows its ``report`` dict and uses the frames it was built from (the
+project frame, every lagging project, every violation) for the snapshot, the roll-ups and the
+month's facts, instead of computing the parts again.
 """
 
 from __future__ import annotations
@@ -85,46 +86,6 @@ def report_month(con: duckdb.DuckDBPyConnection, as_of: date | None) -> date:
     return as_of
 
 
-def _target_section(con: duckdb.DuckDBPyConnection, *, cfg: targets.Settings, projects: pl.DataFrame,
-                    as_of: date) -> tuple[dict[str, Any], pl.DataFrame, pl.DataFrame]:
-    """The ``check_report`` payload built on an existing project frame, plus every lagging project
-    and every violation as frames (``check_report`` itself would build the frame again)."""
-    month = as_of.month
-    goals = targets.city_targets(con, cfg.year)
-    group_goals = targets._group_targets(con, cfg.year)
-    checks = targets.checks_of(projects, targets=goals, cfg=cfg, month=month)
-    ranked = targets._ranked(projects, checks=checks, cfg=cfg, top=10)
-    extra = targets.forecast_summary(checks, ranked=ranked).select(
-        "metric", "acceleration_potential_wan", "projects_to_close_gap")
-    lagging = targets.lagging_of(projects)
-    violations = targets.violations_of(projects, cfg=cfg)
-    by = {
-        key: targets.records(targets.checks_of(projects, targets=goals, cfg=cfg, month=month, by=key,
-                                               group_targets=group_goals))
-        for key in ("unit", "chain")
-    }
-    check = {
-        "year": cfg.year,
-        "as_of": as_of.strftime("%Y-%m"),
-        "is_sample": store.is_sample(con),
-        "projects": projects.height,
-        "metrics": targets.records(checks.join(extra, on="metric", how="left")),
-        "tiers": targets.records(targets.tiers_of(projects, tiers=cfg.tiers)),
-        "below_tier_count": int(projects["tier"].is_null().sum()),
-        "lagging_count": lagging.height,
-        "lagging_projects": targets.records(lagging.head(LAGGING_TOP)),
-        "stalled_count": int(projects["stalled"].sum()),
-        "open_problem_count": int(projects["open_problems"].is_not_null().sum()),
-        "responsibility": targets.records(targets.responsibility_counts_of(projects, cfg=cfg)),
-        "violation_counts": {r: int(n) for r, n in violations.group_by("rule", maintain_order=True).len().iter_rows()},
-        "violations": targets.records(violations.head(VIOLATIONS_TOP)),
-        "by_unit": by["unit"],
-        "by_chain": by["chain"],
-        "drivers": targets.records(targets.drivers_of(ranked)),
-    }
-    return check, lagging, violations
-
-
 def _month_facts(con: duckdb.DuckDBPyConnection, *, as_of: date, projects: pl.DataFrame,
                  cfg: targets.Settings) -> tuple[dict[str, Any], pl.DataFrame]:
     """What the database alone says about the month: reports, investment, new problems, new stalls."""
@@ -170,10 +131,9 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, now: d
     """Read everything the report shows from one connection (targets, gaps, months, maps, snapshot)."""
     say = progress or (lambda _msg: None)
     month = report_month(con, as_of)
-    cfg = targets.settings(con)
     say(f"目标检查（截至 {month:%Y-%m}）…")
-    projects = targets.project_frame(con, as_of=month, cfg=cfg)
-    check, lagging, violations = _target_section(con, cfg=cfg, projects=projects, as_of=month)
+    payload = targets.check_payload(con, as_of=month, limit=LAGGING_TOP, violations_limit=VIOLATIONS_TOP)
+    cfg, projects, check = payload.settings, payload.projects, payload.report
     facts, new_problems = _month_facts(con, as_of=month, projects=projects, cfg=cfg)
     series = monthly.targets_monthly(con, as_of=month)
     say("产业链缺口分析…")
@@ -193,8 +153,8 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, now: d
         unit_rollup=targets.rollup_of(projects, by="unit"),
         units=units.units_frame(con),
         chain_rollup=targets.rollup_of(projects, by="chain"),
-        lagging=lagging,
-        violations=violations,
+        lagging=payload.lagging,
+        violations=payload.violations,
         month_facts=facts,
         new_problems=new_problems,
         maps=maps,

@@ -33,7 +33,6 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> Non
         ("chain_nodes", ref.chain_nodes),
         ("chain_edges", ref.chain_edges),
         ("targets", ref.targets),
-        *config.rule_tables(ref.settings).items(),
     ]
     for table, frame in pairs:
         con.execute(f"delete from {table}")
@@ -44,8 +43,6 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> Non
         finally:
             con.unregister("_ref")
     set_meta(con, "plan_year", str(ref.settings.get("plan_year", 2016)))
-    for key, value in config.rule_meta(ref.settings).items():
-        set_meta(con, key, value)
 
 
 @dataclass(frozen=True)
@@ -102,6 +99,9 @@ def _fill(con: duckdb.DuckDBPyConnection, ref: config.Reference, *, sample: bool
     with transaction(con):
         create_schema(con)
         load_reference(con, ref)
+        from .. import rules  # the rules in force: the files applied, each change in the audit log
+
+        rules.apply(con, rules.from_settings(ref.settings), actor=actor)
         if sample:
             from .. import sample as sample_mod
 

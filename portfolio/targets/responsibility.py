@@ -1,0 +1,131 @@
+"""包保 (responsibility): projects per highest responsible level against the source's counts,
+and the projects whose responsibility breaks a rule. Every text is built from the rules in
+force (``[responsibility]`` of targets.toml: the amount and the level of the floor, the level
+major projects need), never written with the figures inside.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from .. import config, rules, store
+from .settings import NO_OWNER, settings
+
+_RESP_SQL = """
+select p.project_id, p.name, p.unit_id, coalesce(u.name, p.unit_id) as unit_name,
+       p.total_investment_wan::decimal(38,2) as total_investment_wan, p.is_major,
+       nullif(trim(p.leader), '') as leader, p.leader_level
+from projects p left join units u on u.unit_id = p.unit_id
+"""
+
+
+def rule_labels(cfg: rules.Rules) -> dict[str, str]:
+    """A short Chinese name per violation rule, built from the rules in force."""
+    return {
+        "no_owner": "未落实包保",
+        "below_min_level": f"{cfg.min_level_from_wan:g}万元以上低于{cfg.min_level}包保",
+        "major_below_level": f"重大产业化项目低于{cfg.major_min_level}包保",
+    }
+
+
+def rule_sentence(cfg: rules.Rules) -> str:
+    """The 包保 rules in one sentence, from the rules in force."""
+    return (f"每个项目须有包保领导和包保层级；总投资{cfg.min_level_from_wan:g}万元以上由{cfg.min_level}或以上包保；"
+            f"重大产业化项目由{cfg.major_min_level}或以上领导包保。")
+
+
+def responsibility_counts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Projects per highest 包保 level vs the source counts, with cumulative (或以上) counts."""
+    cfg = settings(con)
+    return responsibility_counts_of(store.fetch(con, _RESP_SQL), cfg=cfg)
+
+
+def responsibility_counts_of(projects: pl.DataFrame, *, cfg: rules.Rules) -> pl.DataFrame:
+    """Counts per leader level of a project frame (levels highest first, then 未落实)."""
+    levels = [*config.LEADER_LEVELS, NO_OWNER]
+    plan = [cfg.plan_counts.get(lv) for lv in config.LEADER_LEVELS] + [None]
+    grid = pl.DataFrame({"leader_level": levels, "plan_count": plan, "_order": list(range(len(levels)))},
+                        schema={"leader_level": pl.String, "plan_count": pl.Int64, "_order": pl.Int64})
+    counts = (
+        projects
+        .with_columns(pl.col("leader_level").fill_null(NO_OWNER).alias("leader_level"))
+        .group_by("leader_level")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+    )
+    return (
+        grid
+        .join(counts, on="leader_level", how="left")
+        .sort("_order")
+        .with_columns(
+            pl.col("count").fill_null(0).alias("count"),
+        )
+        .with_columns(
+            pl.when(pl.col("leader_level") != NO_OWNER).then(pl.col("count").cum_sum()).alias("cumulative_count"),
+            pl.col("plan_count").cum_sum().alias("plan_cumulative_count"),
+            pl.when(pl.col("leader_level") != NO_OWNER).then(pl.col("leader_level") + "或以上")
+            .alias("cumulative_label"),
+        )
+        .with_columns(
+            (pl.col("count") - pl.col("plan_count")).alias("count_diff"),
+            (pl.col("cumulative_count") - pl.col("plan_cumulative_count")).alias("cumulative_diff"),
+        )
+        .select("leader_level", "count", "plan_count", "count_diff", "cumulative_label",
+                "cumulative_count", "plan_cumulative_count", "cumulative_diff")
+    )
+
+
+def responsibility_violations(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Projects with no owner, held below the floor level for their amount, or major projects
+    held below their level (the rules in force: ``rule_labels``)."""
+    cfg = settings(con)
+    return violations_of(store.fetch(con, _RESP_SQL), cfg=cfg)
+
+
+def violations_of(projects: pl.DataFrame, *, cfg: rules.Rules) -> pl.DataFrame:
+    """Responsibility violations of a project frame, one row per project and rule."""
+    rank = {lv: i for i, lv in enumerate(config.LEADER_LEVELS)}  # 0 = highest
+    floor_level = cfg.min_level
+    level_rank = pl.col("leader_level").replace_strict(rank, default=None, return_dtype=pl.Int64)
+    owned = pl.col("leader").is_not_null() & pl.col("leader_level").is_not_null()
+    total = pl.col("total_investment_wan").cast(pl.Float64)
+    min_wan = cfg.min_level_from_wan
+    amount = pl.col("total_investment_wan").cast(pl.Float64).round(2).cast(pl.String)
+    rules = [
+        (
+            "no_owner", ~owned, pl.lit(None, dtype=pl.String),
+            pl.when(pl.col("leader").is_null() & pl.col("leader_level").is_null())
+            .then(pl.lit("未落实包保责任：包保领导和包保层级均为空"))
+            .when(pl.col("leader").is_null()).then(pl.lit("未落实包保领导（包保层级为") + pl.col("leader_level") + "）")
+            .otherwise(pl.lit("未明确包保层级（包保领导为") + pl.col("leader") + "）"),
+        ),
+        (
+            "below_min_level", owned & (total >= min_wan) & (level_rank > rank[floor_level]),
+            pl.lit(floor_level),
+            pl.lit("总投资") + amount + f"万元，达到{min_wan:g}万元应由{floor_level}或以上包保，现为"
+            + pl.col("leader_level"),
+        ),
+        (
+            "major_below_level", owned & pl.col("is_major") & (level_rank > rank[cfg.major_min_level]),
+            pl.lit(cfg.major_min_level),
+            pl.lit(f"重大产业化项目应由{cfg.major_min_level}或以上领导包保，现为") + pl.col("leader_level"),
+        ),
+    ]
+    parts = [
+        projects
+        .filter(cond)
+        .with_columns(
+            pl.lit(code).alias("rule"),
+            required.alias("required_level"),
+            reason.alias("reason"),
+        )
+        for code, cond, required, reason in rules
+    ]
+    order = {code: i for i, (code, *_rest) in enumerate(rules)}
+    return (
+        pl.concat(parts, how="vertical_relaxed")
+        .with_columns(pl.col("rule").replace_strict(order, return_dtype=pl.Int64).alias("_order"))
+        .sort(["_order", "total_investment_wan", "project_id"], descending=[False, True, False])
+        .select("project_id", "name", "unit_id", "unit_name", "total_investment_wan", "is_major",
+                "leader", "leader_level", "rule", "required_level", "reason")
+    )

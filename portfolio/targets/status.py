@@ -1,0 +1,216 @@
+"""Per project: tier, seasonal expectation, performance, flag, stall, open problem, lagging.
+
+Each rule is written once, in SQL, as two table macros in the database (created with the views
+by :func:`portfolio.views.create_views`): ``project_tiers()`` puts every project in its tier,
+``project_status_at(as_of)`` adds every per-project rule and the per-project forecast. The view
+``v_project_status`` is ``project_status_at`` at the views' month; :func:`project_frame` reads
+the same macro at any month of the plan year. The rule parameters come from ``v_rules`` (the
+rules in force, :mod:`portfolio.rules`). DuckDB aggregates the progress rows in one pass and
+evaluates the rules vectorised, which is also what scales to a million projects.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import duckdb
+import polars as pl
+
+from .. import config, store
+from .settings import NO_CHAIN, Settings, month_index, settings
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+
+
+#: Every project with its tier: the highest band whose minimum its total investment reaches.
+PROJECT_TIERS = f"""
+select p.project_id, p.name, p.enterprise, p.unit_id, coalesce(u.name, p.unit_id) as unit_name,
+       p.chain_id, coalesce(c.name, p.chain_id, '{NO_CHAIN}') as chain_name, p.node_id,
+       p.nature, p.status, p.is_major, nullif(trim(p.leader), '') as leader, p.leader_level,
+       p.total_investment_wan::decimal(38,2) as total_investment_wan,
+       p.annual_plan_wan::decimal(38,2) as annual_plan_wan, p.start_date, p.end_date, t.tier
+from projects p
+left join units u on u.unit_id = p.unit_id
+left join chains c on c.chain_id = p.chain_id
+asof left join (select tier, min_wan from tiers) t on p.total_investment_wan >= t.min_wan
+"""
+
+#: The per-project rules at the month ``as_of_month`` (any day of it) of its year.
+PROJECT_STATUS_AT = f"""
+with a as materialized (
+    -- the month, evaluated once (the views pass a subquery)
+    select date_trunc('month', as_of_month::date)::date as as_of,
+           date_trunc('year', as_of_month::date)::date as y0,
+           year(as_of_month::date) as y, month(as_of_month::date)::bigint as m
+), r as materialized (
+    select * from v_rules
+), g as (
+    select project_id, sum(completed_wan) as completed_wan,
+           max(month) filter (where completed_wan > 0) as last_invest_month,
+           max(month) as last_report_month,
+           count(*) as months_reported
+    from progress, a
+    where month >= a.y0 and month <= a.as_of
+    group by project_id
+), pr as (
+    select project_id, month, problems, problem_level,
+           year(month) * 12 + month(month)
+             - row_number() over (partition by project_id order by month) as island
+    from progress, a
+    where month <= a.as_of and nullif(trim(problems), '') is not null
+), isl as (
+    select project_id, max(month) as problem_month, min(month) as problem_since,
+           count(*) as problem_months,
+           arg_max(problems, month) as problems, arg_max(problem_level, month) as problem_level
+    from pr
+    group by project_id, island
+    qualify row_number() over (partition by project_id order by max(month) desc) = 1
+), base as (
+    select p.*, a.y as plan_year, a.as_of, a.m,
+           list_contains(r.tech_upgrade_natures, p.nature) as is_tech_upgrade,
+           case when p.start_date is null or year(p.start_date) < a.y then 1
+                when year(p.start_date) > a.y then 13
+                else month(p.start_date) end::bigint as from_raw,
+           case when p.end_date is null or year(p.end_date) > a.y then 12
+                when year(p.end_date) < a.y then 0
+                else month(p.end_date) end::bigint as to_raw,
+           coalesce(g.completed_wan, 0)::decimal(38,2) as completed_wan,
+           g.last_invest_month, g.last_report_month, coalesce(g.months_reported, 0)::bigint as months_reported,
+           coalesce(isl.problem_month is not null and isl.problem_month = g.last_report_month, false)
+             as has_open_problem,
+           isl.problems, isl.problem_level, isl.problem_since, isl.problem_months
+    from project_tiers() p
+    cross join r
+    cross join a
+    left join g using (project_id)
+    left join isl using (project_id)
+), win as (
+    -- a plan whose dates lie wholly outside the plan year is expected over the whole year
+    select b.*,
+           b.from_raw > b.to_raw and b.annual_plan_wan > 0 as dates_outside_year,
+           case when b.from_raw > b.to_raw and b.annual_plan_wan > 0 then 1 else b.from_raw end as active_from,
+           case when b.from_raw > b.to_raw and b.annual_plan_wan > 0 then 12 else b.to_raw end as active_to
+    from base b
+), perf as (
+    select w.*,
+           seasonal_share(w.active_from, w.active_to, w.m, r.seasonal_cumulative) as expected_share,
+           w.annual_plan_wan::double * seasonal_share(w.active_from, w.active_to, w.m, r.seasonal_cumulative)
+             as expected_wan,
+           case when w.active_from <= w.m and w.m <= w.active_to
+                then w.m - greatest(coalesce(month(w.last_invest_month), 0), w.active_from - 1)
+                else 0 end::bigint as idle_months
+    from win w cross join r
+), flagged as (
+    select f.*,
+           case when f.expected_wan > 0 then round(f.completed_wan::double / f.expected_wan, 9) end as performance,
+           f.expected_wan - f.completed_wan::double as behind_wan,
+           f.idle_months >= r.stalled_months and f.annual_plan_wan > 0
+             and f.status not in ({_list(config.FINISHED_STATUSES)}) as stalled
+    from perf f cross join r
+), paced as (
+    select f.*,
+           case when f.performance is null then null
+                when f.performance >= r.flag_green then 'green'
+                when f.performance >= r.flag_amber then 'amber'
+                else 'red' end as flag,
+           case when f.expected_share + r.prior_strength > 0
+                then f.expected_share / (f.expected_share + r.prior_strength) else 0.0 end as history_weight,
+           f.annual_plan_wan::double * (1.0 - f.expected_share) as remaining_plan_wan
+    from flagged f cross join r
+), fc as (
+    select p.*,
+           greatest(least(p.history_weight * coalesce(p.performance, r.prior_ratio)
+                          + (1.0 - p.history_weight) * r.prior_ratio, r.ratio_cap), r.ratio_floor) as pace,
+           sqrt((1.0 - p.history_weight) * r.prior_sd * r.prior_sd + r.execution_sd * r.execution_sd) as pace_sd
+    from paced p cross join r
+), fc2 as (
+    select f.*, f.remaining_plan_wan * f.pace as forecast_rest_wan
+    from fc f
+)
+select f.project_id, f.name, f.enterprise, f.unit_id, f.unit_name, f.chain_id, f.chain_name, f.node_id,
+       f.tier, f.nature, f.status, f.is_major, f.is_tech_upgrade, f.leader, f.leader_level,
+       f.total_investment_wan, f.annual_plan_wan, f.start_date, f.end_date, f.plan_year, f.as_of,
+       f.active_from, f.active_to, f.dates_outside_year, f.expected_share, f.expected_wan, f.completed_wan,
+       f.behind_wan, f.performance, f.flag, f.last_invest_month, f.last_report_month, f.months_reported,
+       f.idle_months, f.stalled,
+       case when f.has_open_problem then f.problems end as open_problems,
+       case when f.has_open_problem then f.problem_level end as open_problem_level,
+       case when f.has_open_problem then f.problem_since end as open_problem_since,
+       case when f.has_open_problem then f.problem_months else 0 end::bigint as open_problem_months,
+       coalesce(f.flag in ('red', 'amber'), false) or f.stalled as is_lagging,
+       f.history_weight, f.remaining_plan_wan, f.pace, f.pace_sd, f.forecast_rest_wan,
+       f.completed_wan::double + f.forecast_rest_wan as forecast_wan,
+       f.forecast_rest_wan * f.forecast_rest_wan * (exp(f.pace_sd * f.pace_sd) - 1.0) as forecast_rest_var,
+       least(f.completed_wan::double + f.forecast_rest_wan,
+             f.completed_wan::double
+             + f.forecast_rest_wan * exp(r.z_low * f.pace_sd - f.pace_sd * f.pace_sd / 2)) as forecast_low_wan,
+       greatest(f.completed_wan::double + f.forecast_rest_wan,
+                f.completed_wan::double
+                + f.forecast_rest_wan * exp(r.z_high * f.pace_sd - f.pace_sd * f.pace_sd / 2)) as forecast_high_wan,
+       f.annual_plan_wan::double - (f.completed_wan::double + f.forecast_rest_wan) as forecast_gap_wan
+from fc2 f cross join r
+order by f.project_id
+"""
+
+#: Table macros: (name, parameters, body), created in the database with the views.
+TABLE_MACROS: tuple[tuple[str, str, str], ...] = (
+    ("project_tiers", "", PROJECT_TIERS),
+    ("project_status_at", "as_of_month", PROJECT_STATUS_AT),
+)
+
+PERFORMANCE_COLS = [
+    "project_id", "name", "enterprise", "unit_id", "unit_name", "chain_id", "chain_name", "tier",
+    "nature", "status", "is_major", "is_tech_upgrade", "leader", "leader_level",
+    "total_investment_wan", "annual_plan_wan", "start_date", "end_date", "active_from", "active_to",
+    "dates_outside_year", "expected_share",
+    "expected_wan", "completed_wan", "behind_wan", "performance", "flag", "last_invest_month",
+    "idle_months", "stalled", "open_problems", "open_problem_level", "open_problem_since",
+    "open_problem_months", "is_lagging", "remaining_plan_wan", "pace", "pace_sd", "forecast_wan",
+    "forecast_low_wan", "forecast_high_wan", "forecast_gap_wan",
+]
+
+
+def project_frame(con: duckdb.DuckDBPyConnection, *, as_of: date, cfg: Settings | None = None) -> pl.DataFrame:
+    """Every project with its year-to-date figures, flag, stall, open problems and forecast.
+
+    The rows of ``project_status_at(as_of)``: the same rules as ``v_project_status``."""
+    cfg = cfg or settings(con)
+    month_index(as_of, cfg.year)
+    return store.fetch(con, "select * from project_status_at(?)", [as_of])
+
+
+def project_performance(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
+    """Per project: expected and completed to date, performance, flag, stall, problems, forecast."""
+    return project_frame(con, as_of=as_of).select(PERFORMANCE_COLS)
+
+
+def lagging_of(projects: pl.DataFrame, *, limit: int | None = None) -> pl.DataFrame:
+    """The lagging projects of a project frame, furthest behind first (the first ``limit``)."""
+    order = (
+        projects
+        .select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("_row"), "project_id", "behind_wan", "is_lagging")
+        .filter(pl.col("is_lagging"))
+        .sort(["behind_wan", "project_id"], descending=[True, False])
+    )
+    rows = order["_row"] if limit is None else order["_row"].head(limit)
+    return projects.select(PERFORMANCE_COLS)[rows]
+
+
+def lagging_projects(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
+    """Projects flagged red or amber, or stalled, sorted by how far behind they are (万元)."""
+    return lagging_of(project_frame(con, as_of=as_of))
+
+
+def expected_curve(con: duckdb.DuckDBPyConnection, *, plan_wan: float, active_from: int,
+                   active_to: int) -> list[float]:
+    """Cumulative expected 万元 at the end of each month 1–12 for a plan and its active months.
+
+    The same ``seasonal_share`` macro as the project rules (the project page's curve)."""
+    rows = con.execute(
+        "select ?::double * seasonal_share(?::bigint, ?::bigint, m.range, r.seasonal_cumulative)"
+        " from range(1, 13) m cross join v_rules r order by m.range",
+        [plan_wan, active_from, active_to],
+    ).fetchall()
+    return [float(r[0]) for r in rows]
