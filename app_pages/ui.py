@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from portfolio import access, export, i18n, local_mode, store
+from portfolio import access, export, i18n, local_mode, rules, store
 from portfolio import units as unit_list
 
 LANG_KEY = "ui_lang"
@@ -304,6 +304,9 @@ def banners(current: access.User | None) -> None:
             st.logout()
     if cached(store.is_sample):
         st.info(t("app.sample_banner"), icon=":material/science:")
+    pending = cached(rules.pending_note, files=rules.files_stamp())  # the files differ from the rules in force
+    if pending:
+        st.warning(plain(pending), icon=":material/rule:")
     if read_only():
         st.warning(t("auth.read_only"), icon=":material/visibility:")
     elif not auth_configured():

@@ -373,6 +373,25 @@ def pending_message(con: duckdb.DuckDBPyConnection, folder: Path | None = None, 
             "（targets.toml differs from the rules in force; run `portfolio init` to apply）。")
 
 
+def files_stamp(folder: Path | None = None) -> tuple[tuple[str, int, int], ...]:
+    """Name, modification time and size of each configuration file (to key a cache on)."""
+    folder = folder or config.data_dir()
+    out = []
+    for name in ("targets.toml", "chains.toml", "units.toml"):
+        try:
+            st = (folder / name).stat()
+            out.append((name, st.st_mtime_ns, st.st_size))
+        except OSError:
+            out.append((name, 0, 0))
+    return tuple(out)
+
+
+def pending_note(con: duckdb.DuckDBPyConnection, *, files: tuple[tuple[str, int, int], ...] = ()) -> str | None:
+    """:func:`pending_message` for the app: ``files`` (:func:`files_stamp`) only keys its cache,
+    so that an edit of a file is noticed on the next page without reading the files every time."""
+    return pending_message(con)
+
+
 def ensure(con: duckdb.DuckDBPyConnection, *, actor: str = "system", source: str = "schema") -> list[Change]:
     """Give a database without (complete) rules the ones of targets.toml, with an audit row.
 

@@ -228,6 +228,7 @@ TARGET_PROGRESS = View(
         "status_basis": "状态依据：forecast_below_target 预测上限低于目标 / coverage_cap 覆盖率不足降级 / "
                         "ratio_on_track、ratio_at_risk、ratio_off_track 按季节完成率 / forecast_meets_target 预测下限已达目标",
         "status_reason": "状态的理由（一句话，含用到的数字与阈值）",
+        "status_reason_en": "状态的理由（英文）",
     },
 )
 

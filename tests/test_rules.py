@@ -207,13 +207,17 @@ def test_the_status_puts_the_forecast_first_then_the_ratio_and_the_coverage() ->
     got = engine.run(
         "select metric_status(ytd, coverage, low, high, target, 0.95, 0.85, 1.0) as status,"
         " metric_status_basis(ytd, coverage, low, high, target, 0.95, 0.85, 1.0) as basis,"
-        " metric_status_reason(ytd, coverage, low, high, target, 0.95, 0.85, 1.0) as reason from cases",
+        " metric_status_reason(ytd, coverage, low, high, target, 0.95, 0.85, 1.0) as reason,"
+        " metric_status_reason_en(ytd, coverage, low, high, target, 0.95, 0.85, 1.0) as reason_en from cases",
         cases=frame)
     assert got["status"].to_list() == frame["status"].to_list()
     assert got["basis"].to_list() == frame["basis"].to_list()
     assert got["reason"][0] == "年末预测上限 0.10 亿元低于目标 0.10 亿元，判为滞后（不论季节完成率）"
     assert got["reason"][3] == "季节完成率 96.0% 达到正常线 95%，但计划覆盖率 90.0% 低于 100%，最多为有风险"
     assert got["reason"][7] == "季节完成率 50.0% 低于 85%，但年末预测下限 0.10 亿元已达目标，最多为有风险"
+    assert got["reason_en"][0] == ("the forecast upper bound 0.10 is below the target 0.10 (RMB 100m): "
+                                   "off track whatever the year-to-date ratio")
+    assert got["reason"].null_count() == got["reason_en"].null_count() == 1  # no status, no reason
 
 
 def test_on_the_sample_tech_upgrade_is_off_track_because_its_forecast_cannot_reach_the_target(

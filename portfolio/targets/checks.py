@@ -39,7 +39,7 @@ CHECK_COLS = [
     "shortfall_yi", "completed_wan", "seasonal_share", "expected_wan", "ytd_ratio", "linear_share",
     "linear_expected_wan", "linear_ratio", "plan_expected_wan", "plan_ytd_ratio", "growth_pct", "base_wan",
     "forecast_wan", "forecast_low_wan", "forecast_high_wan", "forecast_gap_wan", "probability_meet_target",
-    "implied_growth_pct", "plan_implied_growth_pct", "status", "status_basis", "status_reason",
+    "implied_growth_pct", "plan_implied_growth_pct", "status", "status_basis", "status_reason", "status_reason_en",
 ]
 
 
@@ -139,7 +139,9 @@ select {extra}metric, label, {cols}target_basis, projects, target_wan, planned_w
        metric_status_basis(ytd_ratio, coverage, forecast_low_wan, forecast_high_wan, target_wan,
                            on_track, at_risk, coverage_at_risk) as status_basis,
        metric_status_reason(ytd_ratio, coverage, forecast_low_wan, forecast_high_wan, target_wan,
-                            on_track, at_risk, coverage_at_risk) as status_reason{tail}
+                            on_track, at_risk, coverage_at_risk) as status_reason,
+       metric_status_reason_en(ytd_ratio, coverage, forecast_low_wan, forecast_high_wan, target_wan,
+                               on_track, at_risk, coverage_at_risk) as status_reason_en{tail}
 from q
 order by ord{order}
 """

@@ -82,6 +82,27 @@ MACROS: tuple[tuple[str, str, str], ...] = (
             when 'ratio_off_track' then format('季节完成率 {:.1f}% 低于有风险线 {:g}%', ytd * 100, at_risk * 100)
         end
     """),
+    ("metric_status_reason_en", "ytd, coverage, low, high, target, on_track, at_risk, coverage_at_risk", """
+        case metric_status_basis(ytd, coverage, low, high, target, on_track, at_risk, coverage_at_risk)
+            when 'forecast_below_target' then format(
+                'the forecast upper bound {:,.2f} is below the target {:,.2f} (RMB 100m): off track whatever the '
+                'year-to-date ratio', high / 10000, target::double / 10000)
+            when 'coverage_cap' then format(
+                'year to date {:.1f}% of the seasonal expectation reaches {:g}%, but plan coverage {:.1f}% is '
+                'below {:g}%: at risk at best', ytd * 100, on_track * 100, coverage * 100, coverage_at_risk * 100)
+            when 'ratio_on_track' then format(
+                'year to date {:.1f}% of the seasonal expectation reaches {:g}%', ytd * 100, on_track * 100)
+            when 'ratio_at_risk' then format(
+                'year to date {:.1f}% of the seasonal expectation is in the at-risk band ({:g}%–{:g}%)',
+                ytd * 100, at_risk * 100, on_track * 100)
+            when 'forecast_meets_target' then format(
+                'year to date {:.1f}% is below {:g}%, but the forecast lower bound {:,.2f} (RMB 100m) meets the '
+                'target: at risk at worst', ytd * 100, at_risk * 100, low / 10000)
+            when 'ratio_off_track' then format(
+                'year to date {:.1f}% of the seasonal expectation is below the at-risk line {:g}%',
+                ytd * 100, at_risk * 100)
+        end
+    """),
 )
 
 

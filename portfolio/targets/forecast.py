@@ -51,7 +51,7 @@ def forecast_summary(checks: pl.DataFrame, *, ranked: Ranked) -> pl.DataFrame:
     return checks.select(
         "metric", "label", "target_wan", "planned_wan", "completed_wan", "forecast_wan",
         "forecast_low_wan", "forecast_high_wan", "forecast_gap_wan", "probability_meet_target",
-        "implied_growth_pct", "status", "status_reason",
+        "implied_growth_pct", "status", "status_reason", "status_reason_en",
     ).join(extra, on="metric", how="left")
 
 
