@@ -145,11 +145,12 @@ if pick is not None:
 
 # ---------------------------------------------------------------- rule violations
 st.header(ui.t("ld.violations"))
-st.caption(ui.t("ld.violations_caption"))
+words = ui.cached(targets.responsibility_words)  # the 包保 rules in force fill the texts
+st.caption(ui.t("ld.violations_caption", **words))
 violations = ui.cached(targets.responsibility_violations)
 found = dict(violations.group_by("rule").len().iter_rows())
 for card, rule in zip(st.columns(len(RULES)), RULES, strict=True):
-    card.metric(ui.t(f"ld.rule.{rule}"), found.get(rule, 0), border=True)
+    card.metric(ui.t(f"ld.rule.{rule}", **words), found.get(rule, 0), border=True)
 if violations.is_empty():
     st.success(ui.t("ld.violations_none"))
 else:
@@ -173,7 +174,7 @@ else:
         pl.col("is_major").alias(ui.t("ld.col.major")),
         pl.col("leader").alias(ui.t("tg.col.leader")),
         level("leader_level").alias(ui.t("tg.col.leader_level")),
-        pl.col("rule").replace_strict({r: ui.t(f"ld.rule.{r}") for r in RULES}, default=pl.col("rule"))
+        pl.col("rule").replace_strict({r: ui.t(f"ld.rule.{r}", **words) for r in RULES}, default=pl.col("rule"))
         .alias(ui.t("ld.col.rule")),
         level("required_level").alias(ui.t("ld.col.required")),
         (reason_en if EN else pl.col("reason")).alias(ui.t("ld.col.reason")),

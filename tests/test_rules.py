@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from portfolio import config, rules, store, targets
+from portfolio import config, i18n, rules, store, targets
 from portfolio.cli import app
 from portfolio.targets import engine
 
@@ -182,6 +182,10 @@ def test_the_responsibility_texts_are_built_from_the_rules_in_force(con: duckdb.
     assert "达到5000万元应由局级或以上包保" in report["violations"][0]["reason"]
     assert "总投资5000万元以上由局级或以上包保" in report["rules"]["responsibility"]
     assert "3000" not in json.dumps(report["violation_labels"], ensure_ascii=False)
+    words = report["rule_words"]  # what the report's and the pages' catalogue texts are filled with
+    assert i18n.t("report.rule.below_min_level", "zh", **words) == "5000万元以上低于局级包保"
+    assert i18n.t("report.rule.below_min_level", "en", **words) == "≥ RMB 50m held below Bureau leader"
+    assert "总投资5000万元以上由局级或以上包保" in i18n.t("ld.violations_caption", "zh", **words)
 
 
 # --- the status rule: the forecast first ------------------------------------------------------

@@ -258,14 +258,15 @@ LABELS.update({
     "ld.open_problems": ("未解决问题", "Open problems"),
     "ld.violations": ("包保规则检查", "Responsibility rules"),
     "ld.violations_none": ("所有项目都已按规则落实包保责任。", "Every project has its responsibility assigned by the rules."),
-    "ld.violations_caption": ("规则：每个项目须有包保领导和包保层级；总投资3000万元以上由处室或以上包保；"
-                              "重大产业化项目由局级或以上领导包保。",
-                              "Rules: every project has a responsible leader and level; projects of 30 m yuan and "
-                              "more are held by a division or higher; major industrialisation projects by a bureau "
-                              "leader or higher."),
+    # {amount} {level} {major} (and *_en): the rules in force, targets.responsibility_words
+    "ld.violations_caption": ("规则：每个项目须有包保领导和包保层级；总投资{amount}万元以上由{level}或以上包保；"
+                              "重大产业化项目由{major}或以上领导包保。",
+                              "Rules: every project has a responsible leader and level; projects of RMB {amount_m}m "
+                              "and more are held by {level_en} or higher; major industrialisation projects by "
+                              "{major_en} or higher."),
     "ld.rule.no_owner": ("未落实包保", "No owner"),
-    "ld.rule.below_min_level": ("3000万元以上低于处室包保", "≥ RMB 30m below division"),
-    "ld.rule.major_below_level": ("重大项目低于局级包保", "Major project below bureau"),
+    "ld.rule.below_min_level": ("{amount}万元以上低于{level}包保", "≥ RMB {amount_m}m below {level_en}"),
+    "ld.rule.major_below_level": ("重大项目低于{major}包保", "Major project below {major_en}"),
     # reasons in English (the library writes them in Chinese); ``{}`` are filled per row
     "ld.reason.no_owner": ("未落实包保责任：包保领导和包保层级均为空", "No responsible leader and no level"),
     "ld.reason.no_leader": ("未落实包保领导（包保层级为{}）", "No responsible leader (level {})"),

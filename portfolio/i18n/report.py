@@ -156,8 +156,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.resp.violations": ("包保问题", "Responsibility issues"),
     "report.resp.none": ("未发现包保问题。", "No responsibility issue found."),
     "report.rule.no_owner": ("未落实包保", "No owner"),
-    "report.rule.below_min_level": ("3000万元以上低于处室包保", "≥ 30 m yuan held below division level"),
-    "report.rule.major_below_level": ("重大产业化项目低于局级包保", "Major project held below bureau level"),
+    # {amount} {level} {major} (and *_en): the rules in force, check payload "rule_words"
+    "report.rule.below_min_level": ("{amount}万元以上低于{level}包保", "≥ RMB {amount_m}m held below {level_en}"),
+    "report.rule.major_below_level": ("重大产业化项目低于{major}包保", "Major project held below {major_en}"),
     "report.gaps.summary": ("各产业链缺口概览", "Gaps by chain"),
     "report.gaps.open": ("待招商缺口（暂无在库项目）", "Open gaps (investment-promotion targets)"),
     "report.gaps.open_none": ("所有缺口都已有在库项目。", "Every gap has a pipeline project."),
@@ -196,10 +197,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.changes.now_addressed": ("已有 {n} 个在库项目", "{n} pipeline projects now"),
     "report.changes.new_problem_list": ("本月新报问题（按总投资排序）", "Problems first reported this month (by total investment)"),
     # notes
-    "report.notes.status": ("状态：累计完成 ÷ 季节预期 ≥ {on_track} 为正常，≥ {at_risk} 为有风险，否则为滞后；"
+    "report.notes.status": ("状态：年末预测上限低于目标为滞后；否则累计完成 ÷ 季节预期 ≥ {on_track} 为正常，"
+                            "≥ {at_risk} 为有风险，否则为滞后（预测下限已达目标时最多为有风险）；"
                             "项目库计划覆盖率 < {coverage} 时最多为有风险。",
-                            "Status: on track when completed ÷ seasonal expectation ≥ {on_track}, at risk when"
-                            " ≥ {at_risk}, else off track; at most at risk while plan coverage < {coverage}."),
+                            "Status: off track when the forecast's upper bound is below the target; otherwise on"
+                            " track when completed ÷ seasonal expectation ≥ {on_track}, at risk when ≥ {at_risk},"
+                            " else off track (at risk at worst when the forecast's lower bound meets the target);"
+                            " at most at risk while plan coverage < {coverage}."),
     "report.notes.flag": ("项目标识：完成率（已完成 ÷ 应完成）≥ {green} 为绿，≥ {amber} 为黄，否则为红；"
                           "活动月份中连续 {stalled} 个月无投资为停滞。",
                           "Project flag: green when completed ÷ expected ≥ {green}, amber when ≥ {amber}, else"

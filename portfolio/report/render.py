@@ -123,7 +123,8 @@ def _gap_lines(data: ReportData, w: Words) -> list[str]:
 def _violation_text(data: ReportData, w: Words) -> str:
     """The responsibility issues counted by rule, e.g. ``未落实包保 3 个``."""
     unit = " 个" if w.lang == "zh" else ""
-    return "；".join(f"{w('report.rule.' + k)} {v}{unit}" for k, v in data.check["violation_counts"].items())
+    words = data.check["rule_words"]  # the 包保 rules in force fill the rule names
+    return "；".join(f"{w('report.rule.' + k, **words)} {v}{unit}" for k, v in data.check["violation_counts"].items())
 
 
 def _change_line(data: ReportData, w: Words) -> str:

@@ -78,7 +78,7 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
         "open_problem_months": h("problem_months"),
     })
     violations = _yi_cols(data.violations.with_columns(
-        pl.col("rule").replace_strict({k: w(f"report.rule.{k}") for k in
+        pl.col("rule").replace_strict({k: w(f"report.rule.{k}", **data.check["rule_words"]) for k in
                                        ("no_owner", "below_min_level", "major_below_level")}, default=None)
         .alias("rule")), {
         "rule": h("rule"), "project_id": w("col.project_id"), "name": h("project"), "unit_name": h("unit"),

@@ -19,7 +19,13 @@ import polars as pl
 from .. import store
 from .checks import checks_of
 from .forecast import Ranked, drivers_of, forecast_summary, ranked_of
-from .responsibility import responsibility_counts_of, rule_labels, rule_sentence, violations_of
+from .responsibility import (
+    responsibility_counts_of,
+    rule_labels,
+    rule_sentence,
+    rule_words,
+    violations_of,
+)
 from .settings import Settings, city_targets, default_as_of, group_targets, month_index, settings
 from .status import lagging_of, project_frame
 from .tiers import tiers_of
@@ -103,6 +109,7 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         "responsibility": records(responsibility_counts_of(projects, cfg=cfg)),
         "violation_counts": {r: int(n) for r, n in violations.group_by("rule", maintain_order=True).len().iter_rows()},
         "violation_labels": rule_labels(cfg),
+        "rule_words": rule_words(cfg),
         "violations": records(violations.head(limit if violations_limit is None else violations_limit)),
         "by_unit": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="unit",
                                      group_targets=goals)),

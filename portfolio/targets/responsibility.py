@@ -29,6 +29,23 @@ def rule_labels(cfg: rules.Rules) -> dict[str, str]:
     }
 
 
+def rule_words(cfg: rules.Rules) -> dict[str, str]:
+    """The values the catalogue's 包保 texts are filled with (``{amount}万元``, ``{level}`` …),
+    in both languages: the rules in force, never figures written into a text."""
+    from ..i18n import enum_label
+
+    return {
+        "amount": f"{cfg.min_level_from_wan:g}", "amount_m": f"{cfg.min_level_from_wan / 100:g}",
+        "level": cfg.min_level, "level_en": enum_label(cfg.min_level, "en"),
+        "major": cfg.major_min_level, "major_en": enum_label(cfg.major_min_level, "en"),
+    }
+
+
+def responsibility_words(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """:func:`rule_words` of the rules in force (for the pages)."""
+    return rule_words(settings(con))
+
+
 def rule_sentence(cfg: rules.Rules) -> str:
     """The 包保 rules in one sentence, from the rules in force."""
     return (f"每个项目须有包保领导和包保层级；总投资{cfg.min_level_from_wan:g}万元以上由{cfg.min_level}或以上包保；"
