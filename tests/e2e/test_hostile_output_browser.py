@@ -53,9 +53,17 @@ def _no_markup_made(page: Any) -> None:
     assert main.locator(".katex").count() == 0
 
 
+def _wait_for_text(page: Any, text: str) -> None:
+    """Wait until the main area shows ``text`` (a loaded machine draws a long page in bursts)."""
+    page.wait_for_function(
+        "t => (document.querySelector('[data-testid=\"stMain\"]')?.innerText || '').includes(t)",
+        arg=text, timeout=120_000)
+
+
 def test_a_projects_name_is_drawn_exactly_as_stored(page: Any, marked_url: str) -> None:
     page.goto(f"{marked_url}/projects", timeout=90_000)
     wait_idle(page)
+    _wait_for_text(page, MARKUP + "CC2016-0001")
     assert page.locator('[data-testid="stException"]').count() == 0
     heading = page.locator('[data-testid="stHeading"] h3').first.inner_text().strip()
     assert heading == MARKUP + "CC2016-0001"
@@ -65,6 +73,7 @@ def test_a_projects_name_is_drawn_exactly_as_stored(page: Any, marked_url: str) 
 def test_the_overviews_lists_draw_names_and_problems_as_stored(page: Any, marked_url: str) -> None:
     page.goto(marked_url, timeout=90_000)
     wait_idle(page)
+    _wait_for_text(page, MARKUP)
     assert page.locator('[data-testid="stException"]').count() == 0
     assert MARKUP in page.locator('[data-testid="stMain"]').inner_text()
     _no_markup_made(page)
