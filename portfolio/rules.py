@@ -1,7 +1,7 @@
 """The rules in force: one runtime home (the database), edited in ``data/targets.toml``.
 
-Every reader takes the thresholds, tier bands, seasonal profile, forecast parameters and 包保
-rules from the database: the SQL views and macros read the ``meta`` keys ``rule.*`` and the
+Every reader takes the thresholds, tier bands, seasonal profile, forecast parameters, 包保 rules
+and the chain rules (``[rules]`` of ``data/chains.toml``) from the database: the SQL views and macros read the ``meta`` keys ``rule.*`` and the
 ``tiers`` and ``seasonal_profile`` tables, and the library reads the same rows
 (:func:`stored`). ``targets.toml`` stays the file people edit; ``portfolio init`` applies it
 (:func:`apply`), recording every changed value in the audit log (a batch of kind ``init`` from
@@ -368,7 +368,8 @@ def pending_message(con: duckdb.DuckDBPyConnection, folder: Path | None = None, 
     if not changes:
         return None
     shown = "；".join(c.sentence() for c in changes[:limit]) + ("……" if len(changes) > limit else "")
-    return (f"targets.toml 与数据库中生效的规则不同（{len(changes)} 项：{shown}）；"
+    files = "targets.toml" + ("、chains.toml" if any(c.key.startswith("chains.toml") for c in changes) else "")
+    return (f"{files} 与数据库中生效的规则不同（{len(changes)} 项：{shown}）；"
             "现仍按数据库中的规则计算，运行 `portfolio init` 应用并记入修改日志"
             "（targets.toml differs from the rules in force; run `portfolio init` to apply）。")
 
