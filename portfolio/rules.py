@@ -257,17 +257,12 @@ def in_force(con: duckdb.DuckDBPyConnection) -> Rules:
 
 
 def _write(con: duckdb.DuckDBPyConnection, rules: Rules) -> None:
+    from . import store  # the store builds databases with these rules: imported late, no cycle
+
     for key, value in meta_values(rules).items():
-        con.execute("insert into meta values (?, ?) on conflict (key) do update set value = excluded.value",
-                    [key, value])
+        store.set_meta(con, key, value)
     for table, frame in rule_tables(rules).items():
-        con.execute(f"delete from {table}")
-        con.register("_rule_rows", frame)
-        try:
-            cols = ", ".join(frame.columns)
-            con.execute(f"insert into {table} ({cols}) select {cols} from _rule_rows")
-        finally:
-            con.unregister("_rule_rows")
+        store.replace_table(con, table, frame)
 
 
 # --------------------------------------------------------------------------------------------

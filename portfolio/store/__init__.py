@@ -26,7 +26,14 @@ One module per concern:
 """
 
 from .audit import BATCH_COUNTS, audit, audit_frame, json_default, new_batch, record_batch, to_json
-from .build import InitResult, build_database, database_state, init_db, load_reference
+from .build import (
+    InitResult,
+    build_database,
+    database_state,
+    init_db,
+    load_reference,
+    replace_table,
+)
 from .connection import (
     LOCK_TIMEOUT_S,
     check_schema,
@@ -67,5 +74,5 @@ __all__ = [
     "audit_frame", "build_database", "bump_revision", "check_schema", "connect", "create_schema",
     "database_state", "fetch", "get_meta", "init_db", "inspect_file", "is_sample", "json_default",
     "load_reference", "new_batch", "open_connection", "progress_months", "record_batch",
-    "resolve_db", "revision", "set_meta", "to_json", "transaction", "upgrade_schema", "wal_path",
+    "replace_table", "resolve_db", "revision", "set_meta", "to_json", "transaction", "upgrade_schema", "wal_path",
 ]

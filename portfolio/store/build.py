@@ -25,6 +25,17 @@ from .meta import bump_revision, set_meta
 from .schema import create_schema
 
 
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> None:
+    """Replace every row of a reference table with ``frame`` (call inside a transaction)."""
+    con.execute(f"delete from {table}")
+    con.register("_replacement_rows", frame)
+    try:
+        cols = ", ".join(frame.columns)
+        con.execute(f"insert into {table} ({cols}) select {cols} from _replacement_rows")
+    finally:
+        con.unregister("_replacement_rows")
+
+
 def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> None:
     """Replace units, chains, nodes, edges and targets with the reference configuration."""
     pairs: list[tuple[str, pl.DataFrame]] = [
@@ -35,13 +46,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> Non
         ("targets", ref.targets),
     ]
     for table, frame in pairs:
-        con.execute(f"delete from {table}")
-        con.register("_ref", frame)
-        try:
-            cols = ", ".join(frame.columns)
-            con.execute(f"insert into {table} ({cols}) select {cols} from _ref")
-        finally:
-            con.unregister("_ref")
+        replace_table(con, table, frame)
     set_meta(con, "plan_year", str(ref.settings.get("plan_year", 2016)))
 
 
