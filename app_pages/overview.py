@@ -52,6 +52,10 @@ for m in report["metrics"]:
         head.markdown(f"#### {ui.t('metric.' + m['metric'])}")
         head.caption(ui.t("ov.target_line", target=yi(m["target_wan"]), growth=f"{m['growth_pct']:g}%"))
         badge.badge(ui.t(f"status.{m['status']}"), color=STATUS_COLORS.get(m["status"], "gray"))
+        # why the badge says what it says (the forecast rule comes first), in the current language
+        reason = m["status_reason_en"] if ui.lang() == "en" else m["status_reason"]
+        if reason:
+            head.caption(ui.t("ov.status_reason", status=ui.t(f"status.{m['status']}"), reason=ui.plain(reason)))
         a, b, c, d = st.columns(4)
         a.metric(ui.t("ov.coverage"), yi(m["planned_wan"]),
                  delta=yi(float(m["planned_wan"]) - float(m["target_wan"]), sign=True),

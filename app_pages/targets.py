@@ -107,6 +107,7 @@ view = checks.select(
     yi("forecast_high_wan").alias(ui.t("tg.col.high_yi")),
     pct("probability_meet_target").alias(ui.t("tg.col.probability_pct")),
     labelled("status", STATUS).alias(ui.t("tg.col.status")),
+    pl.col("status_reason_en" if ui.lang() == "en" else "status_reason").alias(ui.t("tg.col.status_reason")),
 )
 workbook = view.drop(ui.t("tg.col.coverage_pct")).rename(
     {"_coverage": ui.t("tg.col.coverage_pct"), "_basis": ui.t("tg.col.target_basis")})

@@ -101,3 +101,14 @@ def test_a_bad_month_is_one_sentence_and_exit_2(sample_db: Path) -> None:
     assert result.exit_code == 2
     assert re.search(r"YYYY-MM", result.output)
     assert "Traceback" not in result.output
+
+
+def test_check_prints_each_status_with_its_reason(sample_db_template: Path) -> None:
+    payload = json.loads(runner.invoke(app, ["check", "--json", "--db", str(sample_db_template)]).output)
+    result = runner.invoke(app, ["check", "--db", str(sample_db_template)], env={"COLUMNS": "400"})
+    assert result.exit_code == 1  # a metric is off track
+    shown = {"on_track": "正常", "at_risk": "有风险", "off_track": "滞后"}
+    for m in payload["metrics"]:
+        assert f"{m['label']}：{shown[m['status']]}——{m['status_reason']}。" in result.output
+    # 技术改造投资 is 滞后 because its forecast upper bound is below 1,410亿, whatever its ratio
+    assert re.search(r"技术改造投资：滞后——年末预测上限 1,3\d\d\.\d\d 亿元低于目标 1,410\.00 亿元", result.output)

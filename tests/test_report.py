@@ -125,6 +125,10 @@ def test_the_target_figures_in_the_html_equal_the_check_report(built: dict[str, 
         for key in ("coverage", "ytd_ratio", "linear_ratio", "probability_meet_target"):
             assert cells(html, f"{m['metric']}.{key}")[-1] == pct(m[key]), (m["metric"], key)
         assert f"{yi(m['forecast_low_wan'])}–{yi(m['forecast_high_wan'])}" in html
+        # the cover card and the targets table say why the status is what it is
+        assert cells(html, f"{m['metric']}.status_reason") == [m["status_reason"]]
+        assert html.count(m["status_reason"]) >= 3, m["metric"]  # card, targets table, highlights
+    assert "低于目标 1,410.00 亿元，判为滞后" in html
 
 
 def test_tiers_units_lagging_and_responsibility_in_the_html_equal_the_check_report(
@@ -198,6 +202,7 @@ def test_the_xlsx_has_one_sheet_per_table_with_units_in_the_headers(built: dict[
     rows = sheet_rows(built["xlsx"], "目标")
     for row, m in zip(rows, check["metrics"], strict=True):
         assert row["指标"] == m["label"]
+        assert row["状态说明"] == m["status_reason"]
         for header, key in (("年度目标（亿元）", "target_wan"), ("累计完成（亿元）", "completed_wan"),
                             ("季节预期（亿元）", "expected_wan"), ("年末预测（亿元）", "forecast_wan"),
                             ("预测下限（亿元）", "forecast_low_wan"), ("预测上限（亿元）", "forecast_high_wan")):
@@ -225,11 +230,16 @@ def test_the_markdown_summary_carries_the_targets_top_lagging_and_top_gaps(
     md, check, gaps = built["md"], reference["check"], reference["gaps"]
     assert md.startswith("# 工业投资与产业链缺口分析月报（2016年9月）〔示例数据〕")
     for m in check["metrics"]:
-        found = re.search(rf"- {m['label']}：累计完成 ([\d,.]+) 亿元，为季节预期的 ([\d.]+%)（(\S+?)）；"
-                          rf"年末预测 ([\d,.]+) 亿元（区间 ([\d,.]+)–([\d,.]+)）", md)
+        found = re.search(rf"- {m['label']}：累计完成 ([\d,.]+) 亿元，为季节预期的 ([\d.]+%)；"
+                          rf"年末预测 ([\d,.]+) 亿元（区间 ([\d,.]+)–([\d,.]+)），目标 [\d,.]+ 亿元。(\S+?)：(.+)。$",
+                          md, re.MULTILINE)
         assert found, m["label"]
-        assert found.groups() == (yi(m["completed_wan"]), pct(m["ytd_ratio"]), t(f"status.{m['status']}"),
-                                  yi(m["forecast_wan"]), yi(m["forecast_low_wan"]), yi(m["forecast_high_wan"]))
+        # the status is followed by its reason, built by the library
+        assert found.groups() == (yi(m["completed_wan"]), pct(m["ytd_ratio"]), yi(m["forecast_wan"]),
+                                  yi(m["forecast_low_wan"]), yi(m["forecast_high_wan"]), t(f"status.{m['status']}"),
+                                  m["status_reason"])
+    tech = next(m for m in check["metrics"] if m["metric"] == "tech_upgrade_investment")
+    assert "滞后：年末预测上限 1,3" in md and "低于目标 1,410.00 亿元，判为滞后" in md and tech["status"] == "off_track"
     for i, r in enumerate(check["lagging_projects"][:5], start=1):
         assert f"{i}. {r['name']}（{r['unit_name']}）：应完成 {r['expected_wan']:,.0f} 万元" in md
     top = sorted((g for g in gaps["gaps"] if g["open"]), key=lambda g: (-g["score"], g["node_id"]))[:5]
@@ -311,6 +321,9 @@ def test_the_english_report_resolves_every_label(sample_db_template: Path) -> No
     assert "Monthly industrial investment and chain-gap report" in html and "September 2016" in html
     assert "report." not in re.sub(r"portfolio-report-\S+", "", html)
     assert "Industrial investment: cumulative completion" in html
+    for m in data.check["metrics"]:
+        assert m["status_reason_en"] in html
+    assert "below the target 1,410.00" in html
 
 
 HOLD_SCRIPT = textwrap.dedent(

@@ -27,6 +27,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "tg.col.performance_pct": ("完成率（%）", "Performance (%)"),
     "tg.col.probability_pct": ("达标概率（%）", "Chance to meet target (%)"),
     "tg.col.status": ("状态", "Status"),
+    "tg.col.status_reason": ("状态说明", "Why"),
     "tg.col.flag": ("预警", "Flag"),
     "tg.col.idle_months": ("未投资月数", "Months without investment"),
     "tg.col.lagging": ("滞后项目", "Lagging"),
@@ -67,6 +68,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "ov.forecast_delta": ("较目标", "vs target"),
     "ov.forecast_range": ("预测区间 {low} – {high}", "forecast range {low} – {high}"),
     "ov.probability": ("达标概率", "Chance to meet target"),
+    "ov.status_reason": ("{status}：{reason}", "{status}: {reason}"),
     "ov.forecast_help": ("已完成 + 剩余计划 × 按已有进度收缩后的完成节奏；区间为蒙特卡洛 {low}–{high} 分位数。",
                          "Completed + remaining plan × pace shrunk towards the record so far; "
                          "the range is the Monte Carlo {low}–{high} band."),

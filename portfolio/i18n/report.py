@@ -29,10 +29,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.sec.changes": ("十一、与上月相比", "11. Since last month"),
     "report.sec.notes": ("附：口径说明", "Notes: definitions"),
     # highlights
-    "report.hl.metric": ("{label}：累计完成 {done} 亿元，为季节预期的 {ratio}（{status}）；年末预测 {forecast} 亿元"
-                         "（区间 {low}–{high}），目标 {target} 亿元。",
-                         "{label}: {done} completed (100 m yuan), {ratio} of the seasonal expectation ({status});"
-                         " year-end forecast {forecast} (range {low}–{high}) against a target of {target}."),
+    "report.hl.metric": ("{label}：累计完成 {done} 亿元，为季节预期的 {ratio}；年末预测 {forecast} 亿元"
+                         "（区间 {low}–{high}），目标 {target} 亿元。{status}：{reason}。",
+                         "{label}: {done} completed (100 m yuan), {ratio} of the seasonal expectation;"
+                         " year-end forecast {forecast} (range {low}–{high}) against a target of {target}."
+                         " {status}: {reason}."),
     "report.hl.lagging": ("滞后项目 {n} 个（其中停滞 {stalled} 个）；有未解决问题的项目 {problems} 个。",
                           "{n} lagging projects ({stalled} stalled); {problems} projects with open problems."),
     "report.hl.gaps": ("产业链缺口 {total} 个（补链 {fill}、增链 {extend}、丰链 {enrich}），其中 {open} 个暂无在库项目，为招商目标。",
@@ -61,6 +62,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.targets.probability": ("达标概率", "Probability of meeting the target"),
     "report.targets.growth": ("预测增速", "Implied growth"),
     "report.targets.status": ("状态", "Status"),
+    "report.targets.status_reason": ("状态说明", "Why"),
     "report.targets.gap_close": ("{label}：预测缺口 {gap} 亿元；加速排名前 {n} 个项目可补足。",
                                  "{label}: forecast shortfall {gap}; accelerating the top {n} projects closes it."),
     "report.targets.gap_open": ("{label}：预测缺口 {gap} 亿元；全部项目加速最多可补 {potential} 亿元，仍不足。",
@@ -92,6 +94,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.col.node": ("环节", "Segment"),
     "report.col.tier": ("档次", "Tier"),
     "report.col.status": ("状态", "Status"),
+    "report.col.status_reason": ("状态说明", "Why"),
     "report.col.leader": ("包保领导", "Leader"),
     "report.col.level": ("包保层级", "Level"),
     "report.col.projects": ("项目数", "Projects"),

@@ -19,7 +19,7 @@ TARGET_ROWS = [
     ("linear_expected_wan", "yi", "linear"), ("linear_ratio", "pct", "linear_ratio"),
     ("forecast_wan", "yi", "forecast"), ("_range", "range", "range"),
     ("probability_meet_target", "pct", "probability"), ("implied_growth_pct", "growth", "growth"),
-    ("status", "status", "status"),
+    ("status", "status", "status"), ("status_reason", "reason", "status_reason"),
 ]
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
                "October", "November", "December")
@@ -77,6 +77,11 @@ class Words:
     def status(self, value: str | None) -> str:
         return "—" if value is None else self(f"status.{value}")
 
+    def reason(self, row: dict[str, Any]) -> str:
+        """Why a check has its status (built by the library), in this language."""
+        value = row.get("status_reason_en" if self.lang == "en" else "status_reason")
+        return "—" if value is None else str(value)
+
     def flag(self, value: str | None) -> str:
         return "—" if value is None else self(f"flag.{value}")
 
@@ -95,11 +100,13 @@ class Words:
         return (ids[0] + more) if ids else "—"
 
 
-def _metric_lines(data: ReportData, w: Words) -> list[str]:
+def _metric_lines(data: ReportData, w: Words, *, markdown: bool = False) -> list[str]:
+    """One sentence per metric, ending with its status and the reason for it."""
     return [
         w("report.hl.metric", label=w.metric(m), done=fmt_yi(m["completed_wan"]), ratio=fmt_pct(m["ytd_ratio"]),
           status=w.status(m["status"]), forecast=fmt_yi(m["forecast_wan"]), low=fmt_yi(m["forecast_low_wan"]),
-          high=fmt_yi(m["forecast_high_wan"]), target=fmt_yi(m["target_wan"]))
+          high=fmt_yi(m["forecast_high_wan"]), target=fmt_yi(m["target_wan"]),
+          reason=_md(w.reason(m)) if markdown else w.reason(m))
         for m in data.check["metrics"]
     ]
 
@@ -322,7 +329,7 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
     env.filters.update(yi=fmt_yi, wan=fmt_wan, pct=fmt_pct, num=fmt_num, signed=_signed,
                        growth=lambda v: "—" if v is None else f"{v:.1f}%",
                        score=lambda v: "—" if v is None else f"{v:.3f}",
-                       status=w.status, flag=w.flag, kind_text=w.kind, ids=w.ids)
+                       status=w.status, reason=w.reason, flag=w.flag, kind_text=w.kind, ids=w.ids)
     svgs = _charts(data, lang)
     drivers = [
         (m["metric"], w.metric(m),
@@ -382,7 +389,7 @@ def render_markdown(data: ReportData, lang: str = "zh") -> str:
     stem = FILE_STEM.format(month=data.month)
     text = _env(html=False).get_template("report.md").render(
         **_base_context(data, w),
-        metric_lines=_metric_lines(data, w), gap_lines=_gap_lines(data, w), lagging_lines=lagging,
+        metric_lines=_metric_lines(data, w, markdown=True), gap_lines=_gap_lines(data, w), lagging_lines=lagging,
         gap_items=gap_items, change_line=_change_line(data, w), first_report=data.previous is None,
         fact_lines=[f"{w('report.changes.' + k)}：{v}" if lang == "zh" else f"{w('report.changes.' + k)}: {v}"
                     for k, v in _facts(data)],

@@ -30,11 +30,12 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
     def frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
         return pl.DataFrame(rows, infer_schema_length=None)
 
+    reason = "status_reason_en" if lang == "en" else "status_reason"  # why each check has its status
     metrics = frame(data.check["metrics"]).with_columns(
         pl.col("status").replace_strict({k: w.status(k) for k in ("on_track", "at_risk", "off_track")},
                                         default=None).alias("status"))
     targets_sheet = _yi_cols(metrics, {
-        "label": h("metric"), "status": h("status"), "target_wan": h("report.targets.target"),
+        "label": h("metric"), "status": h("status"), reason: h("status_reason"), "target_wan": h("report.targets.target"),
         "planned_wan": h("report.targets.planned"), "coverage": h("report.targets.coverage"),
         "completed_wan": h("report.targets.completed"), "expected_wan": h("report.targets.expected"),
         "ytd_ratio": h("report.targets.ytd_ratio"), "linear_expected_wan": h("report.targets.linear"),
@@ -65,6 +66,7 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
             "label": h("metric"), key: h(by), "projects": h("projects"), "planned_wan": h("plan_yi"),
             "target_wan": h("target_yi"), "completed_wan": h("completed_yi"), "expected_wan": h("expected_yi"),
             "ytd_ratio": h("ytd_ratio"), "forecast_wan": h("forecast_yi"), "status": h("status"),
+            reason: h("status_reason"),
             "lagging": h("lagging"), "open_problems": h("open_problems"), "target_basis": w("report.col.target_basis"),
         })
     lagging = data.lagging.with_columns(

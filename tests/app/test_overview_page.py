@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app_pages import ui
 from portfolio import i18n, store, targets
 from tests.app.conftest import no_exception, page_text
 
@@ -51,6 +52,13 @@ def test_overview_shows_pipeline_targets_and_forecast_as_the_library_computes_th
     assert {yi(m["target_wan"]) for m in expected["metrics"]} == {"2,352.0", "1,410.0"}
     assert i18n.t("ov.lagging", lang, n=expected["lagging_count"]) in text
     assert i18n.t("ov.problems", lang, n=expected["open_problem_count"]) in text
+    # each card explains its status badge; 技术改造投资 is 滞后 because its forecast upper bound is below 1,410亿
+    tech = next(m for m in expected["metrics"] if m["metric"] == "tech_upgrade_investment")
+    assert (tech["status"], tech["status_basis"]) == ("off_track", "forecast_below_target")
+    for m in expected["metrics"]:
+        reason = ui.plain(m["status_reason_en"] if lang == "en" else m["status_reason"])
+        assert i18n.t("ov.status_reason", lang, status=i18n.t(f"status.{m['status']}", lang), reason=reason) in text
+    assert "低于目标 1,410.00 亿元" in tech["status_reason"] and "below the target 1,410.00" in tech["status_reason_en"]
 
 
 def test_overview_month_picker_recomputes_the_figures(open_page: Callable[..., AppTest], app_db: Path) -> None:

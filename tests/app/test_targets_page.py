@@ -46,6 +46,11 @@ def test_targets_page_checks_agree_with_the_library(open_page: Callable[..., App
         assert shown == pytest.approx(tuple(round(float(v) / 10_000, 2) for v in checks[column]), abs=0.006)
     assert rows[i18n.t("tg.col.projects", lang)] == tuple(str(n) for n in checks["projects"])
     assert i18n.t("tg.basis", lang, basis=i18n.t("tg.basis.city", lang)) in page_text(at)
+    # the status comes with its reason: 技术改造投资 is 滞后 because its forecast upper bound is below 1,410亿
+    reasons = rows[i18n.t("tg.col.status_reason", lang)]
+    assert reasons == tuple(checks["status_reason_en" if lang == "en" else "status_reason"])
+    assert rows[i18n.t("tg.col.status", lang)][1] == i18n.t("status.off_track", lang)
+    assert ("低于目标 1,410.00 亿元" if lang == "zh" else "below the target 1,410.00") in reasons[1]
 
 
 def test_targets_page_scope_by_unit_lists_every_unit_with_its_allocated_target(
