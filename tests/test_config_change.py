@@ -163,7 +163,7 @@ def test_an_edited_tier_bound_and_threshold_show_the_same_new_figures_everywhere
     paths = report.build_report(db, out_dir=setup["tmp"] / "reports", formats=["md", "xlsx"])
     md = next(p for p in paths if p.suffix == ".md").read_text(encoding="utf-8")
     line = next(x for x in md.splitlines() if x.startswith("- 工业投资："))
-    assert f"（{i18n.t('status.on_track', 'zh')}）" in line
+    assert f"{i18n.t('status.on_track', 'zh')}：" in line  # the status, then its reason
     wb = openpyxl.load_workbook(next(p for p in paths if p.suffix == ".xlsx"))
     sheet = [r for r in wb["档次"].iter_rows(values_only=True)][1:]
     assert [(r[0], r[1]) for r in sheet] == [(t["tier"], t["count"]) for t in after["tiers"]]
