@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,12 +56,18 @@ def _upload(page: Any, proc: subprocess.Popen[bytes], path: Path, expect: str) -
     Fails as soon as the server process is gone (the old code's abort), else waits generously.
     """
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(path))
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     alert = page.locator('[data-testid="stAlert"]').filter(has_text=expect)
-    deadline = time.monotonic() + 180
-    while alert.count() == 0:
+    for _ in range(150):  # a hang guard only: each try waits up to 2 s for the message
         assert proc.poll() is None, f"the server died reading {path.name} (exit {proc.returncode})"
-        assert time.monotonic() < deadline, f"no error shown for {path.name}"
-        page.wait_for_timeout(300)
+        try:
+            alert.first.wait_for(timeout=2_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    else:
+        pytest.fail(f"no error shown for {path.name}")
     wait_idle(page)
     return str(alert.first.inner_text())
 
