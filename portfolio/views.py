@@ -31,7 +31,7 @@ import duckdb
 
 from . import monthly, rules
 from .chains import sql as chain_sql
-from .targets import checks, engine, rollups, status, tiers
+from .targets import checks, engine, official, rollups, status, tiers
 from .targets.settings import METRICS, NO_OWNER
 
 
@@ -152,12 +152,14 @@ PROJECT_STATUS = View(
         "expected_share": "截至月份应完成年度计划的比例（季节性曲线在施工月份内重新归一）",
         "expected_wan": "截至月份应完成投资（万元）= 年度计划 × 应完成比例",
         "completed_wan": "计划年度内截至月份累计完成投资（万元）",
+        "completed_prev_wan": "上年同期（上年1月至同月）完成投资（万元）",
+        "cumulative_wan": "开累完成（万元）：开工以来截至月份的累计完成投资（跨年度）",
         "behind_wan": "落后额（万元）= 应完成 − 已完成（负数为超前）",
         "performance": "完成率 = 已完成 / 应完成（应完成为0时为空）",
         "flag": "标识：green 绿 / amber 黄 / red 红（阈值见 v_rules）",
         "last_invest_month": "最近一次有投资的月份", "last_report_month": "最近一次上报进度的月份",
         "months_reported": "计划年度内截至月份上报进度的月数",
-        "idle_months": "连续无投资的月数（施工期内）",
+        "idle_months": "连续无投资的月数（施工期内，跨年度连续计算：11月至次年1月无投资为3个月）",
         "stalled": "是否停滞（连续无投资月数达到阈值且有年度计划、未竣工）",
         "open_problems": "未解决的问题（最近一次上报仍存在的问题）",
         "open_problem_level": "未解决问题提交协调的层级", "open_problem_since": "问题连续存在的起始月份",
@@ -229,6 +231,8 @@ TARGET_PROGRESS = View(
                         "ratio_on_track、ratio_at_risk、ratio_off_track 按季节完成率 / forecast_meets_target 预测下限已达目标",
         "status_reason": "状态的理由（一句话，含用到的数字与阈值）",
         "status_reason_en": "状态的理由（英文）",
+        "library_prev_wan": "项目库上年同期累计完成（万元）",
+        "library_yoy_pct": "项目库口径同比增长（%）",
     },
 )
 
@@ -308,11 +312,31 @@ MONTHLY_PROGRESS = View(
     },
 )
 
+OFFICIAL_VS_LIBRARY = View(
+    "v_official_vs_library",
+    official.OFFICIAL_VS_LIBRARY,
+    "统计口径与项目库口径：每月统计局本年累计、同比，与项目库累计完成、上年同期与差额（工业投资、技术改造投资；"
+    "差额为1000万元以下项目与库外投资）",
+    {
+        "month": "月份（当月1日）", "year": "年度", "month_no": "月序（1–12）",
+        "metric": "指标：industrial_investment / tech_upgrade_investment",
+        "official_cumulative_wan": "统计局本年累计（万元）", "official_yoy_pct": "统计局公布的同比增长（%）",
+        "official_prev_wan": "统计局上年同期累计（万元）",
+        "yoy_pct": "同比增长（%）=（本年累计 / 上年同期 − 1）× 100",
+        "library_cumulative_wan": "项目库本年累计完成（万元；计划年度内为该年度的项目）",
+        "library_prev_wan": "项目库上年同期累计完成（万元）",
+        "library_yoy_pct": "项目库口径同比（%）",
+        "difference_wan": "差额（万元）= 统计口径 − 项目库口径",
+        "library_share": "项目库口径占统计口径的比例",
+    },
+)
+
 #: Every view, in creation order (later views read earlier ones).
 VIEWS: tuple[View, ...] = (RULES, PLAN_CONTEXT, PROJECT_STATUS, TARGET_PROGRESS, LEADER_LOAD, UNIT_PROGRESS,
-                           TIERS, CHAIN_COVERAGE, MONTHLY_PROGRESS)
+                           TIERS, CHAIN_COVERAGE, MONTHLY_PROGRESS, OFFICIAL_VS_LIBRARY)
 #: Table macros the views and the library read (created before the views).
-TABLE_MACROS: tuple[tuple[str, str, str], ...] = (*status.TABLE_MACROS, *monthly.TABLE_MACROS)
+TABLE_MACROS: tuple[tuple[str, str, str], ...] = (*status.TABLE_MACROS, *monthly.TABLE_MACROS,
+                                                   *official.TABLE_MACROS)
 
 
 def _quote(text: str) -> str:

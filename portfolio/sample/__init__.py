@@ -137,4 +137,9 @@ def load_sample(
         finally:
             con.unregister("_sample_rows")
         counts[table] = frame.height
+    say("写入分年度计划…")
+    from ..store.meta import sync_plans
+
+    sync_plans(con)
+    counts["plans"] = counts["projects"]
     return counts

@@ -37,17 +37,33 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, ref: config.Reference) -> None:
-    """Replace units, chains, nodes, edges and targets with the reference configuration."""
+    """Replace units, chains, nodes and edges with the reference configuration, and its targets.
+
+    Targets are replaced only for the years the file holds that are still open: a year opened
+    later (``portfolio year open``) lives in the database alone, and a closed year never
+    changes. A database without plan years gets the file's ``plan_year`` as its first one."""
     pairs: list[tuple[str, pl.DataFrame]] = [
         ("units", ref.units),
         ("chains", ref.chains),
         ("chain_nodes", ref.chain_nodes),
         ("chain_edges", ref.chain_edges),
-        ("targets", ref.targets),
     ]
     for table, frame in pairs:
         replace_table(con, table, frame)
-    set_meta(con, "plan_year", str(ref.settings.get("plan_year", 2016)))
+    closed = [r[0] for r in con.execute("select year from plan_years where closed_at is not null").fetchall()]
+    targets = ref.targets.filter(~pl.col("year").is_in(closed))
+    con.execute("delete from targets where year in (select unnest(?::integer[]))",
+                [targets["year"].unique().to_list()])
+    con.register("_replacement_rows", targets)
+    try:
+        cols = ", ".join(targets.columns)
+        con.execute(f"insert into targets ({cols}) select {cols} from _replacement_rows")
+    finally:
+        con.unregister("_replacement_rows")
+    if not con.execute("select count(*) from plan_years").fetchall()[0][0]:
+        first = int(ref.settings.get("plan_year", 2016))
+        con.execute("insert into plan_years (year, opened_by) values (?, 'init')", [first])
+        set_meta(con, "plan_year", str(first))
 
 
 @dataclass(frozen=True)

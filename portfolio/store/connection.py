@@ -33,7 +33,7 @@ from .errors import (
 )
 from .filecheck import checked_files, file_key, inspect_file, magic_after_all, resolve_db, wal_path
 from .meta import bump_revision, get_meta
-from .schema import SCHEMA_VERSION, create_schema
+from .schema import SCHEMA_VERSION, create_schema, migrate
 
 LOCK_TIMEOUT_S = 30.0
 
@@ -152,6 +152,7 @@ def upgrade_schema(con: duckdb.DuckDBPyConnection) -> bool:
         if found >= SCHEMA_VERSION:
             return False
         create_schema(con)
+        migrate(con, found)
         audit(con, actor="system", action="upgrade", table="meta", old={"schema_version": found},
               new={"schema_version": SCHEMA_VERSION}, source="upgrade")
         bump_revision(con)

@@ -22,10 +22,23 @@ def get_meta(con: duckdb.DuckDBPyConnection, key: str, default: str | None = Non
 
 
 def bump_revision(con: duckdb.DuckDBPyConnection) -> int:
-    """Increase the data revision; every write calls it inside its transaction."""
+    """Increase the data revision and keep the current year's plans in step with the projects.
+
+    Every write calls it inside its transaction."""
     rev = int(get_meta(con, "revision", "0") or 0) + 1
     set_meta(con, "revision", str(rev))
+    sync_plans(con)
     return rev
+
+
+def sync_plans(con: duckdb.DuckDBPyConnection) -> None:
+    """Bring the current plan year's ``plans`` rows in step with ``projects`` (``schema.SYNC_PLANS``)."""
+    from .schema import SYNC_PLANS  # schema imports this module
+
+    if get_meta(con, "plan_year") is None:
+        return
+    for stmt in con.extract_statements(SYNC_PLANS):
+        con.execute(stmt.query)
 
 
 def is_sample(con: duckdb.DuckDBPyConnection) -> bool:

@@ -19,7 +19,7 @@ from .meta import set_meta
 #: time it is opened (:func:`upgrade_schema`): SCHEMA runs again under the writer's lock, in one
 #: transaction, so every statement in it must be idempotent (``create ... if not exists``,
 #: ``alter table ... add column if not exists``). Bump it with every change to SCHEMA.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 _E = ", ".join
 
@@ -27,6 +27,32 @@ _E = ", ".join
 def _enum(values: Sequence[str]) -> str:
     return _E(f"'{v}'" for v in values)
 
+
+#: The statistics bureau's monthly series (``actuals.metric``).
+ACTUAL_METRICS = ("industrial_investment", "tech_upgrade_investment", "industrial_output")
+#: Project columns a closed plan year keeps as they stood when it was closed (``plans``).
+FROZEN_COLUMNS = ("name", "enterprise", "chain_id", "node_id", "unit_id", "nature", "status",
+                  "total_investment_wan", "leader", "leader_level", "is_major", "chain_role",
+                  "start_date", "end_date")
+
+#: Keeps ``plans`` of the current plan year in step with ``projects`` (run by every write, in its
+#: transaction, through ``bump_revision``): a new project joins the current year, a deleted one
+#: leaves it, and the year's plan reads ``projects.annual_plan_wan`` (an empty plan, NULL, stays
+#: empty while the project's plan is 0).
+SYNC_PLANS = """
+insert into plans (project_id, year, annual_plan_wan)
+select p.project_id, y.year, p.annual_plan_wan
+from projects p, (select value::integer as year from meta where key = 'plan_year') y
+where not exists (select 1 from plans pl where pl.project_id = p.project_id);
+update plans set annual_plan_wan = p.annual_plan_wan
+from projects p, (select value::integer as year from meta where key = 'plan_year') y
+where plans.project_id = p.project_id and plans.year = y.year and not plans.closed
+  and plans.annual_plan_wan is distinct from p.annual_plan_wan
+  and not (plans.annual_plan_wan is null and p.annual_plan_wan = 0);
+delete from plans
+where year = (select value::integer from meta where key = 'plan_year') and not closed
+  and not exists (select 1 from projects p where p.project_id = plans.project_id);
+"""
 
 #: The whole schema, one constant (Datasette habit). Money is DECIMAL(18,2) 万元.
 SCHEMA = f"""
@@ -167,6 +193,43 @@ create table if not exists seasonal_profile (
     share double not null check (share >= 0),
     cumulative_share double not null
 );
+create table if not exists plan_years (
+    year integer primary key check (year between 2000 and 2100),
+    opened_at timestamp not null default current_timestamp,
+    opened_by varchar not null default 'system',
+    closed_at timestamp,
+    closed_by varchar
+);
+create table if not exists plans (
+    project_id varchar not null,
+    year integer not null check (year between 2000 and 2100),
+    annual_plan_wan decimal(18,2) check (annual_plan_wan is null or annual_plan_wan >= 0),
+    closed boolean not null default false,
+    name varchar,
+    enterprise varchar,
+    chain_id varchar,
+    node_id varchar,
+    unit_id varchar,
+    nature varchar,
+    status varchar,
+    total_investment_wan decimal(18,2),
+    leader varchar,
+    leader_level varchar,
+    is_major boolean,
+    chain_role varchar,
+    start_date date,
+    end_date date,
+    primary key (project_id, year)
+);
+create table if not exists actuals (
+    month date not null check (month = date_trunc('month', month)),
+    metric varchar not null check (metric in ({_enum(ACTUAL_METRICS)})),
+    cumulative_wan decimal(18,2) not null check (cumulative_wan >= 0),
+    yoy_pct decimal(7,2),
+    updated_at timestamp not null default current_timestamp,
+    updated_by varchar not null default 'system',
+    primary key (month, metric)
+);
 create table if not exists tiers (
     tier varchar primary key,
     tier_en varchar,
@@ -238,6 +301,24 @@ COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
     "seasonal_profile": ("季节性进度曲线：各月完成投资占全年的比例（假设，来自 targets.toml，视图用）", {
         "month_no": "月份（1–12）", "share": "当月占全年比例",
         "cumulative_share": "截至当月末的累计比例"}),
+    "plan_years": ("计划年度：每年1月由 portfolio year open 开启新年度，上一年度随之结转（只读）", {
+        "year": "年度", "opened_at": "开启时间", "opened_by": "开启人",
+        "closed_at": "结转时间（开启下一年度时；为空即当前年度）", "closed_by": "结转人"}),
+    "plans": ("分年度计划：每个项目每个计划年度一行；projects.annual_plan_wan 即当前计划年度的计划", {
+        "project_id": "项目编号", "year": "计划年度",
+        "annual_plan_wan": "该年度计划投资（万元；结转入新年度而计划尚未导入时为空）",
+        "closed": "该年度是否已结转（结转时项目的属性记入本行以下各列，往年数字不再变化）",
+        "name": "结转时的项目名称", "enterprise": "结转时的建设单位", "chain_id": "结转时的产业链编号",
+        "node_id": "结转时的产业链环节编号", "unit_id": "结转时的责任单位编号", "nature": "结转时的建设性质",
+        "status": "结转时的项目状态", "total_investment_wan": "结转时的总投资（万元）",
+        "leader": "结转时的包保领导", "leader_level": "结转时的包保层级",
+        "is_major": "结转时是否重大产业化项目", "chain_role": "结转时的链上作用",
+        "start_date": "结转时的开工时间", "end_date": "结转时的竣工时间"}),
+    "actuals": ("统计局月度数据（统计口径）：本年累计与同比，与项目库口径对照", {
+        "month": "月份（当月1日）",
+        "metric": "指标：industrial_investment 工业投资 / tech_upgrade_investment 技术改造投资 / industrial_output 规上工业产值",
+        "cumulative_wan": "本年累计（万元，1月至当月）", "yoy_pct": "同比增长（%，统计局公布值，可为空）",
+        "updated_at": "最后修改时间", "updated_by": "最后修改人"}),
     "tiers": ("投资规模档次（按总投资，来自 targets.toml，视图用）", {
         "tier": "档次", "tier_en": "档次英文名", "min_wan": "下限（万元，含）",
         "plan_count": "原文计划项目数", "plan_cumulative_count": "原文计划累计项目数（本档及以上）"}),
@@ -256,6 +337,22 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     from .. import views  # views depend on the library's SQL; imported late to avoid a cycle
 
     views.create_views(con)
+
+
+def migrate(con: duckdb.DuckDBPyConnection, found: int) -> None:
+    """Move the data of a database of schema version ``found`` into the tables this version adds.
+
+    Version 5 adds plan years: the one plan year an older database held becomes its first
+    ``plan_years`` row and every project's ``annual_plan_wan`` its ``plans`` row of that year."""
+    if found < 5:
+        con.execute(
+            "insert into plan_years (year, opened_by)"
+            " select coalesce((select value::integer from meta where key = 'plan_year'), 2016), 'upgrade'"
+            " on conflict do nothing")
+        con.execute(
+            "insert into plans (project_id, year, annual_plan_wan)"
+            " select project_id, (select max(year) from plan_years), annual_plan_wan from projects"
+            " on conflict do nothing")
 
 
 def _sql_str(text: str) -> str:

@@ -29,7 +29,7 @@ from .settings import (
     group_cols,
     group_key_sql,
     group_targets,
-    settings,
+    settings_at,
 )
 from .status import project_frame
 
@@ -40,6 +40,7 @@ CHECK_COLS = [
     "linear_expected_wan", "linear_ratio", "plan_expected_wan", "plan_ytd_ratio", "growth_pct", "base_wan",
     "forecast_wan", "forecast_low_wan", "forecast_high_wan", "forecast_gap_wan", "probability_meet_target",
     "implied_growth_pct", "plan_implied_growth_pct", "status", "status_basis", "status_reason", "status_reason_en",
+    "library_prev_wan", "library_yoy_pct",
 ]
 
 
@@ -79,6 +80,7 @@ with {inputs}{"," if inputs else ""} m as (
            count(p.project_id)::bigint as projects,
            coalesce(sum(p.annual_plan_wan), 0)::decimal(38,2) as planned_wan,
            coalesce(sum(p.completed_wan), 0)::decimal(38,2) as completed_wan,
+           coalesce(sum(p.completed_prev_wan), 0)::decimal(38,2) as library_prev_wan,
            coalesce(sum(p.expected_wan), 0)::double as plan_expected_wan,
            coalesce(sum(p.forecast_wan), 0)::double as forecast_wan,
            coalesce(sum(p.forecast_wan - p.forecast_rest_wan), 0)::double as done_part,
@@ -141,13 +143,16 @@ select {extra}metric, label, {cols}target_basis, projects, target_wan, planned_w
        metric_status_reason(ytd_ratio, coverage, forecast_low_wan, forecast_high_wan, target_wan,
                             on_track, at_risk, coverage_at_risk) as status_reason,
        metric_status_reason_en(ytd_ratio, coverage, forecast_low_wan, forecast_high_wan, target_wan,
-                               on_track, at_risk, coverage_at_risk) as status_reason_en{tail}
+                               on_track, at_risk, coverage_at_risk) as status_reason_en,
+       library_prev_wan,
+       case when library_prev_wan > 0 then (completed_wan::double / library_prev_wan::double - 1) * 100 end
+         as library_yoy_pct{tail}
 from q
 order by ord{order}
 """
 
 
-_PROJECT_INPUT = ["project_id", "annual_plan_wan", "completed_wan", "expected_wan", "forecast_wan",
+_PROJECT_INPUT = ["project_id", "annual_plan_wan", "completed_wan", "completed_prev_wan", "expected_wan", "forecast_wan",
                   "forecast_rest_wan", "forecast_rest_var", "is_tech_upgrade"]
 _EMPTY_GROUP_TARGETS = pl.DataFrame(schema={"metric": pl.String, "scope_id": pl.String,
                                             "target_wan": pl.Decimal(38, 2)})
@@ -169,7 +174,7 @@ def checks_of(projects: pl.DataFrame, *, targets: pl.DataFrame, cfg: Settings | 
 
 def target_checks(con: duckdb.DuckDBPyConnection, *, as_of: date, by: str | None = None) -> pl.DataFrame:
     """Per metric (and per unit/chain with ``by``): coverage, YTD, base year, forecast, status."""
-    cfg = settings(con)
+    cfg = settings_at(con, as_of=as_of)
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     return checks_of(projects, targets=city_targets(con, cfg.year), cfg=cfg, month=as_of.month,
                      by=by, group_targets=group_targets(con, cfg.year))

@@ -19,6 +19,7 @@ import polars as pl
 from .. import store
 from .checks import checks_of
 from .forecast import Ranked, drivers_of, forecast_summary, ranked_of
+from .official import official_at, with_official
 from .responsibility import (
     responsibility_counts_of,
     rule_labels,
@@ -26,7 +27,7 @@ from .responsibility import (
     rule_words,
     violations_of,
 )
-from .settings import Settings, city_targets, default_as_of, group_targets, month_index, settings
+from .settings import Settings, city_targets, default_as_of, group_targets, month_index, settings_at
 from .status import lagging_of, project_frame
 from .tiers import tiers_of
 
@@ -77,18 +78,20 @@ class CheckPayload:
 
 
 def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, limit: int = 50,
-                  violations_limit: int | None = None) -> CheckPayload:
+                  violations_limit: int | None = None, year: int | None = None) -> CheckPayload:
     """Build the check report once: one project frame, every section derived from it.
 
-    The report lists the first ``limit`` lagging projects and ``violations_limit`` (default
-    ``limit``) violations; the payload's frames hold all of them."""
-    cfg = settings(con)
+    ``year`` is the plan year (default: the current one; else the year of ``as_of``). The
+    report lists the first ``limit`` lagging projects and ``violations_limit`` (default
+    ``limit``) violations; the payload's frames hold all of them. Each metric carries the
+    statistics bureau's figure at the month (:mod:`.official`)."""
+    cfg = settings_at(con, year=year, as_of=as_of)
     as_of = as_of or default_as_of(con, cfg.year)
     month = month_index(as_of, cfg.year)
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     targets = city_targets(con, cfg.year)
     goals = group_targets(con, cfg.year)
-    checks = checks_of(projects, targets=targets, cfg=cfg, month=month)
+    checks = with_official(checks_of(projects, targets=targets, cfg=cfg, month=month), official_at(con, as_of))
     ranked = ranked_of(projects, checks=checks, cfg=cfg, top=10)
     extra = forecast_summary(checks, ranked=ranked).select(
         "metric", "acceleration_potential_wan", "projects_to_close_gap")
@@ -122,6 +125,7 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
                         lagging=lagging, violations=violations, ranked=ranked)
 
 
-def check_report(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, limit: int = 50) -> dict[str, Any]:
+def check_report(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, limit: int = 50,
+                 year: int | None = None) -> dict[str, Any]:
     """Everything `portfolio check` shows, as the JSON shape of the CONTRACT (plus extras)."""
-    return check_payload(con, as_of=as_of, limit=limit).report
+    return check_payload(con, as_of=as_of, limit=limit, year=year).report

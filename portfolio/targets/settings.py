@@ -12,7 +12,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from .. import config, rules, store
+from .. import rules, store, years
 
 METRICS = ("industrial_investment", "tech_upgrade_investment")
 METRIC_LABELS = {"industrial_investment": "工业投资", "tech_upgrade_investment": "技术改造投资"}
@@ -48,15 +48,26 @@ class Settings(rules.Rules):
 
 
 def plan_year(con: duckdb.DuckDBPyConnection) -> int:
-    """The plan year: meta ``plan_year``, else targets.toml ``plan_year``."""
-    value = store.get_meta(con, "plan_year")
-    return int(value) if value else int(config.targets_config().get("plan_year", 2016))
+    """The current plan year (:func:`portfolio.years.current_year`)."""
+    return years.current_year(con)
 
 
-def settings(con: duckdb.DuckDBPyConnection) -> Settings:
-    """The plan year and every rule in force, read from the database (never from the file)."""
+def settings(con: duckdb.DuckDBPyConnection, year: int | None = None) -> Settings:
+    """The plan year (``year``, else the current one) and every rule in force, from the database.
+
+    YearError (a ValueError) when the database holds no such plan year."""
     found = rules.in_force(con)
-    return Settings(**{f.name: getattr(found, f.name) for f in fields(rules.Rules)}, year=plan_year(con))
+    return Settings(**{f.name: getattr(found, f.name) for f in fields(rules.Rules)},
+                    year=years.resolve_year(con, year))
+
+
+def settings_at(con: duckdb.DuckDBPyConnection, *, year: int | None = None, as_of: date | None = None) -> Settings:
+    """The settings of ``year``, else of the plan year ``as_of`` lies in, else of the current year.
+
+    An ``as_of`` in no plan year gives the current year's (and :func:`month_index` says so)."""
+    if year is None and as_of is not None and as_of.year in years.plan_years(con):
+        year = as_of.year
+    return settings(con, year=year)
 
 
 def default_as_of(con: duckdb.DuckDBPyConnection, year: int) -> date:

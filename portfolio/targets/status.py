@@ -17,24 +17,48 @@ import duckdb
 import polars as pl
 
 from .. import config, store
-from .settings import NO_CHAIN, Settings, month_index, settings
+from ..store.schema import FROZEN_COLUMNS
+from .settings import NO_CHAIN, Settings, month_index, settings_at
 
 
 def _list(values: tuple[str, ...]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-#: Every project with its tier: the highest band whose minimum its total investment reaches.
-PROJECT_TIERS = f"""
+#: The projects of plan year ``y`` with their tier: the highest band whose minimum the total
+#: investment reaches. A project belongs to a year when it has a ``plans`` row of that year; its
+#: plan is that row's; a closed year reads the project as it stood when the year was closed.
+PROJECT_TIERS_IN = f"""
+with cy as (
+    select (select value::integer from meta where key = 'plan_year') as cy
+), src as (
+    -- the current year's plan is projects.annual_plan_wan; a project without any plans row
+    -- (written by hand, before its first write) belongs to the current year
+    select p.project_id,
+           {", ".join(f"case when pl.closed then pl.{c} else p.{c} end as {c}" for c in FROZEN_COLUMNS)},
+           case when pl.year = cy.cy and not pl.closed then p.annual_plan_wan
+                else coalesce(pl.annual_plan_wan, 0) end as annual_plan_wan
+    from plans pl join projects p on p.project_id = pl.project_id cross join cy
+    where pl.year = y
+    union all
+    select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)}, p.annual_plan_wan
+    from projects p cross join cy
+    where y = cy.cy and not exists (select 1 from plans pl where pl.project_id = p.project_id)
+)
 select p.project_id, p.name, p.enterprise, p.unit_id, coalesce(u.name, p.unit_id) as unit_name,
        p.chain_id, coalesce(c.name, p.chain_id, '{NO_CHAIN}') as chain_name, p.node_id,
        p.nature, p.status, p.is_major, nullif(trim(p.leader), '') as leader, p.leader_level,
        p.total_investment_wan::decimal(38,2) as total_investment_wan,
        p.annual_plan_wan::decimal(38,2) as annual_plan_wan, p.start_date, p.end_date, t.tier
-from projects p
+from src p
 left join units u on u.unit_id = p.unit_id
 left join chains c on c.chain_id = p.chain_id
 asof left join (select tier, min_wan from tiers) t on p.total_investment_wan >= t.min_wan
+"""
+
+#: The projects of the current plan year with their tier (``project_tiers_in`` of meta plan_year).
+PROJECT_TIERS = """
+select * from project_tiers_in((select value::integer from meta where key = 'plan_year'))
 """
 
 #: The per-project rules at the month ``as_of_month`` (any day of it) of its year.
@@ -43,16 +67,23 @@ with a as materialized (
     -- the month, evaluated once (the views pass a subquery)
     select date_trunc('month', as_of_month::date)::date as as_of,
            date_trunc('year', as_of_month::date)::date as y0,
-           year(as_of_month::date) as y, month(as_of_month::date)::bigint as m
+           year(as_of_month::date) as y, month(as_of_month::date)::bigint as m,
+           (date_trunc('year', as_of_month::date) - interval 1 year)::date as y0_prev,
+           (date_trunc('month', as_of_month::date) - interval 1 year)::date as as_of_prev
 ), r as materialized (
     select * from v_rules
 ), g as (
-    select project_id, sum(completed_wan) as completed_wan,
-           max(month) filter (where completed_wan > 0) as last_invest_month,
-           max(month) as last_report_month,
-           count(*) as months_reported
+    -- one pass over the project's months up to as_of: this year, the same months last year, since start
+    select project_id,
+           sum(completed_wan) filter (where month >= a.y0) as completed_wan,
+           sum(completed_wan) filter (where month >= a.y0_prev and month <= a.as_of_prev) as completed_prev_wan,
+           sum(completed_wan) as cumulative_wan,
+           max(month) filter (where completed_wan > 0 and month >= a.y0) as last_invest_month,
+           max(month) filter (where completed_wan > 0) as last_invest_any,
+           max(month) filter (where month >= a.y0) as last_report_month,
+           count(*) filter (where month >= a.y0) as months_reported
     from progress, a
-    where month >= a.y0 and month <= a.as_of
+    where month <= a.as_of
     group by project_id
 ), pr as (
     select project_id, month, problems, problem_level,
@@ -68,7 +99,7 @@ with a as materialized (
     group by project_id, island
     qualify row_number() over (partition by project_id order by max(month) desc) = 1
 ), base as (
-    select p.*, a.y as plan_year, a.as_of, a.m,
+    select p.*, a.y as plan_year, a.y, a.as_of, a.m,
            list_contains(r.tech_upgrade_natures, p.nature) as is_tech_upgrade,
            case when p.start_date is null or year(p.start_date) < a.y then 1
                 when year(p.start_date) > a.y then 13
@@ -77,11 +108,13 @@ with a as materialized (
                 when year(p.end_date) < a.y then 0
                 else month(p.end_date) end::bigint as to_raw,
            coalesce(g.completed_wan, 0)::decimal(38,2) as completed_wan,
-           g.last_invest_month, g.last_report_month, coalesce(g.months_reported, 0)::bigint as months_reported,
+           coalesce(g.completed_prev_wan, 0)::decimal(38,2) as completed_prev_wan,
+           coalesce(g.cumulative_wan, 0)::decimal(38,2) as cumulative_wan,
+           g.last_invest_month, g.last_invest_any, g.last_report_month, coalesce(g.months_reported, 0)::bigint as months_reported,
            coalesce(isl.problem_month is not null and isl.problem_month = g.last_report_month, false)
              as has_open_problem,
            isl.problems, isl.problem_level, isl.problem_since, isl.problem_months
-    from project_tiers() p
+    from project_tiers_in((select y from a)) p
     cross join r
     cross join a
     left join g using (project_id)
@@ -98,8 +131,14 @@ with a as materialized (
            seasonal_share(w.active_from, w.active_to, w.m, r.seasonal_cumulative) as expected_share,
            w.annual_plan_wan::double * seasonal_share(w.active_from, w.active_to, w.m, r.seasonal_cumulative)
              as expected_wan,
+           -- months without investment, counted across the year boundary (idle Nov–Jan is 3)
            case when w.active_from <= w.m and w.m <= w.active_to
-                then w.m - greatest(coalesce(month(w.last_invest_month), 0), w.active_from - 1)
+                then greatest(0, w.y * 12 + w.m - greatest(
+                         coalesce(year(w.last_invest_any) * 12 + month(w.last_invest_any), 0),
+                         case when w.active_from > 1 then w.y * 12 + w.active_from - 1
+                              when w.start_date is not null and year(w.start_date) < w.y
+                              then year(w.start_date) * 12 + month(w.start_date) - 1
+                              else w.y * 12 end))
                 else 0 end::bigint as idle_months
     from win w cross join r
 ), flagged as (
@@ -133,7 +172,8 @@ select f.project_id, f.name, f.enterprise, f.unit_id, f.unit_name, f.chain_id, f
        f.tier, f.nature, f.status, f.is_major, f.is_tech_upgrade, f.leader, f.leader_level,
        f.total_investment_wan, f.annual_plan_wan, f.start_date, f.end_date, f.plan_year, f.as_of,
        f.active_from, f.active_to, f.dates_outside_year, f.expected_share, f.expected_wan, f.completed_wan,
-       f.behind_wan, f.performance, f.flag, f.last_invest_month, f.last_report_month, f.months_reported,
+       f.behind_wan, f.performance, f.flag, f.completed_prev_wan, f.cumulative_wan,
+       f.last_invest_month, f.last_report_month, f.months_reported,
        f.idle_months, f.stalled,
        case when f.has_open_problem then f.problems end as open_problems,
        case when f.has_open_problem then f.problem_level end as open_problem_level,
@@ -156,6 +196,7 @@ order by f.project_id
 
 #: Table macros: (name, parameters, body), created in the database with the views.
 TABLE_MACROS: tuple[tuple[str, str, str], ...] = (
+    ("project_tiers_in", "y", PROJECT_TIERS_IN),
     ("project_tiers", "", PROJECT_TIERS),
     ("project_status_at", "as_of_month", PROJECT_STATUS_AT),
 )
@@ -165,7 +206,7 @@ PERFORMANCE_COLS = [
     "nature", "status", "is_major", "is_tech_upgrade", "leader", "leader_level",
     "total_investment_wan", "annual_plan_wan", "start_date", "end_date", "active_from", "active_to",
     "dates_outside_year", "expected_share",
-    "expected_wan", "completed_wan", "behind_wan", "performance", "flag", "last_invest_month",
+    "expected_wan", "completed_wan", "completed_prev_wan", "cumulative_wan", "behind_wan", "performance", "flag", "last_invest_month",
     "idle_months", "stalled", "open_problems", "open_problem_level", "open_problem_since",
     "open_problem_months", "is_lagging", "remaining_plan_wan", "pace", "pace_sd", "forecast_wan",
     "forecast_low_wan", "forecast_high_wan", "forecast_gap_wan",
@@ -176,7 +217,7 @@ def project_frame(con: duckdb.DuckDBPyConnection, *, as_of: date, cfg: Settings 
     """Every project with its year-to-date figures, flag, stall, open problems and forecast.
 
     The rows of ``project_status_at(as_of)``: the same rules as ``v_project_status``."""
-    cfg = cfg or settings(con)
+    cfg = cfg or settings_at(con, as_of=as_of)
     month_index(as_of, cfg.year)
     return store.fetch(con, "select * from project_status_at(?)", [as_of])
 
