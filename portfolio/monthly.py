@@ -13,7 +13,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
-from . import store, targets
+from . import store, targets, years
 
 #: Per metric and month of the year of ``as_of_month``: completed, cumulative, expectations.
 MONTHLY_PROGRESS_AT = """
@@ -66,7 +66,8 @@ order by r.ord, r.month_no
 TABLE_MACROS: tuple[tuple[str, str, str], ...] = (("monthly_progress_at", "as_of_month", MONTHLY_PROGRESS_AT),)
 
 
-def targets_monthly(con: duckdb.DuckDBPyConnection, *, as_of: date, metric: str | None = None) -> pl.DataFrame:
+def targets_monthly(con: duckdb.DuckDBPyConnection, *, as_of: date, metric: str | None = None,
+                    year: int | None = None) -> pl.DataFrame:
     """Per metric and month of the plan year: completed that month, cumulative, expectations, target.
 
     Columns: metric, label, month (first day), month_index (1–12), completed_wan and
@@ -75,8 +76,9 @@ def targets_monthly(con: duckdb.DuckDBPyConnection, *, as_of: date, metric: str 
     linear_cumulative_wan (target × month / 12), target_wan. 技术改造 counts the projects whose
     nature is in ``tech_upgrade_natures``, as :func:`portfolio.targets.check_report` does.
     The rows of ``monthly_progress_at(as_of)`` (the view ``v_monthly_progress``), renamed.
+    ``year`` is the plan year (default: the current one; a closed year reads as well).
     """
-    year = targets.plan_year(con)
+    year = targets.plan_year(con) if year is None else years.resolve_year(con, year)
     if as_of.year != year:
         raise ValueError(f"截至月份 {as_of:%Y-%m} 不在计划年度 {year} 内（as-of outside the plan year）。")
     if metric is not None and metric not in targets.METRICS:

@@ -46,9 +46,10 @@ def is_sample(con: duckdb.DuckDBPyConnection) -> bool:
     return get_meta(con, "is_sample", "0") == "1"
 
 
-def progress_months(con: duckdb.DuckDBPyConnection) -> list[date]:
-    """The months of the plan year that have progress rows, oldest first."""
-    year = int(get_meta(con, "plan_year", "2016") or 2016)
+def progress_months(con: duckdb.DuckDBPyConnection, year: int | None = None) -> list[date]:
+    """The months of plan ``year`` (default: the current plan year) that have progress rows, oldest first."""
+    if year is None:
+        year = int(get_meta(con, "plan_year", "2016") or 2016)
     rows = con.execute(
         "select distinct month from progress where year(month) = ? order by month", [year]
     ).fetchall()
