@@ -186,6 +186,7 @@ def ingest(
 @app.command()
 def check(
     as_of: Annotated[str | None, typer.Option("--as-of", help="截至月份 YYYY-MM（默认最新有进度的月份）")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="计划年度（默认当前年度）")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
     db: DbOption = None,
 ) -> None:
@@ -196,7 +197,7 @@ def check(
     try:
         with store.connect(db, read_only=True) as con:
             note_rules(con)
-            report = targets.check_report(con, as_of=month)
+            report = targets.check_report(con, as_of=month, year=year)
     except (store.StoreError, ValueError) as exc:
         fail(str(exc))
     if as_json:
@@ -210,6 +211,7 @@ def check(
 @app.command()
 def gaps(
     chain: Annotated[str | None, typer.Option("--chain", help="产业链名称或编号")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="计划年度（默认当前年度）")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
     db: DbOption = None,
 ) -> None:
@@ -219,7 +221,7 @@ def gaps(
     try:
         with store.connect(db, read_only=True) as con:
             note_rules(con)
-            result = chains.gaps_report(con, chain=chain)
+            result = chains.gaps_report(con, chain=chain, year=year)
     except (store.StoreError, ValueError) as exc:
         fail(str(exc))
     if as_json:
@@ -233,6 +235,7 @@ def report(
     as_of: Annotated[str | None, typer.Option("--as-of", help="报告月份 YYYY-MM")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="输出目录")] = Path("reports"),
     fmt: Annotated[str, typer.Option("--format", help="html,xlsx,md 的任意组合")] = "html,xlsx,md",
+    year: Annotated[int | None, typer.Option("--year", help="计划年度（默认当前年度）")] = None,
     db: DbOption = None,
 ) -> None:
     """生成月度缺口分析报告，打印写出的文件路径。"""
@@ -245,7 +248,7 @@ def report(
     month = parse_month(as_of)
     note_rules_at(db)
     try:
-        paths = report_mod.build_report(db, as_of=month, out_dir=out_dir, formats=formats,
+        paths = report_mod.build_report(db, as_of=month, year=year, out_dir=out_dir, formats=formats,
                                         progress=lambda msg: err.print(msg))
     except (store.StoreError, ValueError, OSError) as exc:
         fail(str(exc))
@@ -380,6 +383,76 @@ def undo(
             f"已撤销批次 {result.undone_batch}（{result.table or '—'}）：恢复 {result.restored} 行，"
             f"删除 {result.deleted} 行，重新写入 {result.reinserted} 行；本次撤销记为批次 {result.batch}，"
             f"可用 `portfolio undo {result.batch}` 再恢复。"), markup=False)
+
+
+year_app = typer.Typer(help="计划年度：每年1月开启新年度（上一年度结转为只读）。", no_args_is_help=True)
+app.add_typer(year_app, name="year")
+
+
+@year_app.command("open")
+def year_open(
+    year: Annotated[int, typer.Argument(help="要开启的年度（只能是当前年度的下一年）")],
+    target: Annotated[list[str] | None, typer.Option(
+        "--target", help="目标，指标=金额，如 industrial_investment=2600亿（可多次；默认取 targets.toml）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    db: DbOption = None,
+    user: UserOption = None,
+) -> None:
+    """开启下一个计划年度：未竣工项目结转入新年度（计划待导入），已竣工项目留在往年，设定新年度目标。"""
+    from . import backup as backup_mod
+    from . import years
+
+    actor = acting_user(db, user)
+    try:
+        goals = years.parse_targets(target or [])
+        with store.connect(db, read_only=True) as con:  # refuse before the backup when it cannot work
+            years.check_openable(con, year, targets=goals)
+        kept = backup_mod.before_import(db)
+        with store.connect(db) as con:
+            result = years.open_year(con, year, targets=goals, actor=actor.label)
+    except (store.StoreError, ValueError) as exc:
+        fail(str(exc))
+    payload = {**result.to_dict(), "backup": str(kept) if kept else None}
+    if as_json:
+        print_json(payload)
+        return
+    out.print(visible(
+        f"已开启 {result.year} 年度；{result.closed_year} 年度已结转（只读）。"
+        f"结转项目 {result.carried} 个（年度计划待导入：portfolio ingest 计划表 --year {result.year}），"
+        f"已竣工项目 {result.finished} 个留在 {result.closed_year} 年度。"), markup=False)
+    for t in result.targets:
+        growth = "" if t["growth_pct"] is None else f"，比{t['base']}增长 {t['growth_pct']:.1f}%"
+        out.print(visible(f"  目标 {t['metric']}：{t['value_wan'] / 10000:,.1f}亿元{growth}（{t['source']}）"),
+                  markup=False)
+    for w in result.warnings:
+        err.print(visible("注意：" + w), markup=False)
+    if kept:
+        err.print(visible(f"开启前的数据库已备份：{kept}"), markup=False)
+
+
+@year_app.command("list")
+def year_list(
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    db: DbOption = None,
+) -> None:
+    """列出数据库中的计划年度：开启、结转、项目数、计划合计与目标。"""
+    from . import years
+    from .targets.payload import records
+
+    try:
+        with store.connect(db, read_only=True) as con:
+            table = years.year_table(con)
+    except (store.StoreError, ValueError) as exc:
+        fail(str(exc))
+    rows = records(table)
+    if as_json:
+        print_json(rows)
+        return
+    for r in rows:
+        state = "当前" if r["is_current"] else ("已结转" if r["closed_at"] else "开启")
+        out.print(visible(
+            f"{r['year']}  {state}  项目 {r['projects']} 个（计划待导入 {r['without_plan']} 个）  "
+            f"计划合计 {r['plan_wan'] / 10000:,.1f}亿元"), markup=False)
 
 
 user_app = typer.Typer(help="用户与角色（管理员）。", no_args_is_help=True)

@@ -161,6 +161,32 @@ def _config_targets(year: int) -> pl.DataFrame:
     return ref.targets.filter(pl.col("year") == year)
 
 
+def check_openable(con: duckdb.DuckDBPyConnection, year: int, *, targets: dict[str, Decimal] | None = None,
+                   ) -> tuple[dict[str, dict[str, Any]], pl.DataFrame]:
+    """The new year's city targets (per metric) and the file's rows for it; YearError when it cannot open."""
+    targets = dict(targets or {})
+    current = current_year(con)
+    if year == current or year in plan_years(con):
+        raise YearError(f"{year} 年度已经开启（year {year} is already open）。")
+    if year != current + 1:
+        raise YearError(f"只能开启下一个年度 {current + 1}，不能开启 {year}"
+                        f"（only the next year, {current + 1}, can be opened）。")
+    from_file = _config_targets(year)
+    rows: dict[str, dict[str, Any]] = {}
+    for r in from_file.iter_rows(named=True):
+        if r["scope"] == "city" and r["metric"] not in targets:
+            rows[r["metric"]] = {"metric": r["metric"], "value_wan": Decimal(str(r["value_wan"])),
+                                 "source": "targets.toml", "label": r.get("label")}
+    for metric, value in targets.items():
+        rows[metric] = {"metric": metric, "value_wan": value, "source": "--target", "label": None}
+    missing = [m for m in REQUIRED_METRICS if m not in rows]
+    if missing:
+        raise YearError(
+            f"{year} 年度缺少目标：{'、'.join(missing)}；请用 --target 指标=金额 给出，或写入 targets.toml"
+            f"（targets missing for {year}）。")
+    return rows, from_file
+
+
 def open_year(con: duckdb.DuckDBPyConnection, year: int, *, targets: dict[str, Decimal] | None = None,
               actor: str = "system") -> YearOpened:
     """Open ``year`` (the next one): close the current year, carry unfinished projects, set targets.
@@ -171,27 +197,9 @@ def open_year(con: duckdb.DuckDBPyConnection, year: int, *, targets: dict[str, D
     ``targets`` (``--target``), else from targets.toml's rows for the year; both investment
     targets must be known. Growth is stated against the closed year's official December figure
     (``actuals``) when it exists, else against the closed year's target."""
-    targets = dict(targets or {})
     with store.transaction(con):
         current = current_year(con)
-        if year == current or year in plan_years(con):
-            raise YearError(f"{year} 年度已经开启（year {year} is already open）。")
-        if year != current + 1:
-            raise YearError(f"只能开启下一个年度 {current + 1}，不能开启 {year}"
-                            f"（only the next year, {current + 1}, can be opened）。")
-        from_file = _config_targets(year)
-        rows: dict[str, dict[str, Any]] = {}
-        for r in from_file.iter_rows(named=True):
-            if r["scope"] == "city" and r["metric"] not in targets:
-                rows[r["metric"]] = {"metric": r["metric"], "value_wan": Decimal(str(r["value_wan"])),
-                                     "source": "targets.toml", "label": r.get("label")}
-        for metric, value in targets.items():
-            rows[metric] = {"metric": metric, "value_wan": value, "source": "--target", "label": None}
-        missing = [m for m in REQUIRED_METRICS if m not in rows]
-        if missing:
-            raise YearError(
-                f"{year} 年度缺少目标：{'、'.join(missing)}；请用 --target 指标=金额 给出，或写入 targets.toml"
-                f"（targets missing for {year}）。")
+        rows, from_file = check_openable(con, year, targets=targets)
         base = _bases(con, current)
         labels = dict(con.execute("select metric, label from targets where year = ? and scope = 'city'",
                                   [current]).fetchall())
@@ -249,10 +257,10 @@ def _bases(con: duckdb.DuckDBPyConnection, year: int) -> dict[str, tuple[Decimal
     out: dict[str, tuple[Decimal, str]] = {}
     for metric, value in con.execute("select metric, value_wan from targets where year = ? and scope = 'city'",
                                      [year]).fetchall():
-        out[metric] = (Decimal(value), f"{year} 目标")
+        out[metric] = (Decimal(value), f"{year}年目标")
     for metric, value in con.execute("select metric, cumulative_wan from actuals where month = ?",
                                      [date(year, 12, 1)]).fetchall():
-        out[metric] = (Decimal(value), f"{year} 统计局全年")
+        out[metric] = (Decimal(value), f"{year}年统计局全年数")
     return out
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from .. import config, store
+from .. import config, store, years
 from . import sql
 from .classify import analyse
 from .definition import load_definition, resolve_chain
@@ -17,17 +17,22 @@ from .rules import FACTORS, KINDS, KINDS_EN, ChainRules, chain_rules
 Con = duckdb.DuckDBPyConnection
 
 
-def _inputs(con: Con) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, ChainRules]:
-    """Coverage, edges, classes and the rules they were classified by."""
+def _inputs(con: Con, year: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, ChainRules]:
+    """Coverage, edges, classes and the rules they were classified by (plan ``year``'s pipeline)."""
     _, edges = load_definition(con)
     rules = chain_rules(con)
-    coverage = segment_coverage(con, rules=rules)
+    coverage = segment_coverage(con, rules=rules, year=_year(con, year))
     return coverage, edges, analyse(coverage, edges, validate=False, rules=rules), rules
 
 
-def segment_classes(con: Con) -> pl.DataFrame:
+def _year(con: Con, year: int | None) -> int | None:
+    """``year`` checked against the plan years the database holds (None: the current year)."""
+    return None if year is None else years.resolve_year(con, year)
+
+
+def segment_classes(con: Con, *, year: int | None = None) -> pl.DataFrame:
     """Every segment of the combined graph with coverage, metrics, kind, category and score."""
-    return _inputs(con)[2]
+    return _inputs(con, year)[2]
 
 
 def _gap_rows(classes: pl.DataFrame, chain_id: str | None) -> pl.DataFrame:
@@ -50,18 +55,19 @@ def _gap_rows(classes: pl.DataFrame, chain_id: str | None) -> pl.DataFrame:
     )
 
 
-def gaps(con: Con, *, chain: str | None = None) -> pl.DataFrame:
+def gaps(con: Con, *, chain: str | None = None, year: int | None = None) -> pl.DataFrame:
     """The gap segments (补链 / 增链 / 丰链), ranked by score within each kind, optionally one chain."""
     chain_id = resolve_chain(con, chain) if chain else None
-    return _gap_rows(segment_classes(con), chain_id)
+    return _gap_rows(segment_classes(con, year=year), chain_id)
 
 
-def _disagreements(con: Con, classes: pl.DataFrame, chain_id: str | None) -> pl.DataFrame:
+def _disagreements(con: Con, classes: pl.DataFrame, chain_id: str | None, year: int | None = None) -> pl.DataFrame:
     pipe = ", ".join("?" for _ in config.PIPELINE_STATUSES)
     declared = store.fetch(
         con,
         "select project_id, name as project, status, node_id, chain_id as project_chain_id,"
-        f" chain_role from projects where chain_role is not null and status in ({pipe})"
+        f" chain_role from {sql.year_projects(_year(con, year))}"
+        f" where chain_role is not null and status in ({pipe})"
         " order by project_id",
         list(config.PIPELINE_STATUSES),
     )
@@ -127,9 +133,11 @@ CHANGES = {"closed": "缺口消除", "changed": "类别改变", "remains": "仍�
 
 
 def _after(con: Con, edges: pl.DataFrame, classes: pl.DataFrame, rules: ChainRules,
-           chain_id: str | None) -> pl.DataFrame:
+           chain_id: str | None, year: int | None = None) -> pl.DataFrame:
     # the coverage SQL (and its one concentration rule) over the firms once the pipeline is built
-    future = store.fetch(con, sql.coverage_sql(sql.AFTER_PIPELINE_FIRMS, str(int(rules.hhi_threshold))),
+    source = sql.year_projects(_year(con, year))
+    future = store.fetch(con, sql.coverage_sql(sql.after_pipeline_firms(source), str(int(rules.hhi_threshold)),
+                                               projects=source),
                          {"ratio": rules.new_firm_output_ratio})
     after = analyse(future, edges, validate=False, rules=rules).select(
         "node_id", pl.col("firms").alias("firms_after"), pl.col("hhi").alias("hhi_after"),
@@ -157,7 +165,7 @@ def _after(con: Con, edges: pl.DataFrame, classes: pl.DataFrame, rules: ChainRul
     return frame
 
 
-def after_pipeline(con: Con, *, chain: str | None = None) -> pl.DataFrame:
+def after_pipeline(con: Con, *, chain: str | None = None, year: int | None = None) -> pl.DataFrame:
     """Reclassify as if every pipeline project were built: which gaps close, change, remain or appear.
 
     Every builder (``projects.enterprise``, else the project) of a 谋划 / 前期 / 在建 project on
@@ -171,8 +179,8 @@ def after_pipeline(con: Con, *, chain: str | None = None) -> pl.DataFrame:
     ``output_after_wan`` show what moved.
     """
     chain_id = resolve_chain(con, chain) if chain else None
-    _, edges, classes, rules = _inputs(con)
-    return _after(con, edges, classes, rules, chain_id)
+    _, edges, classes, rules = _inputs(con, year)
+    return _after(con, edges, classes, rules, chain_id, year)
 
 
 def _json_value(value: Any) -> Any:
@@ -183,10 +191,12 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def gaps_report(con: Con, *, chain: str | None = None) -> dict[str, Any]:
-    """The ``portfolio gaps --json`` payload (CONTRACT shape plus summary, disagreements, after view, rules)."""
+def gaps_report(con: Con, *, chain: str | None = None, year: int | None = None) -> dict[str, Any]:
+    """The ``portfolio gaps --json`` payload (CONTRACT shape plus summary, disagreements, after view, rules).
+
+    The pipeline is plan ``year``'s (default the current one; a closed year as it was closed)."""
     chain_id = resolve_chain(con, chain) if chain else None
-    _, edges, classes, rules = _inputs(con)
+    _, edges, classes, rules = _inputs(con, year)
     rows = _gap_rows(classes, chain_id)
     gap_list = [
         {
@@ -212,9 +222,10 @@ def gaps_report(con: Con, *, chain: str | None = None) -> dict[str, Any]:
             (pl.col("kind").is_not_null() & (pl.col("pipeline_projects") == 0)).sum().alias("open"),
         )
     )
-    after = _after(con, edges, classes, rules, chain_id)
-    disagreements = _disagreements(con, classes, chain_id)
+    after = _after(con, edges, classes, rules, chain_id, year)
+    disagreements = _disagreements(con, classes, chain_id, year)
     return {
+        "year": years.resolve_year(con, year),
         "chain": chain_id,
         "gaps": gap_list,
         "summary": {

@@ -14,14 +14,16 @@ from .rules import ChainRules, chain_rules, kind_expr, load_rules
 Con = duckdb.DuckDBPyConnection
 
 
-def segment_coverage(con: Con, *, rules: ChainRules | None = None) -> pl.DataFrame:
+def segment_coverage(con: Con, *, rules: ChainRules | None = None, year: int | None = None) -> pl.DataFrame:
     """Per segment: local firms, Σ output, HHI, pipeline and finished projects (SQL aggregates).
 
     ``hhi`` is on the 0–10000 scale (null without firms; equal shares when all output is 0);
     ``concentrated`` is the exact test "HHI above ``[rules] hhi_threshold``", on integer cents.
+    The pipeline is plan ``year``'s (default the current one).
     """
     # The v_chain_coverage view's SQL, with the threshold the library reads (the same meta copy)
-    return store.fetch(con, sql.coverage_sql(threshold=_threshold(rules or chain_rules(con))))
+    return store.fetch(con, sql.coverage_sql(threshold=_threshold(rules or chain_rules(con)),
+                                             projects=sql.year_projects(year)))
 
 
 def _threshold(rules: ChainRules) -> str:

@@ -54,8 +54,16 @@ cross join (select ({threshold})::integer as hhi_threshold) r
 """
 
 
-def coverage_sql(firms: str = "enterprises", threshold: str = THRESHOLD) -> str:
-    """Per segment of ``chain_nodes``: local firms (from ``firms``), HHI, pipeline and finished projects."""
+def year_projects(year: int | None) -> str:
+    """The projects of plan ``year`` as a FROM item (the current year's for None)."""
+    return "project_tiers()" if year is None else f"project_tiers_in({int(year)})"
+
+
+def coverage_sql(firms: str = "enterprises", threshold: str = THRESHOLD, projects: str = "project_tiers()") -> str:
+    """Per segment of ``chain_nodes``: local firms (from ``firms``), HHI, pipeline and finished projects.
+
+    ``projects`` is the plan year's projects (:func:`year_projects`): a closed year reads them as
+    they stood when it was closed."""
     return f"""
 with f as ({segment_firms_sql(firms, threshold)}
 ), p as (
@@ -64,12 +72,12 @@ with f as ({segment_firms_sql(firms, threshold)}
            sum(annual_plan_wan) as pipeline_plan_wan,
            list(project_id order by project_id) as pipeline_ids,
            count(distinct {BUILDER}) as pipeline_builders
-    from projects
+    from {projects}
     where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})
     group by node_id
 ), d as (
     select node_id, count(*) as finished_projects
-    from projects
+    from {projects}
     where node_id is not null and status in ({_list(config.FINISHED_STATUSES)})
     group by node_id
 )
@@ -104,13 +112,18 @@ COVERAGE = coverage_sql()
 #: 谋划/前期/在建 project who is not a local firm on that segment yet, with an output of
 #: ``$ratio`` × the total investment of its pipeline projects there. Firms already there keep
 #: their output (an expansion is not counted).
-AFTER_PIPELINE_FIRMS = f"""(
+def after_pipeline_firms(projects: str = "project_tiers()") -> str:
+    """The firms once every pipeline project of ``projects`` is built (see above)."""
+    return f"""(
     select node_id, name, output_wan from enterprises
     union all
     select b.node_id, b.builder as name,
            (sum(b.total_investment_wan) * $ratio::decimal(18,6))::decimal(18,2) as output_wan
-    from (select node_id, {BUILDER} as builder, total_investment_wan from projects
+    from (select node_id, {BUILDER} as builder, total_investment_wan from {projects}
           where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})) b
     where not exists (select 1 from enterprises e where e.node_id = b.node_id and e.name = b.builder)
     group by b.node_id, b.builder
 )"""
+
+
+AFTER_PIPELINE_FIRMS = after_pipeline_firms()

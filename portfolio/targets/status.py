@@ -49,7 +49,7 @@ select p.project_id, p.name, p.enterprise, p.unit_id, coalesce(u.name, p.unit_id
        p.chain_id, coalesce(c.name, p.chain_id, '{NO_CHAIN}') as chain_name, p.node_id,
        p.nature, p.status, p.is_major, nullif(trim(p.leader), '') as leader, p.leader_level,
        p.total_investment_wan::decimal(38,2) as total_investment_wan,
-       p.annual_plan_wan::decimal(38,2) as annual_plan_wan, p.start_date, p.end_date, t.tier
+       p.annual_plan_wan::decimal(38,2) as annual_plan_wan, p.start_date, p.end_date, t.tier, p.chain_role
 from src p
 left join units u on u.unit_id = p.unit_id
 left join chains c on c.chain_id = p.chain_id
