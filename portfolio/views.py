@@ -264,7 +264,12 @@ UNIT_PROGRESS = View(
 
 TIERS = View(
     "v_tiers",
-    tiers.tiers_sql([], inputs="_projects as (select * from project_tiers()), _tiers as (select * from tiers)"),
+    tiers.tiers_sql([], inputs=(
+        "_projects as (select * from project_tiers()), _tiers as (select tier, tier_en, min_wan,"
+        " case when y.first then plan_count end as plan_count,"
+        " case when y.first then plan_cumulative_count end as plan_cumulative_count"
+        " from tiers, (select coalesce((select min(year) from plan_years)"
+        " = (select value::integer from meta where key = 'plan_year'), true) as first) y)")),
     "投资规模档次：各档次项目数、累计项目数与原文计划数的对比、总投资和年度计划（同 targets.tier_summary）",
     {
         "tier": "档次", "tier_en": "档次英文名", "min_wan": "下限（万元，含）",
@@ -309,6 +314,9 @@ MONTHLY_PROGRESS = View(
         "target_wan": "全年目标（万元）", "expected_cumulative_wan": "季节性累计预期（万元）= 目标 × 累计比例",
         "linear_expected_wan": "按时间进度的累计预期（万元）",
         "ratio": "累计完成 / 季节性累计预期",
+        "completed_prev_wan": "上年同月完成投资（万元；同一批项目，即本年度的项目；上年无进度的月份为空）",
+        "cumulative_prev_wan": "上年同期累计完成（万元；同一批项目）",
+        "official_cumulative_wan": "统计局本年累计（万元；未公布或晚于截至月份为空）",
     },
 )
 

@@ -192,3 +192,17 @@ def test_the_official_figures_and_growth_come_from_actuals(con: duckdb.DuckDBPyC
     assert view["library_cumulative_wan"] == Decimal("1500.00")
     assert view["official_cumulative_wan"] == Decimal("2150000.50")
     assert view["difference_wan"] == Decimal("2148500.50")
+
+
+def test_the_sources_plan_counts_belong_to_the_first_plan_year(sample_db: Path) -> None:
+    with store.connect(sample_db) as con:
+        years.open_year(con, 2017, targets=GOALS)
+    with store.connect(sample_db, read_only=True) as con:
+        old = targets.check_report(con, as_of=date(2016, 9, 1), year=2016)
+        new = targets.check_report(con)
+        view = con.execute("select plan_cumulative_count from v_tiers").fetchall()
+    assert [t["plan_cumulative_count"] for t in old["tiers"]] == [84, 520, 780, 1004]
+    assert [t["plan_cumulative_count"] for t in new["tiers"]] == [None] * 4
+    assert view == [(None,)] * 4
+    assert sum(t["count"] for t in new["tiers"]) + new["below_tier_count"] == new["projects"]
+    assert all(r["plan_count"] is None for r in new["responsibility"] if "plan_count" in r)

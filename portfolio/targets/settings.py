@@ -6,7 +6,7 @@ the library, the views, the pages and the report use the same thresholds, tiers 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import date
 
 import duckdb
@@ -57,8 +57,14 @@ def settings(con: duckdb.DuckDBPyConnection, year: int | None = None) -> Setting
 
     YearError (a ValueError) when the database holds no such plan year."""
     found = rules.in_force(con)
-    return Settings(**{f.name: getattr(found, f.name) for f in fields(rules.Rules)},
-                    year=years.resolve_year(con, year))
+    year = years.resolve_year(con, year)
+    values = {f.name: getattr(found, f.name) for f in fields(rules.Rules)}
+    if year != min(years.plan_years(con)):
+        # the plan counts of targets.toml (tiers, 包保 levels) are the first plan year's (the
+        # source's 2016 figures); a later year has none unless its own are given
+        values["bands"] = tuple(replace(b, plan_count=None, plan_cumulative_count=None) for b in found.bands)
+        values["plan_counts"] = {}
+    return Settings(**values, year=year)
 
 
 def settings_at(con: duckdb.DuckDBPyConnection, *, year: int | None = None, as_of: date | None = None) -> Settings:
