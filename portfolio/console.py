@@ -327,6 +327,9 @@ def print_check(report: dict[str, Any], console: Console) -> None:
         ("线性预期（亿元）", "linear_expected_wan"), ("线性完成率（时间进度）", "linear_ratio"),
         ("上年基数（亿元）", "base_wan"), ("年末预测（亿元）", "forecast_wan"), ("预测区间（亿元）", "_range"),
         ("达标概率", "probability_meet_target"), ("预测增速", "implied_growth_pct"), ("状态", "status"),
+        ("统计局本年累计（亿元）", "official_completed_wan"), ("统计局上年同期（亿元）", "completed_prev_wan"),
+        ("同比（统计口径）", "yoy_pct"), ("差额：统计 − 项目库（亿元）", "official_diff_wan"),
+        ("项目库上年同期（亿元）", "library_prev_wan"), ("同比（项目库口径）", "library_yoy_pct"),
     ]
     for label, key in rows:
         row: list[Any] = []
@@ -335,14 +338,21 @@ def print_check(report: dict[str, Any], console: Console) -> None:
                 row.append(f"{_yi(x['forecast_low_wan'])}–{_yi(x['forecast_high_wan'])}")
             elif key == "status":
                 row.append(_status_text(x["status"]))
-            elif key == "implied_growth_pct":
-                row.append("—" if x[key] is None else f"{x[key]:.1f}%")
+            elif key in ("implied_growth_pct", "yoy_pct", "library_yoy_pct"):
+                row.append("—" if x.get(key) is None else f"{x[key]:+.1f}%" if key != "implied_growth_pct"
+                           else f"{x[key]:.1f}%")
             elif key.endswith("_wan"):
-                row.append(_yi(x[key]))
+                row.append(_yi(x.get(key)))
             else:
                 row.append(_pct(x[key]))
         t.add_row(label, *cells(*row))
     console.print(t)
+    if report.get("without_plan_count"):
+        _say(console, f"{report['without_plan_count']} 个结转项目尚无 {report['year']} 年度计划，计划与预测暂按 0 计；"
+                      f"请导入年度计划台账（portfolio ingest 文件 --year {report['year']}）。")
+    for x in metrics:
+        if x.get("official_completed_wan") is None:
+            _say(console, f"{x['label']}：暂无统计局 {report['as_of']} 的数据（ingest --kind actuals 导入）。")
     for x in metrics:
         if x.get("status_reason"):
             _say(console, f"{x['label']}：{STATUS_LABELS.get(x['status'], x['status'])}——{x['status_reason']}。")
@@ -359,7 +369,8 @@ def print_check(report: dict[str, Any], console: Console) -> None:
         t.add_column(head, justify="left" if head == "档次" else "right")
     for r in report["tiers"]:
         t.add_row(*cells(r["tier"], r["count"], r["cumulative_count"], r["plan_cumulative_count"],
-                         f"{r['cumulative_diff']:+d}", _yi(r["plan_wan"])))
+                         "—" if r["cumulative_diff"] is None else f"{r['cumulative_diff']:+d}",
+                         _yi(r["plan_wan"])))
     console.print(t)
     if report.get("below_tier_count"):
         _say(console, f"另有 {report['below_tier_count']} 个项目总投资不足最低档（不计入档次）。")

@@ -103,6 +103,8 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         "is_sample": store.is_sample(con),
         "projects": projects.height,
         "metrics": records(checks.join(extra, on="metric", how="left")),
+        "without_plan_count": int(con.execute(
+            "select count(*) from plans where year = ? and annual_plan_wan is null", [cfg.year]).fetchall()[0][0]),
         "forecast_basis": "library",  # status and forecast_wan: the library's figures; see forecast_official_wan
         "tiers": records(tiers_of(projects, tiers=cfg.tiers)),
         "below_tier_count": int(projects["tier"].is_null().sum()),
