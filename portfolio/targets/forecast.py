@@ -14,13 +14,13 @@ import duckdb
 import polars as pl
 
 from .checks import checks_of
-from .settings import Settings, city_targets, settings
+from .settings import Settings, city_targets, settings_at
 from .status import project_frame
 
 
 def forecast(con: duckdb.DuckDBPyConnection, *, as_of: date, top: int = 20) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Year-end forecast per metric (point, low, high) and the projects that drive it."""
-    cfg = settings(con)
+    """Year-end forecast per metric (point, low, high) and the projects that drive it (plan year of ``as_of``)."""
+    cfg = settings_at(con, as_of=as_of)
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     checks = checks_of(projects, targets=city_targets(con, cfg.year), cfg=cfg, month=as_of.month)
     ranked = ranked_of(projects, checks=checks, cfg=cfg, top=top)
