@@ -95,10 +95,12 @@ def layout(source: Con | pl.DataFrame, *, chain: str, edges: pl.DataFrame | None
     return _layout(nodes, edges, resolve_chain(source, chain))
 
 
-def chain_map_frames(con: Con, *, chain: str) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Nodes (layout, category, firms, output, projects) and edges of one chain for :func:`charts.chain_map`."""
+def chain_map_frames(con: Con, *, chain: str, year: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Nodes (layout, category, firms, output, projects) and edges of one chain for :func:`charts.chain_map`.
+
+    The pipeline is plan ``year``'s (default the current one; a closed year as it was closed)."""
     chain_id = resolve_chain(con, chain)
-    _, edges, classes, _rules = _inputs(con)
+    _, edges, classes, _rules = _inputs(con, year)
     pos = _layout(classes, edges, chain_id)
     nodes = pos.join(
         classes.select(
