@@ -2,7 +2,8 @@
 
 A batch is a row of ``batches`` (who, when, which file or form, the counts) and the
 ``audit_log`` rows that carry its ``batch_id``. Those rows hold what undo needs, per row the key
-(``record_id``: project_id; project_id/YYYY-MM for progress; enterprise_id; user_id):
+(``record_id``: project_id; project_id/YYYY-MM for progress; project_id/YYYY for plans;
+YYYY-MM/metric for actuals; enterprise_id; user_id):
 
 - ``insert``: ``new_values`` are the values written;
 - ``update``: ``old_values`` and ``new_values`` are the exact old and new values of the columns
@@ -17,6 +18,10 @@ row). The undo is itself a batch (kind ``undo``), so it can be undone in turn (r
 marks the original ``undone_by`` so a batch is undone at most once. Bookkeeping columns are not
 restored but move on as for any edit: ``projects.version`` + 1 (the optimistic lock), and
 ``updated_at`` / ``updated_by`` name the undo.
+
+Closed plan years stay as they were: a batch that wrote progress or statistics of a month in a
+closed year, a plan of a closed year, or inserted a project a closed year holds, is not undone
+(refused with the reason, nothing changed).
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from . import access, ingest, store
+from . import access, ingest, store, years
 
 #: Key columns of the tables a batch can write (the audit rows' record_id holds them).
-TABLE_KEYS: dict[str, tuple[str, ...]] = {**ingest.KEYS, "users": ("user_id",)}
+TABLE_KEYS: dict[str, tuple[str, ...]] = {**ingest.TABLE_KEYS, "users": ("user_id",)}
+#: Tables whose rows record who wrote them last and when.
+TRACKED = ("projects", "progress", "actuals")
 #: Columns an undo never restores: they record the write itself.
 BOOKKEEPING = frozenset({"version", "updated_at", "updated_by", "created_at"})
 #: Batch kinds that can be undone (an ``init`` rebuilt the database and cannot).
@@ -138,6 +145,7 @@ def _undo(con: duckdb.DuckDBPyConnection, batch_id: int, user: access.User) -> U
         access.require(user, "manage_users")
     for table in tables:
         _stage(con, table, batch_id)
+    _refuse_if_closed(con, tables, batch_id)
     for table in tables:
         _refuse_if_changed(con, table, batch_id)
     new_batch = store.new_batch(con)
@@ -189,6 +197,11 @@ def _stage(con: duckdb.DuckDBPyConnection, table: str, batch_id: int) -> None:
     if table == "progress":
         keys = ("left(record_id, length(record_id) - 8) as project_id,"
                 " (right(record_id, 7) || '-01')::date as month")
+    elif table == "plans":
+        keys = ("left(record_id, length(record_id) - 5) as project_id,"
+                " right(record_id, 4)::integer as year")
+    elif table == "actuals":
+        keys = "(left(record_id, 7) || '-01')::date as month, substr(record_id, 9) as metric"
     else:
         keys = f"record_id as {_q(TABLE_KEYS[table][0])}"
     con.execute(
@@ -198,6 +211,36 @@ def _stage(con: duckdb.DuckDBPyConnection, table: str, batch_id: int) -> None:
     dup = con.execute(f"select count(*) - count(distinct record_id) from {_staged(table)}").fetchall()[0][0]
     if dup:
         raise UndoRefused(f"批次 {batch_id} 中同一行出现多次，不能撤销（a row appears twice in the batch）。")
+
+
+def _refuse_if_closed(con: duckdb.DuckDBPyConnection, tables: list[str], batch_id: int) -> None:
+    """Refuse when undoing would change a closed plan year: progress or statistics of a month
+    before the end of the newest closed year, a closed year's plans, or a project a closed year
+    holds (deleting an inserted one). A history year's plans stay undoable, as they are writable."""
+    closed = years.closed_before(con)
+    if closed is None:
+        return
+    found: list[str] = []
+    for table in tables:
+        if table in ("progress", "actuals"):
+            sql = f"select record_id from {_staged(table)} where month < ? order by audit_id"
+        elif table == "plans":  # a history year before the first plan year stays writable, as on import
+            sql = (f"select record_id from {_staged(table)} where ?::date is not null"
+                   f" and year in (select year from plan_years where closed_at is not null) order by audit_id")
+        elif table == "projects":
+            sql = (f"select record_id from {_staged(table)} u where ?::date is not null and u.action = 'insert'"
+                   f" and exists (select 1 from plans pl join plan_years y using (year)"
+                   f" where pl.project_id = u.project_id and y.closed_at is not null) order by audit_id")
+        else:
+            continue
+        found += [r[0] for r in con.execute(sql, [closed]).fetchall()]
+    if found:
+        last = closed.year - 1
+        named = "、".join(found[:NAMED_ROWS]) + ("等" if len(found) > NAMED_ROWS else "")
+        raise UndoRefused(
+            f"批次 {batch_id} 改动过已结转的 {last} 年度及以前的数据（{named}），这些数据已只读，"
+            f"本次未撤销任何数据（batch {batch_id} touched the closed year {last}; nothing undone）。"
+        )
 
 
 def _refuse_if_changed(con: duckdb.DuckDBPyConnection, table: str, batch_id: int) -> None:
@@ -251,7 +294,7 @@ def _apply(con: duckdb.DuckDBPyConnection, table: str, batch_id: int, actor: str
     columns = _columns(con, table)
     staged = _staged(table)
     on = " and ".join(f"t.{_q(k)} = u.{_q(k)}" for k in key)
-    tracked = table in ("projects", "progress")
+    tracked = table in TRACKED
     audit = ("insert into audit_log (actor, action, table_name, record_id, old_values, new_values, source, batch_id)"
              " select $actor, '{action}', $table, u.record_id, {old}, {new}, 'undo', $batch")
     params = {"actor": actor, "table": table, "batch": batch_id}

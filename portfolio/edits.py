@@ -6,6 +6,10 @@ Edits use optimistic locking: the form carries the version it was based on, and 
 on a stale version is refused, never silently written over someone else's change. Every write
 checks the acting user's role and unit scope (``access.require``) and lands in the audit log;
 every save that changes something is one ``edit`` batch, which ``batches.undo`` can take back.
+
+Plan years: the forms write the current plan year (a project's plan is the current year's);
+progress of a month in a closed year is refused by the same rule as in a ledger, and
+:func:`progress_locked` says why before a form is even shown.
 """
 
 from __future__ import annotations
@@ -18,10 +22,10 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from . import access, ingest, store
+from . import access, ingest, store, years
 
-#: Project fields a form may change (the key and the bookkeeping columns are not editable).
-EDITABLE = tuple(f.name for f in ingest.FIELDS["projects"] if f.name != "project_id")
+#: Project fields a form may change (the key, the bookkeeping columns and a ledger's 年度 are not).
+EDITABLE = tuple(f.name for f in ingest.FIELDS["projects"] if f.name not in ("project_id", "year"))
 PROGRESS_FIELDS = tuple(f.name for f in ingest.FIELDS["progress"])
 
 
@@ -126,15 +130,38 @@ def create_project(con: duckdb.DuckDBPyConnection, record: dict[str, Any], *, us
         ingest.upsert(con, "projects", valid, actor=user.label, source=source, form="form:create_project")
 
 
+def progress_locked(con: duckdb.DuckDBPyConnection, month: date) -> str | None:
+    """Why the progress of ``month`` cannot be entered or corrected (one sentence), or None.
+
+    A month of a closed plan year (or before it) is read-only; a month after the current plan
+    year's December waits for ``year open``. The import applies the same rule, row by row."""
+    closed = years.closed_before(con)
+    if closed is not None and month < closed:
+        year = month.year if years.is_closed(con, month.year) else closed.year - 1
+        return (f"{month:%Y-%m} 属于已结转的年度 {year}，进度只读，不能再修改（year {year} is closed）。"
+                if year == month.year else
+                f"{month:%Y-%m} 早于已结转的年度 {year}，进度只读，不能再修改（before the closed year {year}）。")
+    current = years.current_year(con)
+    if month.year > current:
+        return (f"{month:%Y-%m} 晚于当前计划年度 {current} 年12月，请先开启 {current + 1} 年度"
+                f"（year {current + 1} is not open yet）。")
+    return None
+
+
 def record_progress(con: duckdb.DuckDBPyConnection, record: dict[str, Any], *, user: access.User,
                     source: str = "app") -> str:
-    """Enter (or correct) one project's progress for one month; returns insert/update/unchanged."""
+    """Enter (or correct) one project's progress for one month; returns insert/update/unchanged.
+
+    Refused with :class:`EditRefused` for a month of a closed year (:func:`progress_locked`)."""
     project_id = _text(record.get("project_id"))
+    month = record.get("month")
     with store.transaction(con):
         current = get_project(con, project_id or "")
         if current is None:
             raise EditRefused(f"项目 {project_id} 不存在。")
         access.require(user, "enter_progress", unit_id=current["unit_id"])
+        if isinstance(month, date) and (locked := progress_locked(con, month.replace(day=1))) is not None:
+            raise EditRefused(f"未保存：{locked}")
         valid = _validated(con, "progress", record, user)
         counts = ingest.upsert(con, "progress", valid, actor=user.label, source=source,
                                form="form:record_progress")
@@ -156,9 +183,7 @@ def existing_keys(con: duckdb.DuckDBPyConnection, kind: str, rows: pl.DataFrame)
     key = list(ingest.KEYS[kind])  # a KeyError for any other kind: no table name comes from outside
     if rows.is_empty():
         return rows.select(key)
-    ids = rows[key[0]].unique().to_list()
-    return store.fetch(con, f"select {', '.join(key)} from {kind} where {key[0]} in (select unnest(?::varchar[]))",
-                       [ids])
+    return ingest.validation.stored_rows(con, kind, rows.select(key), [])
 
 
 def project_history(con: duckdb.DuckDBPyConnection, project_id: str) -> pl.DataFrame:

@@ -15,6 +15,7 @@ One module per step, each owning its rules:
 - :mod:`.parsing`: the polars expressions that parse amounts, dates, months, 是/否.
 - :mod:`.validation`: every check as (field, failing expression, reason).
 - :mod:`.writing`: the upsert with its audit rows, and the rejects file.
+- :mod:`.plans`: a projects ledger written by plan year (current year, history, carried plans).
 - :mod:`.importer`: the whole import in one transaction (:func:`ingest_file`).
 - :mod:`.template`: the blank xlsx templates.
 - :mod:`.errors`: :class:`FileProblem` and :class:`ImportFailed`.
@@ -30,6 +31,8 @@ from .catalogue import (
     KEYS,
     KIND_LABELS,
     KINDS,
+    METRIC_LABELS,
+    TABLE_KEYS,
     Field,
     normalize_header,
 )
@@ -44,18 +47,24 @@ from .parsing import (
     parse_amount,
     parse_bool,
     parse_date,
+    parse_growth,
     parse_month,
     parse_pct,
+    parse_period,
+    parse_year,
 )
+from .plans import write_projects
 from .reading import EXCEL_SUFFIXES, HEADER_SCAN_ROWS, Ledger, read_ledger
 from .template import template_xlsx
-from .validation import MAX_CELL_CHARS, MIN_PROJECT_WAN, validate
+from .validation import GROWTH_RANGE, MAX_CELL_CHARS, MIN_PROJECT_WAN, validate
 from .writing import upsert, write_rejects
 
 __all__ = [
-    "CONTROL_RE", "DASHES", "ENUM_ALIASES", "EXCEL_SUFFIXES", "FIELDS", "HEADER_MAPS", "HEADER_SCAN_ROWS",
-    "KEYS", "KINDS", "KIND_LABELS", "MAX_CELL_CHARS", "MIN_PROJECT_WAN", "MONEY", "NO_PROBLEM_RE", "PCT",
+    "CONTROL_RE", "DASHES", "ENUM_ALIASES", "EXCEL_SUFFIXES", "FIELDS", "GROWTH_RANGE", "HEADER_MAPS",
+    "HEADER_SCAN_ROWS", "KEYS", "KINDS", "KIND_LABELS", "MAX_CELL_CHARS", "METRIC_LABELS", "MIN_PROJECT_WAN",
+    "MONEY", "NO_PROBLEM_RE", "PCT", "TABLE_KEYS",
     "Field", "FileProblem", "ImportFailed", "IngestResult", "Ledger", "first_line", "ingest_file",
-    "normalize_header", "parse_amount", "parse_bool", "parse_date", "parse_month", "parse_pct",
-    "read_ledger", "template_xlsx", "upsert", "validate", "write_rejects",
+    "normalize_header", "parse_amount", "parse_bool", "parse_date", "parse_growth", "parse_month", "parse_pct",
+    "parse_period", "parse_year", "read_ledger", "template_xlsx", "upsert", "validate", "write_projects",
+    "write_rejects",
 ]

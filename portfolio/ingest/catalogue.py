@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from .. import config
 
-KINDS = ("projects", "progress", "enterprises")
-KIND_LABELS = {"projects": "项目台账", "progress": "月度进度", "enterprises": "企业名录"}
+KINDS = ("projects", "progress", "enterprises", "actuals")
+KIND_LABELS = {"projects": "项目台账", "progress": "月度进度", "enterprises": "企业名录", "actuals": "统计局数据"}
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Field:
 
     name: str
     header: str
-    type: str  # id | text | amount | date | month | bool | pct | enum | unit | chain | node
+    type: str  # id | text | amount | date | month | period | year | growth | amount_unit | bool | pct | enum | unit | chain | node
     required: bool = False
     aliases: tuple[str, ...] = ()
     choices: tuple[str, ...] = ()
@@ -35,6 +35,9 @@ class Field:
 _AMOUNT_HELP = "数字，默认单位万元；可写 3,000、１２００、1.5亿、800万元、5000000元"
 _DATE_HELP = "2016.3、2016年3月、2016-03-15、2016/3/15、2016年3月15日 或 Excel 日期；只写到月份时取当月1日"
 _BOOL_HELP = "是/否、Y/N、true/false、1/0、√；空白为否"
+#: The statistics bureau's indicators as staff write them, and the ``actuals.metric`` each is stored as.
+METRIC_LABELS = {"工业投资": "industrial_investment", "技术改造投资": "tech_upgrade_investment",
+                 "规上工业产值": "industrial_output"}
 
 FIELDS: dict[str, tuple[Field, ...]] = {
     "projects": (
@@ -70,6 +73,8 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("chain_role", "链上作用", "enum", False, ("补链增链丰链", "补链/增链/丰链", "补增丰"), config.CHAIN_ROLES,
               help="延链 视为 增链，强链 视为 丰链"),
         Field("note", "备注", "text", False, ("说明",)),
+        Field("year", "年度", "year", False, ("计划年度", "年份", "所属年度", "plan_year"),
+              help="该行计划所属的年度，如 2016；空白时取 --year（默认当前计划年度）。一个台账可含多个年度的计划"),
     ),
     "progress": (
         Field("project_id", "项目编号", "id", True, ("编号", "项目代码", "项目编码", "项目ID"),
@@ -99,12 +104,35 @@ FIELDS: dict[str, tuple[Field, ...]] = {
         Field("is_key", "是否重点企业", "bool", False, ("重点企业", "是否亿元以上企业"), help=_BOOL_HELP),
         Field("leader_level", "包保层级", "enum", False, ("包保级别",), config.LEADER_LEVELS),
     ),
+    "actuals": (
+        Field("month", "月份", "period", True, ("月度", "统计月份", "年月", "时间", "统计期", "期别", "报告期"),
+              help="2016.9、2016年9月、2016-09、2016年1-9月、1-9月 等，记为当月1日；只写月份时取 --year"
+                   "（默认当前计划年度）"),
+        Field("metric", "指标", "enum", True, ("指标名称", "统计指标", "metric"), tuple(METRIC_LABELS),
+              help="工业投资、技术改造投资（技改投资）、规上工业产值（规模以上工业总产值）；英文 industrial_investment、"
+                   "tech_upgrade_investment、industrial_output 也认得；前面的“其中：”不计"),
+        Field("cumulative_wan", "本年累计(万元)", "amount", True,
+              ("本年累计", "累计", "本年累计完成", "1至本月累计", "1-本月累计", "自年初累计", "累计值",
+               "cumulative", "cumulative_wan"),
+              help=_AMOUNT_HELP + "；1月至当月的累计数，同一年内逐月不应下降"),
+        Field("yoy_pct", "同比增长(%)", "growth", False,
+              ("同比增长", "同比", "同比增速", "增速", "比上年同期增长", "增长", "yoy", "yoy_pct"),
+              help="百分数，可写 12.5、-4.6、12.5%、增长12%、下降4.6%；须大于 -100、小于 1000；可空"),
+        Field("amount_unit", "计量单位", "amount_unit", False, ("单位", "金额单位"),
+              help="亿元、万元 或 元：该行本年累计的单位（表头未写单位时用）；也可写在指标里，如 工业投资（亿元）"),
+    ),
 }
 KEYS: dict[str, tuple[str, ...]] = {
     "projects": ("project_id",),
     "progress": ("project_id", "month"),
     "enterprises": ("enterprise_id",),
+    "actuals": ("month", "metric"),
 }
+#: Every table an import writes, with its key: the kinds, and ``plans`` (a projects ledger's
+#: plans of a year other than the current one, or a carried project's empty plan filled).
+TABLE_KEYS: dict[str, tuple[str, ...]] = {**KEYS, "plans": ("project_id", "year")}
+#: Stored values of enumerations whose stored form is not the Chinese label (指标 → metric key).
+STORED_VALUES: dict[str, dict[str, str]] = {"metric": METRIC_LABELS}
 
 #: Tolerant spellings of the enumerations (keys compared without spaces, half-width, lower case).
 ENUM_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -124,6 +152,14 @@ ENUM_ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
                    "丰链": ("丰链项目", "强链", "丰", "强")},
 }
 ENUM_ALIASES["problem_level"] = ENUM_ALIASES["leader_level"]
+ENUM_ALIASES["metric"] = {
+    "工业投资": ("industrial_investment", "工业固定资产投资", "工业投资完成额", "全市工业投资", "工业投资额",
+             "工业投资完成"),
+    "技术改造投资": ("tech_upgrade_investment", "技改投资", "工业技术改造投资", "技术改造", "技改",
+               "工业技改投资", "技术改造投资完成额"),
+    "规上工业产值": ("industrial_output", "规模以上工业总产值", "规上工业总产值", "规模以上工业产值", "工业总产值",
+               "规上工业"),
+}
 
 _UNIT_RE = re.compile(r"^(.+?)[(\[]?(?:单位[:：]?)?(亿元|万元|元|%)[)\]]?$")
 

@@ -91,6 +91,38 @@ def parse_month(e: pl.Expr, *, default_year: int) -> pl.Expr:
     return pl.coalesce(parse_date(e), fallback.str.to_date("%Y-%m-%d", strict=False)).dt.truncate("1mo")
 
 
+def parse_period(e: pl.Expr, *, default_year: int) -> pl.Expr:
+    """A statistics period → the first day of its last month: 2016年1-9月 / 1—9月 / 2016.9 / 9月.
+
+    The bureau's 本年累计 is published for 1-N月 (1-2月 together): the period ends in month N."""
+    s = half_width(e).str.replace_all(r"\s+", "").str.replace(r"(\d{1,2})[-–—~～至到](\d{1,2})月$", "${2}月")
+    return parse_month(s, default_year=default_year)
+
+
+def parse_year(e: pl.Expr) -> pl.Expr:
+    """Text → a plan year (Int32): 2016, 2016年, 2016年度, 2016.0; anything else null."""
+    s = half_width(e).str.replace_all(r"\s+", "")
+    return s.str.extract(r"^(\d{4})(?:\.0+)?(?:年度?)?$", 1).cast(pl.Int32, strict=False)
+
+
+def parse_growth(e: pl.Expr) -> pl.Expr:
+    """Text → growth in percent: 12.5 / -4.6 / 12.5% / 增长12% / 下降4.6% / 持平; the range is checked by validation."""
+    s = half_width(e).str.replace_all(r"[\s%]", "").str.replace(r"^同比", "")
+    falls = s.str.contains(r"^(下降|降低|减少|降|减)")
+    number = s.str.replace(r"^(增长|增加|上升|下降|降低|减少|增|升|降|减)", "").cast(_WIDE, strict=False)
+    value = (pl.when(s == "持平").then(pl.lit(Decimal(0), _WIDE))
+             .when(falls).then(-number)
+             .otherwise(number))
+    return value.round(2, mode="half_away_from_zero")
+
+
+def parse_amount_unit(e: pl.Expr) -> pl.Expr:
+    """A 计量单位 cell (or the unit written after an indicator, 工业投资（亿元）) → 亿元 / 万元 / 元, else null."""
+    s = half_width(e).str.replace_all(r"[\s()\[\]【】]", "")
+    return s.replace_strict({"亿元": "亿元", "亿": "亿元", "万元": "万元", "万": "万元", "元": "元"},
+                            default=None, return_dtype=pl.String)
+
+
 def parse_pct(e: pl.Expr) -> pl.Expr:
     """Text → percent number (45, 45%, 45.5); range is checked by validation."""
     return half_width(e).str.replace_all(r"[\s%]", "").cast(_WIDE, strict=False).round(2, mode="half_away_from_zero")

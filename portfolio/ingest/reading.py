@@ -58,7 +58,7 @@ def read_ledger(path: str | Path, *, kind: str | None = None, sheet: str | None 
     """
     path = Path(path)
     if kind is not None and kind not in KINDS:
-        raise FileProblem(f"未知的台账类型 {kind!r}，可选 projects、progress、enterprises（unknown kind）。")
+        raise FileProblem(f"未知的台账类型 {kind!r}，可选 {'、'.join(KINDS)}（unknown kind）。")
     if not path.is_file():
         raise FileProblem(f"文件不存在：{path}（file not found）。")
     limits = limits or config.import_limits()

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from .. import config, store
-from .catalogue import FIELDS, KEYS, Field
+from .. import config, store, years
+from .catalogue import FIELDS, KEYS, STORED_VALUES, Field
+from .errors import FileProblem
 from .parsing import (
     NO_PROBLEM_RE,
     PCT,
@@ -28,10 +30,14 @@ from .parsing import (
     half_width,
     lookup_key,
     parse_amount,
+    parse_amount_unit,
     parse_bool,
     parse_date,
+    parse_growth,
     parse_month,
     parse_pct,
+    parse_period,
+    parse_year,
     unit_key,
 )
 from .reading import Ledger
@@ -42,7 +48,11 @@ MAX_CELL_CHARS = 32_767
 #: Blank cells of these present columns take the column default instead of NULL.
 _DEFAULTS: dict[str, Any] = {"annual_plan_wan": Decimal(0), "completed_wan": Decimal(0),
                              "output_wan": Decimal(0), "is_major": False, "is_key": False}
-_LOOKUP_ONLY = {"enterprises": {"chain_id"}}
+_LOOKUP_ONLY = {"enterprises": {"chain_id"}, "projects": {"year"}, "actuals": {"amount_unit"}}
+#: The published growth (同比, %) accepted: above -100 (nothing left) and below 1000 (eleven-fold).
+GROWTH_RANGE = (Decimal(-100), Decimal(1000))
+#: A unit written after an indicator (工业投资（亿元）), in a cell already made half-width.
+_METRIC_UNIT_RE = r"[(\[【]?(亿元|万元|元)[)\]】]?$"
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,11 @@ class _Reference:
     nodes_unique: dict[str, str]  # key -> node_id when the name is unique across chains
     nodes_ambiguous: list[str]
     node_chain: dict[str, str]
-    plan_year: int
+    plan_year: int  # the year a bare month (9月) takes: --year, else the current plan year
+    current_year: int = 0
+    explicit_year: int | None = None  # --year as given (None: not given)
+    closed_before: date | None = None  # months before it belong to closed years: read-only
+    closed_years: tuple[int, ...] = ()
 
 
 def _lookup(frame: pl.DataFrame, key_cols: list[str], value: str, norm: Callable[[pl.Expr], pl.Expr],
@@ -67,7 +81,7 @@ def _lookup(frame: pl.DataFrame, key_cols: list[str], value: str, norm: Callable
     return pairs.with_columns(pl.col(value).n_unique().over("key").alias("n"))
 
 
-def _reference(con: duckdb.DuckDBPyConnection) -> _Reference:
+def _reference(con: duckdb.DuckDBPyConnection, year: int | None = None) -> _Reference:
     units = store.fetch(con, "select unit_id, name, short_name, aliases from units").explode("aliases")
     chains = store.fetch(con, "select chain_id, name, name_en, aliases from chains").explode("aliases")
     nodes = store.fetch(con, "select node_id, chain_id, name, name_en from chain_nodes")
@@ -79,7 +93,9 @@ def _reference(con: duckdb.DuckDBPyConnection) -> _Reference:
     def as_dict(f: pl.DataFrame, value: str) -> dict[str, str]:
         return dict(f.filter(pl.col("n") == 1).select("key", value).iter_rows())
 
-    year = store.get_meta(con, "plan_year") or str(config.targets_config().get("plan_year", 2016))
+    current = years.current_year(con)
+    closed = tuple(int(r[0]) for r in con.execute(
+        "select year from plan_years where closed_at is not null order by year").fetchall())
     return _Reference(
         units=as_dict(u, "unit_id"),
         chains=as_dict(c, "chain_id"),
@@ -87,7 +103,11 @@ def _reference(con: duckdb.DuckDBPyConnection) -> _Reference:
         nodes_unique=as_dict(by_name, "node_id"),
         nodes_ambiguous=by_name.filter(pl.col("n") > 1)["key"].unique().to_list(),
         node_chain=dict(nodes.select("node_id", "chain_id").iter_rows()),
-        plan_year=int(year),
+        plan_year=year if year is not None else current,
+        current_year=current,
+        explicit_year=year,
+        closed_before=years.closed_before(con),
+        closed_years=closed,
     )
 
 
@@ -103,10 +123,18 @@ def stored_rows(con: duckdb.DuckDBPyConnection, table: str, keys: pl.DataFrame, 
 
 
 def validate(con: duckdb.DuckDBPyConnection, ledger: Ledger, *,
-             allowed_units: set[str] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parse and check every row: (valid normalised rows with ``_row``, errors row/column/value/reason)."""
+             allowed_units: set[str] | None = None,
+             year: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse and check every row: (valid normalised rows with ``_row``, errors row/column/value/reason).
+
+    ``year`` is ``--year``: the plan year of a projects ledger's rows (a 年度 column may name
+    others, row by row) and the year of a bare month; None means the current plan year. A
+    closed or unopened ``year`` raises :class:`FileProblem` (``years.writable_year``). A
+    projects ledger's valid rows carry ``_year``, the plan year each row belongs to."""
     kind = ledger.kind
-    ref = _reference(con)
+    if year is not None:
+        check_year(con, year)
+    ref = _reference(con, year)
     fields = {f.name: f for f in FIELDS[kind] if f.name in ledger.columns}
     raw = ledger.frame.select(
         pl.col("_row"),
@@ -115,7 +143,7 @@ def validate(con: duckdb.DuckDBPyConnection, ledger: Ledger, *,
     # A unit user's rows belong to their unit: with exactly one unit, a row that names none
     # takes it (an enterprise list without 责任单位 included); otherwise _checks refuses it.
     own = next(iter(allowed_units)) if allowed_units is not None and len(allowed_units) == 1 else None
-    if own is not None and kind != "progress":
+    if own is not None and kind in ("projects", "enterprises"):
         if "unit_id" not in fields:
             fields["unit_id"] = next(f for f in FIELDS[kind] if f.name == "unit_id")
         fill = pl.col("raw_unit_id").fill_null(pl.lit(own)) if "raw_unit_id" in raw.columns else pl.lit(own)
@@ -124,8 +152,13 @@ def validate(con: duckdb.DuckDBPyConnection, ledger: Ledger, *,
     parsed = raw.with_columns(_parse_expr(f, ledger.units.get(f.name), ref).alias(f.name) for f in fields.values())
     if "node_id" in fields:
         parsed = _resolve_nodes(parsed, ref)
+    if kind == "projects":
+        parsed = _with_years(con, parsed, ref)
+    elif kind == "actuals":
+        parsed = _actual_amounts(parsed, ledger.units.get("cumulative_wan"), "amount_unit" in fields)
     parsed = _join_current(con, kind, parsed)
-    checks = _checks(kind, fields, allowed_units, config.import_limits())
+    checks = _checks(kind, fields, allowed_units, config.import_limits(), ref=ref,
+                     header_unit=ledger.units.get("cumulative_wan"))
     lazy = parsed.lazy()
     errors = pl.concat(
         [
@@ -133,7 +166,7 @@ def validate(con: duckdb.DuckDBPyConnection, ledger: Ledger, *,
                 pl.col("_row").alias("row"),
                 pl.lit(headers[name]).alias("column"),
                 pl.col(f"raw_{name}").alias("value"),
-                pl.lit(reason).alias("reason"),
+                (pl.lit(reason) if isinstance(reason, str) else reason.cast(pl.String)).alias("reason"),
                 pl.lit(order).alias("_order"),
             )
             for order, (name, bad, reason) in enumerate(checks)
@@ -143,10 +176,84 @@ def validate(con: duckdb.DuckDBPyConnection, ledger: Ledger, *,
     keep = [name for name in fields if name not in _LOOKUP_ONLY.get(kind, set())]
     if kind == "projects" and "node_id" in fields and "chain_id" not in keep:
         keep.append("chain_id")
+    if kind == "projects":
+        keep.append("_year")
     valid = parsed.filter(~pl.col("_row").is_in(errors["row"].unique().implode())).select(
         "_row", *(_store_type(n) for n in keep)
     )
     return valid, errors
+
+
+def check_year(con: duckdb.DuckDBPyConnection, year: int) -> None:
+    """Refuse (:class:`FileProblem`) a --year no import may write: closed, not opened, out of range."""
+    if not 2000 <= year <= 2100:
+        raise FileProblem(f"年度 {year} 超出可接受的范围（2000–2100）（year out of range）。")
+    try:
+        years.writable_year(con, year)
+    except years.YearError as exc:
+        raise FileProblem(str(exc)) from exc
+
+
+def _with_years(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame, ref: _Reference) -> pl.DataFrame:
+    """A projects ledger's rows with ``_year`` (年度, else --year, else the current year) and, for a
+    year no row may be written to, ``_year_problem``: the sentence ``years.writable_year`` says."""
+    given = pl.col("year") if "year" in frame.columns else pl.lit(None, pl.Int32)
+    frame = frame.with_columns(pl.coalesce(given, pl.lit(ref.plan_year, pl.Int32)).alias("_year"))
+    problems: dict[int, str] = {}
+    for y in frame["_year"].drop_nulls().unique().to_list():  # a few distinct years, not rows
+        if not 2000 <= y <= 2100:
+            problems[y] = f"年度 {y} 超出可接受的范围（2000–2100）"
+            continue
+        try:
+            years.writable_year(con, y)
+        except years.YearError as exc:
+            problems[y] = str(exc).rstrip("。")
+    return frame.with_columns(
+        pl.col("_year").replace_strict(problems, default=None, return_dtype=pl.String).alias("_year_problem"))
+
+
+def _actual_amounts(frame: pl.DataFrame, header_unit: str | None, has_unit_column: bool) -> pl.DataFrame:
+    """The statistics' 本年累计 read in the unit of its row: a 计量单位 column, else the unit written
+    after the indicator (工业投资（亿元）), else the header's (本年累计（亿元）), else 万元."""
+    after_metric = parse_amount_unit(half_width(pl.col("raw_metric")).str.extract(_METRIC_UNIT_RE, 1))
+    row_unit = pl.coalesce(pl.col("amount_unit"), after_metric) if has_unit_column else after_metric
+    raw = pl.col("raw_cumulative_wan")
+    amount = (pl.when(pl.col("_row_unit") == "亿元").then(parse_amount(raw, "亿元"))
+              .when(pl.col("_row_unit") == "元").then(parse_amount(raw, "元"))
+              .when(pl.col("_row_unit") == "万元").then(parse_amount(raw, "万元"))
+              .otherwise(pl.col("cumulative_wan")))
+    return frame.with_columns(row_unit.alias("_row_unit")).with_columns(
+        amount.alias("cumulative_wan"), pl.lit(header_unit, pl.String).alias("_header_unit"))
+
+
+def _cumulative_neighbours(con: duckdb.DuckDBPyConnection, frame: pl.DataFrame) -> pl.DataFrame:
+    """Each statistics row with the months before and after it (same metric, same year) among the
+    file's rows and the stored ones the file does not replace: 本年累计 must not fall in a year."""
+    key = ["month", "metric"]
+    rows = frame.filter(pl.all_horizontal(pl.col(c).is_not_null() for c in [*key, "cumulative_wan"])
+                        & ~pl.struct(key).is_duplicated()).select(
+        "_row", *key, pl.col("cumulative_wan").cast(pl.Decimal(18, 2)))
+    year_list = rows["month"].dt.year().unique().to_list()
+    stored = store.fetch(con, "select month, metric, cumulative_wan from actuals"
+                              " where year(month) in (select unnest(?::integer[]))", [year_list])
+    stored = stored.join(rows.select(key), on=key, how="anti").select(
+        pl.lit(None, pl.Int64).alias("_row"), *key, pl.col("cumulative_wan").cast(pl.Decimal(18, 2)))
+    over = [pl.col("metric"), pl.col("month").dt.year()]
+    where = (pl.col("month").dt.strftime("%Y-%m")
+             + pl.when(pl.col("_row").is_null()).then(pl.lit("（库中已有）"))
+             .otherwise(pl.lit("（第 ") + pl.col("_row").cast(pl.String) + pl.lit(" 行）")))
+    seq = pl.concat([rows, stored]).sort("metric", "month").with_columns(
+        where.alias("_where"), pl.col("cumulative_wan").cast(pl.String).alias("_text"))
+    seq = seq.with_columns(
+        pl.col("cumulative_wan").shift(1).over(over).alias("_prev_cum"),
+        pl.col("_where").shift(1).over(over).alias("_prev_where"),
+        pl.col("_text").shift(1).over(over).alias("_prev_text"),
+        pl.col("cumulative_wan").shift(-1).over(over).alias("_next_cum"),
+        pl.col("_where").shift(-1).over(over).alias("_next_where"),
+        pl.col("_text").shift(-1).over(over).alias("_next_text"),
+    ).filter(pl.col("_row").is_not_null())
+    return frame.join(seq.select("_row", "_prev_cum", "_prev_where", "_prev_text", "_next_cum", "_next_where",
+                                 "_next_text"), on="_row", how="left", maintain_order="left")
 
 
 def _store_type(name: str) -> pl.Expr:
@@ -165,12 +272,25 @@ def _parse_expr(f: Field, unit: str | None, ref: _Reference) -> pl.Expr:
             return parse_date(e)
         case "month":
             return parse_month(e, default_year=ref.plan_year)
+        case "period":
+            return parse_period(e, default_year=ref.plan_year)
+        case "year":
+            return parse_year(e)
+        case "growth":
+            return parse_growth(e)
+        case "amount_unit":
+            return parse_amount_unit(e)
         case "pct":
             return parse_pct(e)
         case "bool":
             return parse_bool(e)
         case "enum":
-            return lookup_key(e).replace_strict(enum_map(f.name, f.choices), default=None, return_dtype=pl.String)
+            key = lookup_key(e)
+            if f.name == "metric":  # 其中：技术改造投资, 工业投资（亿元）: the indicator itself
+                key = key.str.replace(r"^其中[:：]?", "").str.replace(_METRIC_UNIT_RE, "")
+            value = key.replace_strict(enum_map(f.name, f.choices), default=None, return_dtype=pl.String)
+            stored = STORED_VALUES.get(f.name)
+            return value if stored is None else value.replace_strict(stored, default=None, return_dtype=pl.String)
         case "unit":
             return unit_key(e).replace_strict(ref.units, default=None, return_dtype=pl.String)
         case "chain":
@@ -201,6 +321,8 @@ def _resolve_nodes(frame: pl.DataFrame, ref: _Reference) -> pl.DataFrame:
 
 def _join_current(con: duckdb.DuckDBPyConnection, kind: str, frame: pl.DataFrame) -> pl.DataFrame:
     """Attach the stored values the checks need (unit for rights, the other side of cross checks)."""
+    if kind == "actuals":
+        return _cumulative_neighbours(con, frame)
     ids = frame.select("project_id" if kind != "enterprises" else "enterprise_id").drop_nulls()
     if kind == "progress":
         cur = stored_rows(con, "projects", ids, ["unit_id"])
@@ -214,10 +336,13 @@ def _join_current(con: duckdb.DuckDBPyConnection, kind: str, frame: pl.DataFrame
 
 
 def _checks(kind: str, fields: dict[str, Field], allowed_units: set[str] | None,
-            limits: config.ImportLimits | None = None) -> list[tuple[str, pl.Expr, str]]:
-    """Every check as (field, failing-row expression, reason); a row may fail several."""
+            limits: config.ImportLimits | None = None, *, ref: _Reference | None = None,
+            header_unit: str | None = None) -> list[tuple[str, pl.Expr, str | pl.Expr]]:
+    """Every check as (field, failing-row expression, reason); a row may fail several.
+
+    A reason is a sentence, or an expression when it names the row's own values (a year, a month)."""
     limits = limits or config.import_limits()
-    out: list[tuple[str, pl.Expr, str]] = []
+    out: list[tuple[str, pl.Expr, str | pl.Expr]] = []
     for name, fd in fields.items():
         raw, val = pl.col(f"raw_{name}"), pl.col(name)
         if fd.required and name not in _DEFAULTS:  # a blank 本月完成投资 means 0, not a missing value
@@ -229,7 +354,7 @@ def _checks(kind: str, fields: dict[str, Field], allowed_units: set[str] | None,
         if fd.type == "amount":
             out.append((name, unparsed, "金额无法识别（可写 3000、3,000、1.5亿、800万元、5000000元）"))
             out.append((name, val < 0, "金额不能为负数"))
-        elif fd.type in ("date", "month"):
+        elif fd.type in ("date", "month", "period"):
             out.append((name, unparsed, "日期无法识别（可写 2016.3、2016年3月、2016-03-15、2016/3/15 或 Excel 日期）"))
             out.append((name, ~val.is_between(limits.min_date, limits.max_date),
                         f"日期超出可接受的范围（{limits.min_date.isoformat()} 至 {limits.max_date.isoformat()}）"))
@@ -238,6 +363,14 @@ def _checks(kind: str, fields: dict[str, Field], allowed_units: set[str] | None,
             out.append((name, (val < 0) | (val > 100), "形象进度应在 0–100 之间"))
         elif fd.type == "bool":
             out.append((name, unparsed, "是/否无法识别（可写 是/否、Y/N、1/0、√）"))
+        elif fd.type == "year":
+            out.append((name, unparsed, "年度无法识别（应为 2016 这样的四位年份）"))
+        elif fd.type == "growth":
+            low, high = GROWTH_RANGE
+            out.append((name, unparsed, "同比增长无法识别（可写 12.5、-4.6、12.5%、增长12%、下降4.6%）"))
+            out.append((name, (val <= low) | (val >= high), f"同比增长超出合理范围（应大于 {low}%、小于 {high}%）"))
+        elif fd.type == "amount_unit":
+            out.append((name, unparsed, "计量单位无法识别（可写 亿元、万元、元）"))
         elif fd.type == "enum":
             out.append((name, unparsed, f"{fd.header}无效（可填：{'、'.join(fd.choices)}）"))
         elif fd.type == "unit":
@@ -253,6 +386,8 @@ def _checks(kind: str, fields: dict[str, Field], allowed_units: set[str] | None,
             out.append((name, unparsed & pl.col("_node_any").is_null() & ~pl.col("_node_ambiguous"),
                         "未知的产业链环节"))
     key = list(KEYS[kind])
+    if ref is not None:
+        out += _year_checks(kind, fields, ref, limits)
     if kind == "projects":
         total = pl.col("total_investment_wan")
         out.append(("total_investment_wan", total.is_between(0, MIN_PROJECT_WAN, closed="left"),
@@ -264,17 +399,20 @@ def _checks(kind: str, fields: dict[str, Field], allowed_units: set[str] | None,
             start = pl.col("start_date") if "start_date" in fields else pl.col("cur_start_date")
             end = pl.col("end_date") if "end_date" in fields else pl.col("cur_end_date")
             out.append(("start_date" if "start_date" in fields else "end_date", start > end, "开工时间晚于竣工时间"))
-        out.append(("project_id", pl.col("project_id").is_not_null() & pl.col("project_id").is_duplicated(),
+        same_year = pl.struct("project_id", "_year") if ref is not None else pl.col("project_id")
+        out.append(("project_id", pl.col("project_id").is_not_null() & same_year.is_duplicated(),
                     "文件内项目编号重复"))
     elif kind == "progress":
         out.append(("project_id", pl.col("project_id").is_not_null() & pl.col("_exists").is_null(),
                     "项目编号不在项目库中（请先导入项目）"))
         dup = pl.struct(key).is_duplicated() & pl.all_horizontal(pl.col(k).is_not_null() for k in key)
         out.append(("month", dup, "文件内同一项目同一月份重复"))
+    elif kind == "actuals":
+        out += _actual_checks(fields, header_unit, allowed_units)
     else:
         out.append(("enterprise_id", pl.col("enterprise_id").is_not_null() & pl.col("enterprise_id").is_duplicated(),
                     "文件内企业编号重复"))
-    if allowed_units is not None:
+    if allowed_units is not None and kind != "actuals":
         # Scope: a stored row may be changed only when it belongs to one of the user's units (a
         # stored row of no unit included), and every row written must belong to one of them.
         allowed = sorted(allowed_units)
@@ -291,3 +429,58 @@ def _checks(kind: str, fields: dict[str, Field], allowed_units: set[str] | None,
                 missing = pl.col("raw_unit_id").is_null() if has_unit else pl.col("_exists").is_null()
                 out.append((column, missing, "责任单位为空：以责任单位身份导入的行须写明本单位"))
     return [(name, bad.fill_null(False), reason) for name, bad, reason in out]
+
+
+def _actual_checks(fields: dict[str, Field], header_unit: str | None,
+                   allowed_units: set[str] | None) -> list[tuple[str, pl.Expr, str | pl.Expr]]:
+    """The statistics' own rules: one row per month and indicator, 本年累计 never falls within a
+    year, the row's unit agrees with the header's, and only the city (not a unit) imports them."""
+    key = list(KEYS["actuals"])
+    out: list[tuple[str, pl.Expr, str | pl.Expr]] = []
+    dup = pl.struct(key).is_duplicated() & pl.all_horizontal(pl.col(k).is_not_null() for k in key)
+    out.append(("month", dup, "文件内同一月份同一指标重复"))
+    cum = pl.col("cumulative_wan")
+    falls = " 万元：同一年内累计数不应下降（cumulative falls within the year）"
+    out.append(("cumulative_wan", cum < pl.col("_prev_cum"),
+                pl.lit("本年累计小于 ") + pl.col("_prev_where") + pl.lit("的 ") + pl.col("_prev_text") + pl.lit(falls)))
+    out.append(("cumulative_wan", cum > pl.col("_next_cum"),
+                pl.lit("本年累计大于 ") + pl.col("_next_where") + pl.lit("的 ") + pl.col("_next_text") + pl.lit(falls)))
+    if header_unit is not None:
+        out.append(("cumulative_wan", pl.col("_row_unit").ne(pl.col("_header_unit")),
+                    pl.lit("该行的计量单位（") + pl.col("_row_unit") + pl.lit("）与表头的单位（")
+                    + pl.col("_header_unit") + pl.lit("）不一致")))
+    if allowed_units is not None:
+        out.append(("metric", pl.lit(True), "统计局数据是全市的数字，责任单位用户不能导入（admins and bureau only）"))
+    return out
+
+
+def _year_checks(kind: str, fields: dict[str, Field], ref: _Reference,
+                 limits: config.ImportLimits) -> list[tuple[str, pl.Expr, str | pl.Expr]]:
+    """Rows of a year that cannot be written: a closed or unopened plan year (年度), a month of a
+    closed year, progress after the current year's December, a 年度 that contradicts --year.
+
+    A month outside the accepted dates is refused for that alone (one reason is enough)."""
+    out: list[tuple[str, pl.Expr, str | pl.Expr]] = []
+    if kind == "projects" and "year" in fields:
+        out.append(("year", pl.col("_year_problem").is_not_null(), pl.col("_year_problem")))
+        if ref.explicit_year is not None:
+            out.append(("year", pl.col("year") != ref.explicit_year,
+                        pl.lit("年度 ") + pl.col("year").cast(pl.String)
+                        + pl.lit(f" 与 --year {ref.explicit_year} 不一致（the row's year differs from --year）")))
+    if kind in ("progress", "actuals") and "month" in fields:
+        month = pl.col("month")
+        sane = month.is_between(limits.min_date, limits.max_date)
+        if ref.closed_before is not None:
+            y = month.dt.year()
+            last = ref.closed_before.year - 1
+            reason = (pl.when(y.is_in(list(ref.closed_years)))
+                      .then(pl.lit("该月份属于已结转的年度 ") + y.cast(pl.String)
+                            + pl.lit("，只读（year ") + y.cast(pl.String) + pl.lit(" is closed）"))
+                      .otherwise(pl.lit(f"该月份早于已结转的年度 {last}，只读（before the closed year {last}）")))
+            out.append(("month", sane & (month < ref.closed_before), reason))
+        if kind == "progress":
+            nxt = ref.current_year + 1
+            out.append(("month", sane & (month >= date(nxt, 1, 1)),
+                        f"月份晚于当前计划年度 {ref.current_year} 年12月；{nxt} 年的进度请在开启 {nxt} 年度"
+                        f"（portfolio year open {nxt}）后导入（after the current plan year）"))
+    return out

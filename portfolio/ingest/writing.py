@@ -8,26 +8,114 @@ with their reasons where the user can open them, through :mod:`portfolio.files`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
 from .. import export, files, store, textsafe
-from .catalogue import KEYS
+from .catalogue import TABLE_KEYS
 from .errors import FileProblem
 from .reading import Ledger
 from .validation import stored_rows
 
 
+@dataclass
+class Diff:
+    """Rows to write to ``table`` compared with the stored ones: ``rows`` holds each row's values,
+    its old values (``old_<column>``), ``_action`` (insert / update / null for unchanged) and
+    ``_row`` when the rows came with one."""
+
+    table: str
+    key: list[str]
+    values: list[str]
+    rows: pl.DataFrame
+    schema: pl.Schema
+
+    @property
+    def inserted(self) -> pl.DataFrame:
+        """The rows to insert."""
+        return self.rows.filter(pl.col("_action") == "insert")
+
+    @property
+    def updated(self) -> pl.DataFrame:
+        """The stored rows whose values change."""
+        return self.rows.filter(pl.col("_action") == "update")
+
+    def counts(self) -> dict[str, int]:
+        """inserted / updated / unchanged."""
+        ins, upd = self.inserted.height, self.updated.height
+        return {"inserted": ins, "updated": upd, "unchanged": self.rows.height - ins - upd}
+
+
+def diff(con: duckdb.DuckDBPyConnection, table: str, valid: pl.DataFrame) -> Diff:
+    """Compare ``valid`` (the key and some value columns; ``_``-columns ignored but ``_row`` kept)
+    with the stored rows of ``table``: which to insert, which change, which stay as they are."""
+    key = list(TABLE_KEYS[table])
+    cols = [c for c in valid.columns if not c.startswith("_")]
+    if not set(key) <= set(cols):
+        raise ValueError(f"写入 {table} 需要列 {', '.join(key)}。")
+    stored = con.sql(f"select {', '.join(cols)} from {table} limit 0").pl().schema
+    frame = valid.select(*(pl.col(c).cast(stored[c]) for c in cols),
+                         *([pl.col("_row")] if "_row" in valid.columns else []))
+    if frame.select(pl.struct(key).is_duplicated().any()).item():
+        raise ValueError("同一编号在要写入的数据中出现多次，无法写入。")
+    values = [c for c in cols if c not in key]
+    cur = stored_rows(con, table, frame.select(key), values)
+    cur = cur.rename({c: f"old_{c}" for c in values}).with_columns(pl.lit(True).alias("_exists"))
+    changed = [pl.col(c).ne_missing(pl.col(f"old_{c}")) for c in values]
+    action = (
+        pl.when(pl.col("_exists").is_null()).then(pl.lit("insert"))
+        .when(pl.any_horizontal(changed) if values else pl.lit(False)).then(pl.lit("update"))
+    )
+    rows = frame.join(cur, on=key, how="left", maintain_order="left").with_columns(action.alias("_action"))
+    return Diff(table=table, key=key, values=values, rows=rows, schema=frame.schema)
+
+
+def apply(con: duckdb.DuckDBPyConnection, d: Diff, *, actor: str, source: str | None,
+          batch_id: int | None) -> None:
+    """Write a :class:`Diff` (inserts and updates) with one audit row each; call inside a transaction.
+
+    The data revision is not bumped here: the caller bumps it once for the whole write."""
+    cols = [*d.key, *d.values]
+    inserted, updated = d.inserted, d.updated
+    _write(con, d.table, inserted.select(cols), updated.select(cols), d.key, actor)
+    changed = {c: pl.col(c).ne_missing(pl.col(f"old_{c}")) for c in d.values}
+    audit_cols = [
+        pl.lit(actor).alias("actor"), pl.col("_action").alias("action"), pl.lit(d.table).alias("table_name"),
+        record_id(d.table).alias("record_id"),
+    ]
+    audit = pl.concat([
+        inserted.select(*audit_cols, pl.lit(None, pl.String).alias("old_values"),
+                        _json_object(d.schema, d.values).alias("new_values")),
+        updated.select(*audit_cols, _json_object(d.schema, d.values, changed, prefix="old_").alias("old_values"),
+                       _json_object(d.schema, d.values, changed).alias("new_values")),
+    ]).with_columns(pl.lit(source).cast(pl.String).alias("source"))
+    store.audit_frame(con, audit, batch_id=batch_id)
+
+
+def record_id(table: str) -> pl.Expr:
+    """The audit log's ``record_id`` of a row of ``table``: its key as text (``batches`` parses it back).
+
+    project_id; project_id/YYYY-MM for progress; project_id/YYYY for plans; YYYY-MM/metric for actuals."""
+    if table == "progress":
+        return pl.concat_str([pl.col("project_id"), pl.col("month").dt.strftime("%Y-%m")], separator="/")
+    if table == "plans":
+        return pl.concat_str([pl.col("project_id"), pl.col("year").cast(pl.String)], separator="/")
+    if table == "actuals":
+        return pl.concat_str([pl.col("month").dt.strftime("%Y-%m"), pl.col("metric")], separator="/")
+    return pl.col(TABLE_KEYS[table][0]).cast(pl.String)
+
+
 def upsert(con: duckdb.DuckDBPyConnection, kind: str, valid: pl.DataFrame, *, actor: str,
            source: str | None = None, batch_id: int | None = None,
-           form: str | None = None) -> dict[str, int]:
+           form: str | None = None, bump: bool = True) -> dict[str, int]:
     """Insert new rows and update changed ones by key, one audit row each; call inside a transaction.
 
     Only the columns present in ``valid`` are compared and written (a ledger without 包保领导
     leaves the stored leaders alone). Unchanged rows are not touched; the data revision is
-    bumped once when anything was written.
+    bumped once when anything was written (unless ``bump`` is false: the caller bumps).
 
     The audit rows carry ``batch_id`` (the caller then records the batch, as an import does).
     Without one, a write that changed something becomes an ``edit`` batch of its own, its
@@ -35,60 +123,29 @@ def upsert(con: duckdb.DuckDBPyConnection, kind: str, valid: pl.DataFrame, *, ac
     For undo (``batches.undo``) an insert's audit row holds the written values and an update's
     the old and new values of exactly the columns that changed, Decimal as text, dates ISO.
     """
-    key = list(KEYS[kind])
-    cols = [c for c in valid.columns if not c.startswith("_")]
-    if not set(key) <= set(cols):
-        raise ValueError(f"写入 {kind} 需要列 {', '.join(key)}。")
     if valid.is_empty():
+        if not set(TABLE_KEYS[kind]) <= set(valid.columns):
+            raise ValueError(f"写入 {kind} 需要列 {', '.join(TABLE_KEYS[kind])}。")
         return {"inserted": 0, "updated": 0, "unchanged": 0, "batch": batch_id or 0}
-    stored = con.sql(f"select {', '.join(cols)} from {kind} limit 0").pl().schema
-    frame = valid.select(pl.col(c).cast(stored[c]) for c in cols)
-    if frame.select(pl.struct(key).is_duplicated().any()).item():
-        raise ValueError("同一编号在要写入的数据中出现多次，无法写入。")
-    values = [c for c in cols if c not in key]
-    cur = stored_rows(con, kind, frame.select(key), values)
-    cur = cur.rename({c: f"old_{c}" for c in values}).with_columns(pl.lit(True).alias("_exists"))
-    changed = {c: pl.col(c).ne_missing(pl.col(f"old_{c}")) for c in values}
-    action = (
-        pl.when(pl.col("_exists").is_null()).then(pl.lit("insert"))
-        .when(pl.any_horizontal(changed.values()) if values else pl.lit(False)).then(pl.lit("update"))
-    )
-    rows = frame.join(cur, on=key, how="left", maintain_order="left").with_columns(action.alias("_action"))
-    inserted = rows.filter(pl.col("_action") == "insert")
-    updated = rows.filter(pl.col("_action") == "update")
-    _write(con, kind, inserted.select(cols), updated.select(cols), key, actor)
-    record = (
-        pl.concat_str([pl.col("project_id"), pl.col("month").dt.strftime("%Y-%m")], separator="/")
-        if kind == "progress" else pl.col(key[0])
-    )
-    audit_cols = [
-        pl.lit(actor).alias("actor"), pl.col("_action").alias("action"), pl.lit(kind).alias("table_name"),
-        record.alias("record_id"),
-    ]
-    audit = pl.concat([
-        inserted.select(*audit_cols, pl.lit(None, pl.String).alias("old_values"),
-                        _json_object(frame.schema, values).alias("new_values")),
-        updated.select(*audit_cols, _json_object(frame.schema, values, changed, prefix="old_").alias("old_values"),
-                       _json_object(frame.schema, values, changed).alias("new_values")),
-    ]).with_columns(pl.lit(source).cast(pl.String).alias("source"))
-    counts = {"inserted": inserted.height, "updated": updated.height,
-              "unchanged": frame.height - inserted.height - updated.height}
-    own_batch = batch_id is None and bool(inserted.height or updated.height)
+    d = diff(con, kind, valid)
+    counts = d.counts()
+    wrote = bool(counts["inserted"] or counts["updated"])
+    own_batch = batch_id is None and wrote
     if own_batch:
         batch_id = store.new_batch(con)
-    store.audit_frame(con, audit, batch_id=batch_id)
+    apply(con, d, actor=actor, source=source, batch_id=batch_id)
     if own_batch:
         assert batch_id is not None
         store.record_batch(con, batch_id, actor=actor, kind="edit", source=form or source, table=kind,
                            counts=counts)
-    if inserted.height or updated.height:
+    if wrote and bump:
         store.bump_revision(con)
     return {**counts, "batch": batch_id or 0}
 
 
 def _write(con: duckdb.DuckDBPyConnection, table: str, inserted: pl.DataFrame, updated: pl.DataFrame,
            key: list[str], actor: str) -> None:
-    tracked = table in ("projects", "progress")
+    tracked = table in ("projects", "progress", "actuals")
     cols = inserted.columns
     if inserted.height:
         con.register("_ingest_rows", inserted)
