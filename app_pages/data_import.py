@@ -3,6 +3,8 @@
 Nothing is written before the Import button: the preview reads the file and validates it on a
 read-only connection (``ingest.read_ledger`` + ``ingest.validate``). The import itself is
 ``ingest.ingest_file``: one transaction, audited under the acting user, limited to their units.
+The plan year (``--year``) is picked beside the kind: the current year (then a 年度 column may
+name other writable years, as without ``--year``) or a history year before the first plan year.
 """
 
 from __future__ import annotations
@@ -16,16 +18,35 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import access, batches, edits, i18n, ingest, store
+from portfolio import access, batches, edits, i18n, ingest, store, years
 
 me = ui.user()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KIND_OPTIONS = ["auto", *ingest.KINDS]
+#: History years offered before the first plan year (their plans and progress can be imported).
+HISTORY_YEARS = 3
 
 
 def kind_label(kind: str) -> str:
     """projects → 项目台账 / Projects ledger."""
     return ui.t(f"im.kind.{kind}")
+
+
+def year_options() -> tuple[list[int], int]:
+    """The years an import may write: the current plan year first, then history years before the first."""
+    current = ui.cached(years.current_year)
+    first = min(ui.cached(years.plan_years))
+    return [current, *range(first - 1, first - 1 - HISTORY_YEARS, -1)], current
+
+
+def year_label(year: int, current: int) -> str:
+    """2017（当前年度） / 2015（历史年度）."""
+    return ui.t("im.year.current" if year == current else "im.year.history", year=year)
+
+
+def metric_label(metric: str) -> str:
+    """industrial_investment → 工业投资 / Industrial investment."""
+    return ui.t(f"im.metric.{metric}")
 
 
 def saved_upload(uploaded: Any) -> Path:
@@ -49,15 +70,15 @@ def existing_keys(ledger: ingest.Ledger, valid: pl.DataFrame) -> pl.DataFrame:
         return edits.existing_keys(con, ledger.kind, valid)
 
 
-def preview(path: Path, kind: str | None, sheet: str | None) -> dict[str, Any]:
+def preview(path: Path, kind: str | None, sheet: str | None, year: int | None) -> dict[str, Any]:
     """Read and validate without writing; cached in the session per file, options and data revision."""
-    cache_key = (str(path), kind, sheet, ui.revision(), str(me.allowed_units if me else None))
+    cache_key = (str(path), kind, sheet, year, ui.revision(), str(me.allowed_units if me else None))
     cached = st.session_state.get("im_preview")
     if cached and cached["key"] == cache_key:
         return cached
     ledger = ingest.read_ledger(path, kind=kind, sheet=sheet)
     with store.connect(ui.db_path(), read_only=True) as con:
-        valid, errors = ingest.validate(con, ledger, allowed_units=me.allowed_units if me else None)
+        valid, errors = ingest.validate(con, ledger, allowed_units=me.allowed_units if me else None, year=year)
     key = list(ingest.KEYS[ledger.kind])
     marked = valid.join(existing_keys(ledger, valid).with_columns(pl.lit(True).alias("_exists")), on=key,
                         how="left", maintain_order="left")
@@ -189,10 +210,15 @@ with right, st.container(border=True):
                            icon=":material/download:", width="stretch")
 with left:
     st.caption(ui.t("im.intro"))
-    c1, c2 = st.columns(2)
+    c1, c2, c3 = st.columns([2, 1.3, 1.5])
     choice = c1.selectbox(ui.t("im.kind"), KIND_OPTIONS, format_func=kind_label, key=f"im_kind_{ui.lang()}")
-    sheet = c2.text_input(ui.t("im.sheet"), key="im_sheet", placeholder=ui.t("im.sheet_ph")).strip() or None
+    year_list, current_year = year_options()
+    picked = int(c2.selectbox(ui.t("im.year"), year_list, key="im_year", help=ui.t("im.year_help"),
+                              format_func=lambda y: year_label(y, current_year)))
+    sheet = c3.text_input(ui.t("im.sheet"), key="im_sheet", placeholder=ui.t("im.sheet_ph")).strip() or None
     uploaded = st.file_uploader(ui.t("im.file"), type=["xlsx", "xlsm", "xls", "csv", "parquet"], key="im_file")
+# the current year is the default: a 年度 column then places each row (as the CLI without --year)
+year = None if picked == current_year else picked
 
 can_import = access.can(me, "import")
 if not can_import:
@@ -205,7 +231,7 @@ if uploaded is None:
 path = saved_upload(uploaded)
 kind = None if choice == "auto" else choice
 try:
-    pv = preview(path, kind, sheet)
+    pv = preview(path, kind, sheet, year)
 except (ingest.FileProblem, store.StoreError) as exc:
     st.error(ui.plain(exc), icon=":material/block:")
     import_history()
@@ -229,6 +255,10 @@ if result and result["file"] == str(path):
 st.subheader(ui.t("im.preview"))
 st.caption(ui.t("im.read", file=ui.plain(path.name), kind=kind_label(ledger.kind), row=ledger.header_row,
                 sheet=f" · {ledger.sheet}" if ledger.sheet else ""))
+if "_year" in valid.columns and valid.height:
+    per_year = valid.group_by("_year").len().sort("_year")
+    st.caption(ui.t("im.years_read", years="，".join(
+        ui.t("im.year_rows", year=y, n=f"{n:,}") for y, n in per_year.iter_rows())))
 rejected_rows = errors["row"].n_unique() if errors.height else 0
 new_rows = valid.filter(pl.col("_exists").is_null()).height
 cols = st.columns(6)
@@ -253,12 +283,17 @@ if valid.height:
         pl.col("_row"),
         pl.when(pl.col("_exists").is_null()).then(pl.lit(ui.t("im.new"))).otherwise(pl.lit(ui.t("im.existing")))
         .alias("_action"),
-        pl.exclude("_row", "_exists"),
+        *([pl.col("_year")] if "_year" in valid.columns else []),
+        pl.exclude("^_.*$"),
     )
     if "unit_id" in shown.columns:  # the unit each row was matched to, by its full name as on every page
         names = dict(ui.units().select("unit_id", "display_name").iter_rows())
         shown = shown.with_columns(pl.col("unit_id").replace_strict(names, default=pl.col("unit_id")))
-    st.dataframe(ui.headers(shown).rename({"_row": ui.t("im.col.row"), "_action": ui.t("im.col.action")}),
+    if "metric" in shown.columns:  # the statistics' indicator as staff name it
+        shown = shown.with_columns(pl.col("metric").replace_strict(
+            {m: metric_label(m) for m in ingest.METRIC_LABELS.values()}, default=pl.col("metric")))
+    st.dataframe(ui.headers(shown).rename({"_row": ui.t("im.col.row"), "_action": ui.t("im.col.action"),
+                                           "_year": ui.t("im.col.year")}, strict=False),
                  hide_index=True, width="stretch", height="auto" if valid.height <= 10 else 400)
 
 # ---------------------------------------------------------------- the import
@@ -270,7 +305,7 @@ if valid.is_empty():
 if go:
     try:
         with st.spinner(ui.t("im.importing")):
-            done = ingest.ingest_file(ui.db_path(), path, kind=ledger.kind, sheet=ledger.sheet,
+            done = ingest.ingest_file(ui.db_path(), path, kind=ledger.kind, sheet=ledger.sheet, year=year,
                                       rejects=path.with_name(f"{path.stem}.rejects.xlsx"),
                                       actor=me.label if me else "app",
                                       allowed_units=me.allowed_units if me else None)

@@ -159,28 +159,36 @@ def init(
 @app.command()
 def ingest(
     file: Annotated[Path, typer.Argument(help="台账文件：.xlsx / .csv / .parquet")],
-    kind: Annotated[str | None, typer.Option("--kind", help="projects | progress | enterprises（默认按表头判断）")] = None,
+    kind: Annotated[str | None, typer.Option(
+        "--kind", help="projects | progress | enterprises | actuals（统计局数据）；默认按表头判断")] = None,
     sheet: Annotated[str | None, typer.Option("--sheet", help="xlsx 的工作表名称")] = None,
     rejects: Annotated[Path | None, typer.Option("--rejects", help="拒收行写入的文件（默认与输入同目录）")] = None,
+    year: Annotated[int | None, typer.Option(
+        "--year",
+        help="计划年度：项目台账的行是该年度的计划，只写月份的取该年（默认当前计划年度；已结转或未开启的年度拒绝）")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
     user: UserOption = None,
     db: DbOption = None,
 ) -> None:
-    """导入项目、月度进度或企业台账。"""
+    """导入项目台账、月度进度、企业名录或统计局数据。"""
     from . import access
     from . import ingest as ingest_mod
 
     acting = acting_user(db, user)
     try:
-        result = ingest_mod.ingest_file(db, file, kind=kind, sheet=sheet, rejects=rejects,
+        result = ingest_mod.ingest_file(db, file, kind=kind, sheet=sheet, rejects=rejects, year=year,
                                         user=acting, progress=None if as_json else out.print)
     except (ingest_mod.FileProblem, access.PermissionDenied, store.StoreError) as exc:
         fail(str(exc))
     payload = result.to_dict()
     if as_json:
         print_json(payload)
-    else:
-        console.print_summary(payload, out)
+        return
+    console.print_summary(payload, out)
+    by_year = payload.get("years") or {}
+    if set(by_year) - {str(payload["year"])}:  # rows of other years than the one asked for: say where they went
+        parts = "，".join(f"{y} 年度 {n} 行" for y, n in by_year.items())
+        out.print(f"按计划年度：{parts}；写入或更新分年度计划 {payload.get('plans', 0)} 行。", markup=False)
 
 
 @app.command()
@@ -315,15 +323,22 @@ def _stdout_gone() -> NoReturn:
 
 @app.command()
 def template(
-    kind: Annotated[str, typer.Argument(help="projects | progress | enterprises")],
+    kind_arg: Annotated[str | None, typer.Argument(
+        metavar="[KIND]", help="projects | progress | enterprises | actuals（统计局数据）")] = None,
+    kind_opt: Annotated[str | None, typer.Option("--kind", help="同 KIND，两种写法都可以")] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="输出文件（默认 <类型>_模板.xlsx）")] = None,
     db: DbOption = None,
 ) -> None:
     """下载空白导入模板（xlsx，含填写说明）。"""
     from . import ingest as ingest_mod
 
+    if kind_arg is not None and kind_opt is not None and kind_arg != kind_opt:
+        fail(f"台账类型写了两次且不一致：{kind_arg!r} 与 --kind {kind_opt!r}。")
+    kind = kind_arg or kind_opt
+    if kind is None:
+        fail(f"请写明台账类型，可选 {'、'.join(ingest_mod.KINDS)}（如 portfolio template --kind actuals）。")
     if kind not in ingest_mod.KINDS:
-        fail(f"未知的台账类型 {kind!r}，可选 projects、progress、enterprises。")
+        fail(f"未知的台账类型 {kind!r}，可选 {'、'.join(ingest_mod.KINDS)}。")
     from . import files
 
     target = out_file or Path(f"{kind}_模板.xlsx")

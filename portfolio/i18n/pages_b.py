@@ -102,9 +102,10 @@ LABELS: dict[str, tuple[str, str]] = {
 LABELS.update({
     # ------------------------------------------------------------ 数据导入
     "im.title": ("数据导入", "Import"),
-    "im.intro": ("上传项目台账、月度进度或企业名录（.xlsx、.csv、.parquet）。先预览逐行校验结果，确认后再导入；"
+    "im.intro": ("上传项目台账、月度进度、企业名录或统计局数据（.xlsx、.csv、.parquet）。先预览逐行校验结果，确认后再导入；"
                  "有问题的行不会写入，可下载拒收明细修改后重新导入。",
-                 "Upload a projects ledger, monthly progress or the enterprise list (.xlsx, .csv, .parquet). "
+                 "Upload a projects ledger, monthly progress, the enterprise list or the statistics bureau's "
+                 "figures (.xlsx, .csv, .parquet). "
                  "The rows are checked first; nothing is written until you press Import. Rejected rows are "
                  "not written: download them, correct them and import again."),
     "im.kind": ("台账类型", "Ledger kind"),
@@ -112,6 +113,23 @@ LABELS.update({
     "im.kind.projects": ("项目台账", "Projects ledger"),
     "im.kind.progress": ("月度进度", "Monthly progress"),
     "im.kind.enterprises": ("企业名录", "Enterprise list"),
+    "im.kind.actuals": ("统计局数据", "Official statistics"),
+    "im.year": ("计划年度", "Plan year"),
+    "im.year_help": ("项目台账的行是这一年度的计划，只写月份（如 9月）的取这一年。选当前年度时，台账里的“年度”列可以"
+                     "把各行记到别的可写年度；已结转的年度只读。历史年度（第一个计划年度之前）只写入分年度计划，"
+                     "不改动已有项目的信息。",
+                     "A projects ledger's rows are this year's plans; a bare month (9月) takes this year. With the "
+                     "current year, a 年度 column may place rows in other writable years; closed years are read-only. "
+                     "A history year (before the first plan year) writes only that year's plans, never today's "
+                     "project details."),
+    "im.year.current": ("{year}（当前年度）", "{year} (current)"),
+    "im.year.history": ("{year}（历史年度）", "{year} (history)"),
+    "im.years_read": ("按计划年度：{years}。", "By plan year: {years}."),
+    "im.year_rows": ("{year} 年度 {n} 行", "{year}: {n} rows"),
+    "im.col.year": ("计划年度", "Plan year"),
+    "im.metric.industrial_investment": ("工业投资", "Industrial investment"),
+    "im.metric.tech_upgrade_investment": ("技术改造投资", "Technical upgrading investment"),
+    "im.metric.industrial_output": ("规上工业产值", "Output of industry above scale"),
     "im.sheet": ("工作表（可选）", "Sheet (optional)"),
     "im.sheet_ph": ("留空则自动查找", "Blank: found automatically"),
     "im.file": ("台账文件", "Ledger file"),
@@ -244,6 +262,8 @@ LABELS.update({
     "ih.table.progress": ("月度进度", "Progress"),
     "ih.table.enterprises": ("企业", "Enterprises"),
     "ih.table.users": ("用户", "Users"),
+    "ih.table.actuals": ("统计局数据", "Official statistics"),
+    "ih.table.plans": ("分年度计划", "Plans by year"),
     "ih.table.meta": ("—", "—"),
     "ih.count.inserted": ("新增 {n}", "{n} added"),
     "ih.count.updated": ("更新 {n}", "{n} updated"),
