@@ -188,7 +188,7 @@ def test_the_report_payload_equals_check_report_key_by_key(sample_db_template: P
 
 def test_the_xlsx_has_one_sheet_per_table_with_units_in_the_headers(built: dict[str, Any], reference: dict[str, Any]) -> None:
     wb = openpyxl.load_workbook(built["xlsx"])
-    assert wb.sheetnames == ["目标", "月度进度", "预测驱动项目", "档次", "责任单位", "产业链", "滞后项目", "包保",
+    assert wb.sheetnames == ["目标", "月度进度", "统计局与项目库", "预测驱动项目", "档次", "责任单位", "产业链", "滞后项目", "包保",
                              "包保问题", "缺口", "待招商缺口", "申报不一致", "本月新报问题"]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2", ws.title

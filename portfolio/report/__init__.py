@@ -29,6 +29,7 @@ from .data import (
     Snapshot,
     collect,
     report_month,
+    report_year,
 )
 from .render import fmt_num, fmt_pct, fmt_wan, fmt_yi, render_html, render_markdown
 from .sheets import render_xlsx, report_sheets
@@ -44,7 +45,7 @@ __all__ = [
     "CHANGES_TOP", "DISAGREEMENTS_TOP", "FILE_STEM", "FORMATS", "LAGGING_TOP", "MAPS", "SNAPSHOT_DIR",
     "VIOLATIONS_TOP", "WRITERS", "ReportData", "Snapshot", "build_report", "collect", "compare", "fmt_num",
     "fmt_pct", "fmt_wan", "fmt_yi", "previous_snapshot", "render_html", "render_markdown", "render_xlsx",
-    "report_month", "report_sheets", "snapshot_path", "write_snapshot",
+    "report_month", "report_sheets", "report_year", "snapshot_path", "write_snapshot",
 ]
 
 WRITERS: dict[str, tuple[str, Callable[[ReportData, str], str | bytes]]] = {
@@ -62,14 +63,17 @@ def _earlier_report(path: Path) -> bool:
             and (snapshot_path(path.parent, month) / "projects.parquet").is_file())
 
 
-def build_report(db: str | Path | None, *, as_of: date | None = None, out_dir: str | Path = "reports",
-                 formats: Sequence[str] = FORMATS, progress: Progress | None = None,
-                 now: datetime | None = None, lang: str = "zh") -> list[Path]:
+def build_report(db: str | Path | None, *, as_of: date | None = None, year: int | None = None,
+                 out_dir: str | Path = "reports", formats: Sequence[str] = FORMATS,
+                 progress: Progress | None = None, now: datetime | None = None, lang: str = "zh") -> list[Path]:
     """Write the month's report in the given formats and its snapshot; returns the report paths.
 
-    Reads the database once, read-only, and closes it before rendering; compares with the
-    latest earlier snapshot under ``out_dir``. Same database and month → same content apart
-    from the generation time.
+    ``year`` is the plan year (default: the year of ``as_of``, else the current plan year);
+    ``as_of`` defaults to the year's latest month with progress. A closed year's report is the
+    one it was before the rollover. Reads the database once, read-only, and closes it before
+    rendering; compares with the latest earlier snapshot under ``out_dir``. Same database and
+    month → same content apart from the generation time. ValueError (YearError for a year the
+    database does not hold) when there is nothing to report.
     """
     say = progress or (lambda _msg: None)
     bad = sorted(set(formats) - set(FORMATS))
@@ -78,7 +82,7 @@ def build_report(db: str | Path | None, *, as_of: date | None = None, out_dir: s
     out = Path(out_dir)
     say("读取数据库…")
     with store.connect(db, read_only=True) as con:
-        data = collect(con, as_of=as_of, now=now, progress=say)
+        data = collect(con, as_of=as_of, year=year, now=now, progress=say)
     data.previous = previous_snapshot(out, data.month)
     if data.previous is not None:
         data.changes = compare(data.snapshot, data.previous)

@@ -16,7 +16,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from .. import chains, monthly, store, targets, units
+from .. import chains, monthly, store, targets, units, years
+from ..targets.official import official_series
 
 FORMATS = ("html", "xlsx", "md")
 #: File names carry the month and stay ASCII so scripts and mail gateways handle them.
@@ -66,6 +67,10 @@ class ReportData:
     #: the units in the order of units.toml (:func:`portfolio.units.units_frame`): tables list them so
     units: pl.DataFrame = field(default_factory=pl.DataFrame)
     changes: dict[str, pl.DataFrame] = field(default_factory=dict)
+    #: the plan year reported (a closed year reads as it was closed)
+    year: int = 0
+    #: official against library by month of the year (:func:`portfolio.targets.official.official_series`)
+    official: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def month(self) -> str:
@@ -73,12 +78,29 @@ class ReportData:
         return self.as_of.strftime("%Y-%m")
 
 
-def report_month(con: duckdb.DuckDBPyConnection, as_of: date | None) -> date:
-    """The month to report: ``as_of`` if it has progress rows, else the latest; ValueError if none."""
-    months = store.progress_months(con)
+def report_year(con: duckdb.DuckDBPyConnection, *, year: int | None = None, as_of: date | None = None) -> int:
+    """The plan year to report: ``year``, else the plan year ``as_of`` lies in, else the current one.
+
+    YearError (a ValueError) for a year the database does not hold; ValueError for an ``as_of``
+    outside the year."""
+    if year is None and as_of is not None and as_of.year in years.plan_years(con):
+        year = as_of.year
+    found = years.resolve_year(con, year)
+    if as_of is not None and as_of.year != found:
+        raise ValueError(f"{as_of:%Y-%m} 不在 {found} 计划年度内，请用 --year 选择年度"
+                         f"（as-of outside plan year {found}）。")
+    return found
+
+
+def report_month(con: duckdb.DuckDBPyConnection, as_of: date | None, *, year: int | None = None) -> date:
+    """The month to report: ``as_of`` if it has progress rows, else the plan year's latest; ValueError if none.
+
+    ``year`` is the plan year (default: the current one)."""
+    months = store.progress_months(con, year)
     if as_of is None:
         if not months:
-            raise ValueError("数据库中没有任何月度进度数据，无法生成报告（no progress rows）。")
+            which = "数据库中没有任何月度进度数据" if year is None else f"{year} 年度没有任何月度进度数据"
+            raise ValueError(f"{which}，无法生成报告（no progress rows）。")
         return months[-1]
     if as_of not in months:
         have = f"已有月份：{months[0]:%Y-%m} 至 {months[-1]:%Y-%m}" if months else "数据库中还没有月度进度"
@@ -126,21 +148,28 @@ def _map_chains(gaps: dict[str, Any]) -> list[str]:
     return [r["chain_id"] for r in ranked[:MAPS] if r["open"] or any(r[k] for k in chains.KINDS)]
 
 
-def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, now: datetime | None = None,
-            progress: Progress | None = None) -> ReportData:
-    """Read everything the report shows from one connection (targets, gaps, months, maps, snapshot)."""
+def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, year: int | None = None,
+            now: datetime | None = None, progress: Progress | None = None) -> ReportData:
+    """Read everything the report shows from one connection (targets, gaps, months, maps, snapshot).
+
+    ``year`` is the plan year (default: the year of ``as_of``, else the current one); ``as_of``
+    defaults to the year's latest month with progress. Nothing here reads "the current year"
+    implicitly, so a closed year's report stays what it was before the rollover."""
     say = progress or (lambda _msg: None)
-    month = report_month(con, as_of)
-    say(f"目标检查（截至 {month:%Y-%m}）…")
-    payload = targets.check_payload(con, as_of=month, limit=LAGGING_TOP, violations_limit=VIOLATIONS_TOP)
+    year = report_year(con, year=year, as_of=as_of)
+    month = report_month(con, as_of, year=year)
+    say(f"目标检查（{year} 年度，截至 {month:%Y-%m}）…")
+    payload = targets.check_payload(con, as_of=month, year=year, limit=LAGGING_TOP,
+                                    violations_limit=VIOLATIONS_TOP)
     cfg, projects, check = payload.settings, payload.projects, payload.report
     facts, new_problems = _month_facts(con, as_of=month, projects=projects, cfg=cfg)
-    series = monthly.targets_monthly(con, as_of=month)
+    series = monthly.targets_monthly(con, as_of=month, year=year)
+    official = official_series(con, year=year)
     say("产业链缺口分析…")
-    gaps = chains.gaps_report(con)
+    gaps = chains.gaps_report(con, year=year)
     maps = []
     for chain_id in _map_chains(gaps):
-        nodes, edges = chains.chain_map_frames(con, chain=chain_id)
+        nodes, edges = chains.chain_map_frames(con, chain=chain_id, year=year)
         name = nodes.filter(~pl.col("external"))["chain"].first()
         maps.append((str(name), nodes, edges))
     return ReportData(
@@ -159,6 +188,8 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, now: d
         new_problems=new_problems,
         maps=maps,
         snapshot=_snapshot_of(month.strftime("%Y-%m"), projects, gaps["gaps"]),
+        year=year,
+        official=official,
         rules={"on_track": cfg.on_track, "at_risk": cfg.at_risk, "coverage": cfg.coverage_at_risk,
                "green": cfg.green, "amber": cfg.amber, "stalled": cfg.stalled_months,
                "low": cfg.forecast["low_quantile"], "high": cfg.forecast["high_quantile"]},

@@ -15,7 +15,10 @@ from .data import CHANGES_TOP, DISAGREEMENTS_TOP, FILE_STEM, ReportData
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TARGET_ROWS = [
     ("target_wan", "yi", "target"), ("planned_wan", "yi", "planned"), ("coverage", "pct", "coverage"),
-    ("completed_wan", "yi", "completed"), ("expected_wan", "yi", "expected"), ("ytd_ratio", "pct", "ytd_ratio"),
+    ("completed_wan", "yi", "completed"), ("official_completed_wan", "yoy", "official"),
+    ("official_diff_wan", "yoy", "official_diff"), ("yoy_pct", "yoy", "yoy_official"),
+    ("library_yoy_pct", "yoy", "yoy_library"),
+    ("expected_wan", "yi", "expected"), ("ytd_ratio", "pct", "ytd_ratio"),
     ("linear_expected_wan", "yi", "linear"), ("linear_ratio", "pct", "linear_ratio"),
     ("forecast_wan", "yi", "forecast"), ("_range", "range", "range"),
     ("probability_meet_target", "pct", "probability"), ("implied_growth_pct", "growth", "growth"),
@@ -40,6 +43,11 @@ def fmt_wan(value: Any) -> str:
 def fmt_pct(value: Any) -> str:
     """A ratio as a percentage with one decimal."""
     return "—" if value is None else f"{float(value) * 100:.1f}%"
+
+
+def fmt_growth(value: Any) -> str:
+    """A growth in percent (``3.1`` = 3.1%) with its sign and one decimal (``—`` for none)."""
+    return "—" if value is None else f"{float(value):+.1f}%"
 
 
 def fmt_num(value: Any) -> str:
@@ -94,6 +102,19 @@ class Words:
     def month(self, when: date) -> str:
         return self("report.month", year=when.year, month=when.month, month_en=MONTH_NAMES[when.month - 1])
 
+    def period(self, when: date) -> str:
+        """The months a year-to-date figure covers: ``1–9月`` / ``January–September``."""
+        if when.month == 1:
+            return self("report.yoy.period_one")
+        return self("report.yoy.period", month=when.month, month_en=MONTH_NAMES[when.month - 1])
+
+    def change(self, pct: Any) -> str:
+        """A year-on-year growth in words: 增长 3.1% / 下降 4.6% / 持平."""
+        value = round(float(pct), 1)
+        if value == 0:
+            return self("report.yoy.flat")
+        return self("report.yoy.up" if value > 0 else "report.yoy.down", pct=f"{abs(value):.1f}%")
+
     def ids(self, ids: list[str] | None) -> str:
         ids = ids or []
         more = (f" 等{len(ids)}个" if self.lang == "zh" else f" … ({len(ids)})") if len(ids) > 1 else ""
@@ -109,6 +130,62 @@ def _metric_lines(data: ReportData, w: Words, *, markdown: bool = False) -> list
           reason=_md(w.reason(m)) if markdown else w.reason(m))
         for m in data.check["metrics"]
     ]
+
+
+def bureau_yoy(m: dict[str, Any]) -> Any:
+    """The bureau's year-on-year growth: from its 本年累计 this year and last (``yoy_pct``), else as published."""
+    return m.get("yoy_pct") if m.get("yoy_pct") is not None else m.get("official_yoy_pct")
+
+
+def has_official(m: dict[str, Any]) -> bool:
+    """True when the statistics bureau's 本年累计 for the month is in ``actuals``."""
+    return m.get("official_completed_wan") is not None
+
+
+def library_yoy(m: dict[str, Any]) -> Any:
+    """The library's year-on-year growth; None where the library holds nothing for last year's months."""
+    return m.get("library_yoy_pct") if m.get("library_prev_wan") else None
+
+
+def yoy_line(m: dict[str, Any], when: date, w: Words, *, markdown: bool = False) -> str:
+    """One sentence per metric: the bureau's 本年累计 and 同比, the library's figure, their difference.
+
+    Missing statistics are said in words (暂无统计局数据), never shown as 0."""
+    if has_official(m):
+        growth = bureau_yoy(m)
+        official = (w("report.yoy.official", value=fmt_yi(m["official_completed_wan"]), change=w.change(growth))
+                    if growth is not None else
+                    w("report.yoy.official_no_prev", value=fmt_yi(m["official_completed_wan"])))
+        diff = m.get("official_diff_wan")
+        gap = "" if diff is None else w("report.yoy.diff" if diff >= 0 else "report.yoy.diff_negative",
+                                        value=fmt_yi(abs(diff)))
+    else:
+        official, gap = w("report.yoy.no_official"), ""
+    lib = library_yoy(m)
+    library = (w("report.yoy.library", value=fmt_yi(m["completed_wan"]), change=w.change(lib)) if lib is not None
+               else w("report.yoy.library_no_prev", value=fmt_yi(m["completed_wan"])))
+    label = w.metric(m)
+    return w("report.yoy.line", period=w.period(when), label=_md(label) if markdown else label,
+             official=official, library=library, diff=gap)
+
+
+def yoy_lines(data: ReportData, w: Words, *, markdown: bool = False) -> list[str]:
+    """The year-on-year sentence of each metric (:func:`yoy_line`)."""
+    return [yoy_line(m, data.as_of, w, markdown=markdown) for m in data.check["metrics"]]
+
+
+def yoy_cells(m: dict[str, Any], w: Words) -> dict[str, str]:
+    """The targets table's cells for the bureau's figure, the difference and both growths, in words where missing."""
+    no_official = w("report.yoy.cell_no_official")
+    no_prev = w("report.yoy.cell_no_prev")
+    official = has_official(m)
+    growth, lib = bureau_yoy(m), library_yoy(m)
+    return {
+        "official_completed_wan": fmt_yi(m["official_completed_wan"]) if official else no_official,
+        "official_diff_wan": fmt_yi(m.get("official_diff_wan")) if official else no_official,
+        "yoy_pct": (fmt_growth(growth) if growth is not None else no_prev) if official else no_official,
+        "library_yoy_pct": fmt_growth(lib) if lib is not None else no_prev,
+    }
 
 
 def _gap_lines(data: ReportData, w: Words) -> list[str]:
@@ -148,6 +225,7 @@ def _highlights(data: ReportData, w: Words) -> list[str]:
     kinds = summary["by_kind"]
     return [
         *_metric_lines(data, w),
+        *yoy_lines(data, w),
         w("report.hl.lagging", n=fmt_num(check["lagging_count"]), stalled=fmt_num(check["stalled_count"]),
           problems=fmt_num(check["open_problem_count"])),
         w("report.hl.gaps", total=sum(kinds.values()), fill=kinds["补链"], extend=kinds["增链"],
@@ -258,7 +336,7 @@ def _group_rows(data: ReportData, by: str) -> list[dict[str, Any]]:
     key = "unit_name" if by == "unit" else "chain_name"
     rollup = data.unit_rollup if by == "unit" else data.chain_rollup
     counts = {r[key]: r for r in rollup.select(key, "lagging", "open_problems").iter_rows(named=True)}
-    rows = [dict(r, name=r[key], allocated=is_allocated(r),
+    rows = [dict(r, name=r[key], allocated=is_allocated(r), yoy=library_yoy(r),
                  **{k: counts.get(r[key], {}).get(k, 0) for k in ("lagging", "open_problems")})
             for r in data.check[f"by_{by}"] if r["metric"] == "industrial_investment"]
     return in_group_order(rows, data, by)
@@ -327,7 +405,7 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
     w = Words(lang)
     env = _env(html=True)
     env.filters.update(yi=fmt_yi, wan=fmt_wan, pct=fmt_pct, num=fmt_num, signed=_signed,
-                       growth=lambda v: "—" if v is None else f"{v:.1f}%",
+                       growth=lambda v: "—" if v is None else f"{v:.1f}%", yoy=fmt_growth,
                        score=lambda v: "—" if v is None else f"{v:.3f}",
                        status=w.status, reason=w.reason, flag=w.flag, kind_text=w.kind, ids=w.ids)
     svgs = _charts(data, lang)
@@ -344,7 +422,8 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
         **_base_context(data, w),
         css_title=Markup(_css_string(w("report.title"))), css_month=Markup(_css_string(w.month(data.as_of))),
         metric_label=w.metric, highlights=_highlights(data, w), sections=_sections(data),
-        target_rows=TARGET_ROWS, gap_lines=_gap_lines(data, w),
+        target_rows=TARGET_ROWS, gap_lines=_gap_lines(data, w), yoy_lines=yoy_lines(data, w),
+        yoy_cells={m["metric"]: yoy_cells(m, w) for m in data.check["metrics"]},
         charts=svgs, drivers=[d for d in drivers if d[2]],
         groups=[("units", _group_rows(data, "unit"), svgs["units"]), ("chains", _group_rows(data, "chain"), svgs["chains"])],
         basis_note=_basis_note(data, w), kinds=chains.KINDS,
@@ -389,7 +468,8 @@ def render_markdown(data: ReportData, lang: str = "zh") -> str:
     stem = FILE_STEM.format(month=data.month)
     text = _env(html=False).get_template("report.md").render(
         **_base_context(data, w),
-        metric_lines=_metric_lines(data, w, markdown=True), gap_lines=_gap_lines(data, w), lagging_lines=lagging,
+        metric_lines=_metric_lines(data, w, markdown=True), yoy_lines=yoy_lines(data, w, markdown=True),
+        gap_lines=_gap_lines(data, w), lagging_lines=lagging,
         gap_items=gap_items, change_line=_change_line(data, w), first_report=data.previous is None,
         fact_lines=[f"{w('report.changes.' + k)}：{v}" if lang == "zh" else f"{w('report.changes.' + k)}: {v}"
                     for k, v in _facts(data)],

@@ -8,7 +8,7 @@ import polars as pl
 
 from .. import chains, config
 from .data import FLAG_RANK, ReportData
-from .render import Words, change_tables, in_group_order, is_allocated, month_table
+from .render import Words, change_tables, in_group_order, is_allocated, month_table, yoy_line
 
 
 def _yi_cols(frame: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
@@ -31,9 +31,11 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
         return pl.DataFrame(rows, infer_schema_length=None)
 
     reason = "status_reason_en" if lang == "en" else "status_reason"  # why each check has its status
-    metrics = frame(data.check["metrics"]).with_columns(
+    metrics = frame([dict(m, yoy_note=yoy_line(m, data.as_of, w)) for m in data.check["metrics"]]).with_columns(
         pl.col("status").replace_strict({k: w.status(k) for k in ("on_track", "at_risk", "off_track")},
-                                        default=None).alias("status"))
+                                        default=None).alias("status"),
+        *_library_prev(),
+    )
     targets_sheet = _yi_cols(metrics, {
         "label": h("metric"), "status": h("status"), reason: h("status_reason"), "target_wan": h("report.targets.target"),
         "planned_wan": h("report.targets.planned"), "coverage": h("report.targets.coverage"),
@@ -43,6 +45,11 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
         "forecast_low_wan": w("report.xlsx.low"), "forecast_high_wan": w("report.xlsx.high"),
         "probability_meet_target": h("report.targets.probability"), "base_wan": w("report.xlsx.base"),
         "implied_growth_pct": w("report.xlsx.growth_pct"),
+        "official_completed_wan": w("report.xlsx.official_yi"), "completed_prev_wan": w("report.xlsx.official_prev_yi"),
+        "yoy_pct": w("report.xlsx.yoy_official"), "official_yoy_pct": w("report.xlsx.yoy_published"),
+        "library_prev_wan": w("report.xlsx.library_prev_yi"), "library_yoy_pct": w("report.xlsx.yoy_library"),
+        "official_diff_wan": w("report.xlsx.official_diff_yi"),
+        "forecast_official_wan": w("report.xlsx.forecast_official_yi"), "yoy_note": w("report.xlsx.yoy_note"),
     })
     monthly_sheet = _yi_cols(data.monthly, {
         "label": h("metric"), "month": h("month"), "completed_wan": h("month_yi"),
@@ -58,14 +65,15 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
         # units in the order of units.toml, chains in that of chains.toml; an allocated target says so
         basis = {True: w("report.allocated"), False: w("report.basis_value.assigned")}
         rows = frame([dict(r, status=w.status(r["status"]), target_basis=basis[is_allocated(r)])
-                      for r in in_group_order(list(data.check[f"by_{by}"]), data, by)])
+                      for r in in_group_order(list(data.check[f"by_{by}"]), data, by)]).with_columns(*_library_prev())
         rollup = data.unit_rollup if by == "unit" else data.chain_rollup
         key = f"{by}_name"
         rows = rows.join(rollup.select(key, "lagging", "open_problems"), on=key, how="left", maintain_order="left")
         groups[by] = _yi_cols(rows, {
             "label": h("metric"), key: h(by), "projects": h("projects"), "planned_wan": h("plan_yi"),
             "target_wan": h("target_yi"), "completed_wan": h("completed_yi"), "expected_wan": h("expected_yi"),
-            "ytd_ratio": h("ytd_ratio"), "forecast_wan": h("forecast_yi"), "status": h("status"),
+            "ytd_ratio": h("ytd_ratio"), "library_prev_wan": w("report.xlsx.library_prev_yi"),
+            "library_yoy_pct": w("report.xlsx.yoy_library"), "forecast_wan": h("forecast_yi"), "status": h("status"),
             reason: h("status_reason"),
             "lagging": h("lagging"), "open_problems": h("open_problems"), "target_basis": w("report.col.target_basis"),
         })
@@ -122,6 +130,7 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
     sheets = {
         w("report.sheet.targets"): targets_sheet,
         w("report.sheet.monthly"): monthly_sheet,
+        w("report.sheet.official"): _official_sheet(data, w),
         w("report.sheet.drivers"): drivers_sheet,
         w("report.sheet.tiers"): tiers,
         w("report.sheet.units"): groups["unit"],
@@ -140,6 +149,48 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
     if data.previous is not None:  # the first report in a folder has nothing to compare with
         sheets[w("report.sheet.changes")] = _changes_sheet(data, w)
     return sheets
+
+
+def _library_prev() -> list[pl.Expr]:
+    """The library's previous-year figure and growth left empty where it holds nothing for last year (not 0)."""
+    held = pl.col("library_prev_wan") > 0
+    return [pl.when(held).then(pl.col("library_prev_wan")).alias("library_prev_wan"),
+            pl.when(held).then(pl.col("library_yoy_pct")).alias("library_yoy_pct")]
+
+
+def _official_sheet(data: ReportData, w: Words) -> pl.DataFrame:
+    """The statistics bureau's figures beside the library's, month by month to the report month.
+
+    The rows of ``v_official_vs_library`` for the plan year; a month without the bureau's figure
+    says so in words (说明), its cells stay empty."""
+    labels = {m["metric"]: w.metric(m) for m in data.check["metrics"]}
+    series = data.official
+    if series.is_empty():
+        return pl.DataFrame({w("report.xlsx.note"): [w("report.xlsx.no_series")]})
+    series = (
+        series
+        .filter(pl.col("month") <= data.as_of)
+        .sort(pl.col("metric").replace_strict({m: i for i, m in enumerate(labels)}, default=len(labels),
+                                              return_dtype=pl.Int64), "month")
+        .with_columns(
+            pl.col("metric").replace_strict(labels, default=pl.col("metric")).alias("label"),
+            pl.when(pl.col("official_cumulative_wan").is_null()).then(pl.lit(w("report.yoy.no_official")))
+            .when(pl.col("yoy_pct").is_null() & pl.col("official_yoy_pct").is_null())
+            .then(pl.lit(w("report.yoy.cell_no_prev_official")))
+            .alias("note"),
+            *_library_prev(),
+            *[pl.col(c).round(2) for c in ("official_yoy_pct", "yoy_pct")],
+        )
+        .with_columns(pl.col("library_yoy_pct").round(2))
+    )
+    return _yi_cols(series, {
+        "label": w("report.col.metric"), "month": w("report.col.month"),
+        "official_cumulative_wan": w("report.xlsx.official_yi"), "official_prev_wan": w("report.xlsx.official_prev_yi"),
+        "yoy_pct": w("report.xlsx.yoy_official"), "official_yoy_pct": w("report.xlsx.yoy_published"),
+        "library_cumulative_wan": w("report.xlsx.library_yi"), "library_prev_wan": w("report.xlsx.library_prev_yi"),
+        "library_yoy_pct": w("report.xlsx.yoy_library"), "difference_wan": w("report.xlsx.official_diff_yi"),
+        "library_share": w("report.xlsx.library_share"), "note": w("report.xlsx.note"),
+    })
 
 
 def _new_problems_sheet(data: ReportData, w: Words) -> pl.DataFrame:

@@ -61,3 +61,37 @@ def test_the_report_renders_offline_and_prints_to_several_a4_pages(browser: Any,
         context.close()
     assert pdf.startswith(b"%PDF")
     assert pdf_pages(pdf, pdf_path) >= 2
+
+
+#: The text column of an A4 portrait page with the report's 15 mm side margins: 180 mm at 96 dpi.
+A4_COLUMN_PX = 180 / 25.4 * 96
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_every_table_fits_the_a4_column_when_printed(browser: Any, sample_db_template: Path,
+                                                     tmp_path: Path, lang: str) -> None:
+    (path,) = report.build_report(sample_db_template, as_of=date(2016, 9, 1), out_dir=tmp_path, formats=["html"],
+                                  now=datetime(2016, 10, 25, 6, 30), lang=lang)
+    context = browser.new_context(viewport={"width": int(A4_COLUMN_PX), "height": 1000},
+                                  locale="zh-CN" if lang == "zh" else "en-US")
+    page = context.new_page()
+    try:
+        page.emulate_media(media="print")
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        widths = page.eval_on_selector_all(
+            "section:not(.wide) table",
+            "els => els.map(t => [t.closest('section').id, t.getBoundingClientRect().width, t.scrollWidth])")
+        assert len(widths) >= 12
+        too_wide = [(section, round(w), s) for section, w, s in widths if max(w, s) > A4_COLUMN_PX]
+        assert too_wide == []  # the unit and chain tables, with their 同比 column, too
+        assert page.evaluate("document.documentElement.scrollWidth") <= A4_COLUMN_PX
+        # a 同比 column in both group tables, a year-on-year sentence per metric under the targets
+        assert page.locator("table.groups").count() == 2
+        assert page.locator("table.groups thead th").all_inner_texts().count(
+            "同比" if lang == "zh" else "YoY") == 2
+        assert page.locator("#targets p.yoy").count() == 2
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator("#units").screenshot(path=str(SHOTS / f"report_units_a4_{lang}.png"))
+    finally:
+        context.close()
