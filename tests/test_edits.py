@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from portfolio import access, edits, store
@@ -115,3 +117,14 @@ def test_a_new_project_is_created_once(sample_db: Path) -> None:
             edits.create_project(con, record, user=BUREAU)
         row = edits.get_project(con, "NEW-1")
     assert row is not None and (row["unit_id"], row["node_id"], row["version"]) == ("QK", "auto.vehicle", 1)
+
+
+def test_existing_keys_match_every_key_column(sample_db: Path) -> None:
+    rows = pl.DataFrame({"project_id": ["CC2016-0001", "CC2016-0001", "NOPE"],
+                         "month": [date(2016, 1, 1), date(2030, 1, 1), date(2016, 1, 1)]})
+    with store.connect(sample_db, read_only=True) as con:
+        found = edits.existing_keys(con, "progress", rows)
+        actuals = edits.existing_keys(con, "actuals", pl.DataFrame(
+            {"month": [date(1990, 1, 1)], "metric": ["industrial_investment"]}))
+    assert found.rows() == [("CC2016-0001", date(2016, 1, 1))]
+    assert actuals.is_empty()
