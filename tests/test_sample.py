@@ -156,7 +156,8 @@ def test_progress_has_one_row_per_project_month_january_to_september(
     sample_con: duckdb.DuckDBPyConnection,
 ) -> None:
     months = [r[0] for r in rows(sample_con, "select distinct month from progress order by month")]
-    assert months == [date(2016, m, 1) for m in range(1, 10)]
+    # 2016 January–September; 2015 for the projects started before 2016 (tests/test_sample_history.py)
+    assert months == [date(2015, m, 1) for m in range(1, 13)] + [date(2016, m, 1) for m in range(1, 10)]
     assert rows(sample_con, "select count(*) = count(distinct (project_id, month)) from progress") == [(True,)]
     assert one(sample_con, """
         select count(*) from progress g join projects p using (project_id)
@@ -216,7 +217,7 @@ def test_year_to_date_completion_is_somewhat_behind_the_seasonal_expectation(
     targets = dict(rows(sample_con, "select metric, value_wan from targets where scope = 'city' and year = 2016"))
     done = dict(rows(sample_con, """
         select p.nature in ? as tech, sum(g.completed_wan) from progress g join projects p using (project_id)
-        group by all
+        where year(g.month) = 2016 group by all
     """, [natures]))
     expected = sum(shares[:9])
     industrial = float(done[True] + done[False]) / (float(targets["industrial_investment"]) * expected)
@@ -274,16 +275,16 @@ def test_everything_is_marked_as_sample_data(sample_con: duckdb.DuckDBPyConnecti
 def test_the_database_holds_exactly_the_built_frames(
     sample_con: duckdb.DuckDBPyConnection, built: sample.Sample
 ) -> None:
-    for table in ("enterprises", "projects", "progress"):
+    for table in ("enterprises", "projects", "progress", "actuals"):
         frame = getattr(built, table)
         stored = sample_con.sql(f"select {', '.join(frame.columns)} from {table}").pl()
-        key = frame.columns[:2] if table == "progress" else frame.columns[:1]
+        key = frame.columns[:2] if table in ("progress", "actuals") else frame.columns[:1]
         assert_frame_equal(stored.sort(key), frame.sort(key), check_dtypes=False)
 
 
 def test_same_seed_builds_identical_tables(built: sample.Sample) -> None:
     again = sample.build_sample()
-    for table in ("enterprises", "projects", "progress"):
+    for table in ("enterprises", "projects", "progress", "actuals"):
         assert_frame_equal(getattr(again, table), getattr(built, table))
     other = sample.build_sample(seed=7)
     assert not other.projects.equals(built.projects)
@@ -317,9 +318,10 @@ def test_load_sample_reports_progress_and_row_counts(con: duckdb.DuckDBPyConnect
     messages: list[str] = []
     with store.transaction(con):
         counts = sample.load_sample(con, n_projects=300, progress=messages.append)
-    assert counts == {t: one(con, f"select count(*) from {t}") for t in ("enterprises", "projects", "progress")}
-    assert counts["projects"] == 300
-    assert messages[0] == "生成企业…" and "写入月度进度…" in messages
+    assert counts == {t: one(con, f"select count(*) from {t}")
+                      for t in ("enterprises", "projects", "progress", "actuals", "plans")}
+    assert counts["projects"] == 300 and counts["actuals"] == 3 * (12 + 9)
+    assert messages[0] == "生成企业…" and "写入月度进度…" in messages and "写入统计局数据…" in messages
 
 
 @pytest.mark.parametrize("n", [1, 7, 50])

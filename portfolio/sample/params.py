@@ -130,8 +130,12 @@ _BUREAU_TITLES = ("局长", "副局长", "副局长", "副局长", "副局长", 
 
 @dataclass(frozen=True)
 class Sample:
-    """The three sample tables as polars frames, in table column order."""
+    """The sample tables as polars frames, in table column order.
+
+    ``progress`` holds the plan year's months and the base year's (2015) of the projects that
+    started before the plan year; ``actuals`` the statistics bureau's monthly figures."""
 
     projects: pl.DataFrame
     enterprises: pl.DataFrame
     progress: pl.DataFrame
+    actuals: pl.DataFrame

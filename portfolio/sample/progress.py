@@ -18,6 +18,20 @@ def _month_index(col: str, default: int) -> pl.Expr:
     return ((pl.col(col).dt.year() - YEAR) * 12 + pl.col(col).dt.month()).fill_null(default)
 
 
+def prior_share(status: np.ndarray, plan: np.ndarray, total: np.ndarray, s: np.ndarray,
+                e: np.ndarray) -> np.ndarray:
+    """Share of the total investment done before the plan year (the 形象进度 it starts from).
+
+    In construction (在建): the months before the year over the duration, times what the year's
+    plan leaves; finished (竣工 / 达产达效): everything but the year's plan; else nothing. ``s``
+    and ``e`` are month indexes (January of the plan year = 1), ``total`` at least 1. The sample's
+    2015 progress (:mod:`.history`) spreads exactly this work over the months before the year.
+    """
+    room = 1 - plan / total
+    elapsed = np.clip((1 - s) / np.maximum(e - s + 1, 1), 0.0, 1.0)
+    return np.where(status >= 3, room, np.where(status == 2, elapsed * room, 0.0))
+
+
 def build_progress(
     projects: pl.DataFrame,
     *,
@@ -85,12 +99,19 @@ def build_progress(
     factor = np.clip((goal - fixed) / np.where(flex > 0, flex, 1.0), 0.6, 1.4)
     cents = np.round(np.where(on_track, value * factor[group[owner]], value) * 100).astype(np.int64)
 
+    # 开累 never passes the total: a fast project on a plan close to its total is scaled down,
+    # row by row, so that the year alone never invests more than the total (one project of the
+    # default 1004; its earlier months, base year included, then hold nothing more)
+    prior = prior_share(status, plan, total, s, e)
+    room = np.floor(total * 100)
+    spent = np.bincount(owner, weights=cents, minlength=n)
+    over = spent > room
+    cents = np.where(over[owner], np.floor(cents * (room / np.where(over, spent, 1.0))[owner]),
+                     cents).astype(np.int64)
+
     # physical progress: work done before the year plus this year's investment, cumulative
     running = np.cumsum(cents)
     done = (running - np.concatenate([[0], running])[start_row][owner]) / 100.0
-    room = 1 - plan / total
-    elapsed = np.clip((1 - s) / np.maximum(e - s + 1, 1), 0.0, 1.0)
-    prior = np.where(finished, room, np.where(status == 2, elapsed * room, 0.0))
     pct = np.minimum(100.0, 100.0 * (prior[owner] + done / total[owner]))
     pct[(status[owner] == 3) & (month == last[owner])] = 100.0
 
