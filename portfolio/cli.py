@@ -186,9 +186,11 @@ def ingest(
         return
     console.print_summary(payload, out)
     by_year = payload.get("years") or {}
-    if set(by_year) - {str(payload["year"])}:  # rows of other years than the one asked for: say where they went
-        parts = "，".join(f"{y} 年度 {n} 行" for y, n in by_year.items())
-        out.print(f"按计划年度：{parts}；写入或更新分年度计划 {payload.get('plans', 0)} 行。", markup=False)
+    if set(by_year) - {str(payload["current_year"])}:  # rows of other years than the current: say where they went
+        parts = "，".join(f"{y} 年度 {n} 行" + ("（历史年度：只写该年度的计划，已有项目不改）"
+                                               if int(y) < payload["current_year"] else "")
+                         for y, n in by_year.items())
+        out.print(f"按计划年度：{parts}；写入分年度计划 {payload.get('plans', 0)} 行。", markup=False)
 
 
 @app.command()

@@ -44,13 +44,14 @@ class IngestResult:
     revision: int | None = None
     batch: int | None = None
     year: int | None = None
+    current_year: int | None = None
     years: dict[int, int] | None = None
     plans: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The CONTRACT's ``ingest --json`` object, plus sheet, header_row, skipped_rows, revision,
-        year (--year, else the current plan year) and, for a projects ledger, ``years`` (valid
-        rows per plan year) and ``plans`` (plans rows written besides the current year's sync)."""
+        year (--year, else the current plan year), current_year and, for a projects ledger, ``years``
+        (valid rows per plan year) and ``plans`` (plans rows written besides the current year's sync)."""
         out = {
             "file": self.file, "kind": self.kind, "rows_read": self.rows_read,
             "inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
@@ -58,7 +59,7 @@ class IngestResult:
             "batch": self.batch,
             "errors": self.errors.select("row", "column", "value", "reason").to_dicts(),
             "skipped_rows": self.skipped_rows, "sheet": self.sheet, "header_row": self.header_row,
-            "revision": self.revision, "year": self.year,
+            "revision": self.revision, "year": self.year, "current_year": self.current_year,
         }
         if self.years is not None:
             out["years"] = {str(y): n for y, n in sorted(self.years.items())}
@@ -134,6 +135,7 @@ def ingest_file(
         rejected=rejected, skipped=skipped,
         rejects_file=str(rejects_path) if rejects_path else None, errors=errors,
         skipped_rows=ledger.skipped_rows, sheet=ledger.sheet, header_row=ledger.header_row,
-        revision=revision, batch=batch, year=year if year is not None else current, years=by_year,
+        revision=revision, batch=batch, year=year if year is not None else current, current_year=current,
+        years=by_year,
         plans=int(counts.get("plans", 0)),
     )
