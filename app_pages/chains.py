@@ -52,8 +52,13 @@ def gap_view(frame: pl.DataFrame, *, with_chain: bool) -> pl.DataFrame:
     )
 
 
-st.title(ui.t("ch.title"))
-report = ui.cached(chains.gaps_report)
+title, pick = st.columns([4, 1], vertical_alignment="bottom")
+title.title(ui.t("ch.title"))
+# the pipeline of the plan year picked (shared with the other pages); a closed year as it was closed
+year = ui.year_picker("ch_year", into=pick)
+if ui.year_closed(year):
+    pick.caption(f":material/lock: {ui.t('ui.closed_short')}")
+report = ui.cached(chains.gaps_report, year=year)
 summary = pl.DataFrame(report["summary"]["by_chain"])
 nodes_def, _edges = ui.cached(chains.load_definition)
 names = dict(nodes_def.select("chain_id", "chain_en" if EN else "chain").unique(maintain_order=True).iter_rows())
@@ -80,7 +85,7 @@ st.caption(ui.t("ch.map_caption", **report["rules"]) + " " + ui.t("ch.map_scroll
 
 # ---------------------------------------------------------------- ranked gaps
 st.subheader(ui.t("ch.gaps"))
-gaps = ui.cached(chains.gaps, chain=chain_id)
+gaps = ui.cached(chains.gaps, chain=chain_id, year=year)
 if gaps.is_empty():
     st.info(ui.t("ch.gaps_none"))
 else:
@@ -93,7 +98,7 @@ st.subheader(ui.t("ch.scatter"))
 o1, o2 = st.columns(2)
 every_chain = o1.toggle(ui.t("ch.scatter_all"), key="ch_scatter_all")
 addressed = o2.toggle(ui.t("ch.scatter_addressed"), key="ch_scatter_addressed")
-points = ui.cached(chains.gaps) if every_chain else gaps
+points = ui.cached(chains.gaps, year=year) if every_chain else gaps
 # fewer y ticks: the chart labels them with one decimal, so 0.05 steps would read 0.6, 0.6, 0.7
 chart(charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed, width=560, height=380)
       .configure_axisY(tickCount=6), key="ch_scatter")
@@ -123,7 +128,7 @@ st.subheader(ui.t("ch.after"))
 # the assumption as the library makes it: statuses and settings from the same rules
 st.caption(ui.t("ch.after_caption", statuses=LIST_SEP.join(ui.enum(s) for s in config.PIPELINE_STATUSES),
                 **report["rules"]))
-after = ui.cached(chains.after_pipeline, chain=chain_id)
+after = ui.cached(chains.after_pipeline, chain=chain_id, year=year)
 counts = dict(after.group_by("change").len().iter_rows())
 for card, change in zip(st.columns(4), CHANGES, strict=True):
     card.metric(ui.t(f"ch.change.{change}"), counts.get(change, 0), border=True)
@@ -154,5 +159,5 @@ summary_view = summary.select(
     pl.col("open").alias(ui.t("ch.col.open_gaps")),
 )
 st.dataframe(summary_view, hide_index=True, placeholder="—", key="ch_summary_table")
-ui.download_xlsx({"summary": summary_view, "gaps": gap_view(ui.cached(chains.gaps), with_chain=True)},
+ui.download_xlsx({"summary": summary_view, "gaps": gap_view(ui.cached(chains.gaps, year=year), with_chain=True)},
                  "gaps_all_chains.xlsx", key="ch_all_xlsx", label=ui.t("ch.download_all"))

@@ -46,13 +46,15 @@ def group_columns() -> list[pl.Expr]:
 
 
 st.title(ui.t("ld.title"))
-with st.columns([1, 4])[0]:
+with st.columns([2, 3])[0]:
     month = ui.month_picker("ld_month")
+# the plan year's projects (a closed year's leaders as they were when it was closed), one payload
+payload = ui.cached(targets.check_payload, as_of=month, limit=50, year=month.year)
 
 # ---------------------------------------------------------------- by level, against the source
 st.header(ui.t("ld.levels"))
 st.caption(ui.t("ld.levels_caption"))
-counts = ui.cached(targets.responsibility_counts)
+counts = pl.DataFrame(payload.report["responsibility"])
 by_level = counts.join(ui.cached(targets.rollup, as_of=month, by="leader_level"), on="leader_level", how="left")
 per_level = {r["leader_level"]: r for r in counts.iter_rows(named=True)}
 cards = st.columns(len(LEVELS))
@@ -147,7 +149,7 @@ if pick is not None:
 st.header(ui.t("ld.violations"))
 words = ui.cached(targets.responsibility_words)  # the 包保 rules in force fill the texts
 st.caption(ui.t("ld.violations_caption", **words))
-violations = ui.cached(targets.responsibility_violations)
+violations = payload.violations
 found = dict(violations.group_by("rule").len().iter_rows())
 for card, rule in zip(st.columns(len(RULES)), RULES, strict=True):
     card.metric(ui.t(f"ld.rule.{rule}", **words), found.get(rule, 0), border=True)

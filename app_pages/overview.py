@@ -25,15 +25,52 @@ def yi(wan: Any, sign: bool = False) -> str:
     return f"{float(wan) / 10_000:{'+' if sign else ''},.1f}"
 
 
+def growth(pct: Any) -> str:
+    """A growth in per cent with its sign: +4.8%."""
+    return f"{float(pct):+.1f}%"
+
+
+def official_card(into: Any, m: dict[str, Any]) -> None:
+    """The statistics bureau's 本年累计 and its 同比; says so where the figures are missing (never 0)."""
+    if m.get("official_completed_wan") is None:
+        into.metric(ui.t("ov.official"), ui.t("ov.official_none"), border=False,
+                    help=ui.t("ov.official_none_help", month=report["as_of"]))
+        return
+    yoy = m.get("yoy_pct")
+    prev = m.get("completed_prev_wan")
+    into.metric(ui.t("ov.official"), yi(m["official_completed_wan"]),
+                delta=growth(yoy) if yoy is not None else None,
+                delta_description=ui.t("ov.official_yoy") if yoy is not None
+                else ui.t("ov.official_no_prev"),
+                help=ui.t("ov.official_help", prev="—" if prev is None else ui.yi(prev),
+                          diff="—" if m.get("official_diff_wan") is None else ui.yi(m["official_diff_wan"])))
+
+
+def library_yoy_card(into: Any, m: dict[str, Any]) -> None:
+    """The pipeline's growth on the same months last year (the same projects)."""
+    yoy = m.get("library_yoy_pct")
+    if yoy is None or not has_progress:
+        into.metric(ui.t("ov.library_yoy"), ui.t("ov.library_yoy_none"),
+                    help=ui.t("ov.library_yoy_none_help") if has_progress else ui.t("ui.no_progress_year", year=year))
+        return
+    into.metric(ui.t("ov.library_yoy"), growth(yoy),
+                delta_description=ui.t("ov.library_yoy_delta", prev=yi(m["library_prev_wan"])),
+                help=ui.t("ov.library_yoy_help"))
+
+
 st.title(ui.t("ov.title"))
-pick, note = st.columns([1, 4], vertical_alignment="bottom")
+pick, note = st.columns([2, 3], vertical_alignment="bottom")
 with pick:
     month = ui.month_picker("ov_month")
-report = ui.cached(targets.check_report, as_of=month, limit=50)
+year = month.year
+has_progress = ui.year_has_progress(year)
+report = ui.cached(targets.check_payload, as_of=month, limit=50, year=year).report  # shared with other pages
 by_status = ui.cached(targets.rollup, as_of=month, by="status")
-gaps = ui.cached(chains.gaps)
+gaps = ui.cached(chains.gaps, year=year)
 open_gaps = gaps.filter("open")
 note.caption(ui.t("ov.caption", year=report["year"], as_of=report["as_of"]))
+if not has_progress:
+    st.info(ui.t("ui.no_progress_year", year=year), icon=":material/event_busy:")
 
 # ---------------------------------------------------------------- pipeline
 statuses = "、" if ui.lang() == "zh" else ", "
@@ -56,7 +93,7 @@ for m in report["metrics"]:
         reason = m["status_reason_en"] if ui.lang() == "en" else m["status_reason"]
         if reason:
             head.caption(ui.t("ov.status_reason", status=ui.t(f"status.{m['status']}"), reason=ui.plain(reason)))
-        a, b, c, d = st.columns(4)
+        a, b, e, f, c, d = st.columns(6)
         a.metric(ui.t("ov.coverage"), yi(m["planned_wan"]),
                  delta=yi(float(m["planned_wan"]) - float(m["target_wan"]), sign=True),
                  delta_description=ui.t("ov.coverage_delta", pct=ui.pct(m["coverage"])),
@@ -66,6 +103,8 @@ for m in report["metrics"]:
                  delta_description=ui.t("ov.ytd_delta", expected=yi(m["expected_wan"])),
                  help=ui.t("ov.ytd_help", expected=ui.yi(m["expected_wan"]), share=ui.pct(m["seasonal_share"]),
                            ratio=ui.pct(m["ytd_ratio"]), linear=ui.pct(m["linear_ratio"])))
+        official_card(e, m)
+        library_yoy_card(f, m)
         c.metric(ui.t("ov.forecast"), yi(m["forecast_wan"]),
                  delta=yi(-float(m["forecast_gap_wan"]), sign=True),
                  delta_description=ui.t("ov.forecast_delta"),
@@ -114,7 +153,7 @@ with gap_col.container(border=True):
 st.subheader(ui.t("ov.curve"))
 metric = st.segmented_control(ui.t("tg.metric"), list(targets.METRICS), format_func=lambda m: ui.t(f"metric.{m}"),
                               default=targets.METRICS[0], required=True, key="ov_metric")
-series = ui.cached(monthly.targets_monthly, as_of=month, metric=metric)
+series = ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year)
 chart(charts.s_curve(series, lang=ui.lang(), width=600, height=260), key="ov_s_curve")
 nodes_def, _edges = ui.cached(chains.load_definition)
 chain_en = dict(nodes_def.select("chain", "chain_en").unique().iter_rows()) | {targets.NO_CHAIN: ui.t("tg.no_chain")}

@@ -18,7 +18,7 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import access, chains, config, edits, export, i18n, store, targets
+from portfolio import access, chains, config, edits, export, i18n, monthly, store, targets
 
 me = ui.user()
 LANG = ui.lang()
@@ -81,10 +81,12 @@ if goto:  # a project just created: find it
     st.session_state["pj_f_search"] = goto
     st.session_state["pj_pick"] = goto
 
-head, pick_month = st.columns([4, 1], vertical_alignment="bottom")
+head, pick_month = st.columns([3, 2], vertical_alignment="bottom")
 head.title(ui.t("pj.title"))
 with pick_month:
     as_of = ui.month_picker("pj_as_of")
+year = as_of.year  # the plan year shown: its projects, plans and months
+closed = ui.year_closed(year)  # a closed year is read-only: every form below is disabled
 
 flash = st.session_state.pop("pj_flash", None)
 if flash:
@@ -292,6 +294,8 @@ def show_refusal(exc: Exception) -> None:
 
 def role_note(unit_id: str | None) -> str:
     """Why the current user may not change this (a project of ``unit_id``, or any)."""
+    if closed:
+        return ui.t("ui.closed_form", year=year, current=ui.current_year())
     if me is not None and me.role == "unit" and unit_id is not None:
         return ui.t("pj.no_right_unit", unit=ui.unit_name(me.unit_id))
     role = (access.ROLE_LABELS.get(me.role, me.role) if not EN else me.role) if me else "—"
@@ -299,7 +303,7 @@ def role_note(unit_id: str | None) -> str:
 
 
 # ---------------------------------------------------------------- new project
-can_create = access.can(me, "create_project")
+can_create = access.can(me, "create_project") and not closed
 with st.expander(ui.t("pj.new"), icon=":material/add:"):
     if not can_create:
         st.caption(role_note(None))
@@ -350,15 +354,18 @@ facts = perf.filter(pl.col("project_id") == pid).row(0, named=True)
 
 # ---------------------------------------------------------------- the project's facts
 st.subheader(ui.plain(project["name"]))
-m = st.columns(5)
-m[0].metric(ui.t("pj.m.total"), f"{project['total_investment_wan'] / config.WAN_PER_YI:,.2f}")
-m[1].metric(ui.t("pj.m.plan"), f"{project['annual_plan_wan'] / config.WAN_PER_YI:,.2f}")
+m = st.columns(6)
+# figures of the chosen plan year: a closed year's plan and totals as they were when it was closed
+m[0].metric(ui.t("pj.m.total"), f"{facts['total_investment_wan'] / config.WAN_PER_YI:,.2f}")
+m[1].metric(ui.t("pj.m.plan"), f"{facts['annual_plan_wan'] / config.WAN_PER_YI:,.2f}")
 m[2].metric(ui.t("pj.m.done"), f"{facts['completed_wan'] / config.WAN_PER_YI:,.2f}",
             help=ui.t("pj.m.done_help", month=fmt_month(as_of), value=ui.yi(facts["expected_wan"], 2)))
+m[3].metric(ui.t("pj.m.cumulative"), f"{facts['cumulative_wan'] / config.WAN_PER_YI:,.2f}",
+            help=ui.t("pj.m.cumulative_help", month=fmt_month(as_of)))
 flag = facts["flag"]
-m[3].metric(ui.t("col.performance"), ui.pct(facts["performance"]),
+m[4].metric(ui.t("col.performance"), ui.pct(facts["performance"]),
             delta=flag_text.get(flag) if flag else None, delta_color="off", delta_arrow="off")
-m[4].metric(ui.t("pj.m.problems"), ui.t("pj.m.open_months", n=facts["open_problem_months"])
+m[5].metric(ui.t("pj.m.problems"), ui.t("pj.m.open_months", n=facts["open_problem_months"])
             if facts["open_problems"] else ui.t("pj.m.no_problem"))
 
 c1, c2, c3 = st.columns(3)
@@ -385,17 +392,16 @@ c3.markdown(
 if project["note"]:
     st.caption(f"{ui.t('col.note')}{SEP}{ui.plain(project['note'])}")
 
-tab_progress, tab_problems, tab_history, tab_edit, tab_entry = st.tabs([
-    ui.t("pj.tab.progress"), ui.t("pj.tab.problems"), ui.t("pj.tab.history"), ui.t("pj.tab.edit"),
+tab_progress, tab_years, tab_problems, tab_history, tab_edit, tab_entry = st.tabs([
+    ui.t("pj.tab.progress"), ui.t("pj.years"), ui.t("pj.tab.problems"), ui.t("pj.tab.history"), ui.t("pj.tab.edit"),
     ui.t("pj.tab.entry"),
 ])
 progress = ui.cached(edits.project_progress, pid)
-year = ui.cached(targets.plan_year)
 
 
 with tab_progress:
     in_year = progress.filter(pl.col("month").dt.year() == year)
-    plan = float(project["annual_plan_wan"])
+    plan = float(facts["annual_plan_wan"])
     scale, unit = (config.WAN_PER_YI, ui.t("unit.yi")) if plan >= config.WAN_PER_YI else (1, ui.t("unit.wan"))
     months = pl.DataFrame({"month": [date(year, i, 1) for i in range(1, 13)],
                            # the project rules' own seasonal share (macro seasonal_share), not a copy
@@ -451,6 +457,55 @@ with tab_progress:
                            "updated_at": ui.t("pj.col.updated_at")},
         )
 
+with tab_years:
+    by_year = ui.cached(monthly.project_years, pid)
+    st.caption(ui.t("pj.years_caption", month=fmt_month(as_of)))
+    if by_year.is_empty():
+        st.caption(ui.t("pj.years_none"))
+    else:
+        states = {"closed": ui.t("pj.year.closed"), "current": ui.t("pj.year.current"),
+                  "history": ui.t("pj.year.history")}
+        bars = {"annual_plan_wan": ui.t("pj.year.plan"), "completed_wan": ui.t("pj.year.done")}
+        top = max(float(v or 0) for c in bars for v in by_year[c].to_list())
+        scale, unit = (config.WAN_PER_YI, ui.t("unit.yi")) if top >= config.WAN_PER_YI else (1, ui.t("unit.wan"))
+        long = (
+            by_year.select(pl.col("year").cast(pl.String).alias("year"),
+                           *(pl.col(c).cast(pl.Float64) / scale for c in bars))
+            .unpivot(index="year", on=list(bars), variable_name="series", value_name="value")
+            .with_columns(pl.col("series").replace(bars))
+        )
+        year_tip = [alt.Tooltip("year:N", title=ui.t("pj.col.year")), alt.Tooltip("series:N", title=" "),
+                    alt.Tooltip("value:Q", title=unit, format=",.2f")]
+        year_chart = alt.Chart(long).mark_bar().encode(
+            x=alt.X("year:N", title=None, axis=alt.Axis(labelAngle=0)),
+            xOffset=alt.XOffset("series:N", sort=list(bars.values())),
+            y=alt.Y("value:Q", title=unit),
+            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                            scale=alt.Scale(domain=list(bars.values()), range=["#c9d8e8", "#1f77b4"])),
+            tooltip=year_tip,
+        ).properties(height=220, width=max(160, 110 * by_year.height))
+        left, right = st.columns([2, 3])
+        left.altair_chart(year_chart, width="content", key="pj_years_chart")
+        right.dataframe(
+            by_year.select(
+                pl.col("year"),
+                pl.col("year_state").replace_strict(states, default=pl.col("year_state")),
+                pl.when(pl.col("in_plan") & pl.col("annual_plan_wan").is_null())
+                .then(pl.lit(ui.t("pj.year.none_plan")))
+                .otherwise((pl.col("annual_plan_wan").cast(pl.Float64) / config.WAN_PER_YI).round(2).cast(pl.String))
+                .alias("plan"),
+                (pl.col("completed_wan").cast(pl.Float64) / config.WAN_PER_YI).round(2).alias("done"),
+                "plan_ratio",
+                (pl.col("cumulative_wan").cast(pl.Float64) / config.WAN_PER_YI).round(2).alias("cumulative"),
+            ),
+            hide_index=True, width="stretch", placeholder="—", key="pj_years_table",
+            column_config={"year": st.column_config.NumberColumn(ui.t("pj.col.year"), format="%d"),
+                           "year_state": ui.t("pj.col.year_state"), "plan": ui.t("pj.col.year_plan_yi"),
+                           "done": money(ui.t("pj.col.year_done_yi"), format="%.2f"),
+                           "plan_ratio": money(ui.t("pj.col.year_ratio"), format="percent"),
+                           "cumulative": money(ui.t("pj.m.cumulative"), format="%.2f")},
+        )
+
 with tab_problems:
     if facts["open_problems"]:
         st.warning(ui.t("pj.open_problem", since=fmt_month(facts["open_problem_since"]),
@@ -476,7 +531,7 @@ with tab_history:
                                 "source": ui.t("pj.h.source")})
 
 with tab_edit:
-    can_edit = access.can(me, "edit_project", unit_id=project["unit_id"])
+    can_edit = access.can(me, "edit_project", unit_id=project["unit_id"]) and not closed
     base = st.session_state.get("pj_edit_base")
     if base is None or base["project_id"] != pid:
         base = {"project_id": pid, "version": project["version"], "values": project}
@@ -511,11 +566,13 @@ with tab_edit:
                 st.rerun()
 
 with tab_entry:
-    can_enter = access.can(me, "enter_progress", unit_id=project["unit_id"])
+    can_enter = access.can(me, "enter_progress", unit_id=project["unit_id"]) and not closed
     if not can_enter:
         st.caption(role_note(project["unit_id"]))
-    month = st.selectbox(ui.t("col.month"), [date(year, i, 1) for i in range(1, 13)], index=as_of.month - 1
-                         if as_of.year == year else 0, format_func=fmt_month, key=f"pj_p_month_{pid}")
+    entry_months = [date(year, i, 1) for i in range(1, 13)]
+    if st.session_state.get(f"pj_p_month_{pid}") not in entry_months:  # first draw, or another year picked
+        st.session_state[f"pj_p_month_{pid}"] = as_of
+    month = st.selectbox(ui.t("col.month"), entry_months, format_func=fmt_month, key=f"pj_p_month_{pid}")
     existing = progress.filter(pl.col("month") == month)
     row = existing.row(0, named=True) if existing.height else {}
     st.caption(ui.t("pj.entry_existing") if row else ui.t("pj.entry_new"))

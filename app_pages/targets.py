@@ -60,6 +60,17 @@ def coverage() -> pl.Expr:
             .otherwise(pct("coverage").cast(pl.String)))
 
 
+def official_columns(frame: pl.DataFrame) -> list[pl.Expr]:
+    """The statistics bureau's 本年累计, its 同比 and the difference (the city checks carry them)."""
+    if "official_completed_wan" not in frame.columns:
+        return []
+    return [
+        yi("official_completed_wan").alias(ui.t("tg.col.official_yi")),
+        pl.col("yoy_pct").round(1).alias(ui.t("tg.col.official_yoy_pct")),
+        yi("official_diff_wan").alias(ui.t("tg.col.official_diff_yi")),
+    ]
+
+
 STATUS = {s: ui.t(f"status.{s}") for s in ("on_track", "at_risk", "off_track")}
 BASIS = {"全市目标": ui.t("tg.basis.city"), targets.ALLOCATED: ui.t("tg.basis.allocated"),
          targets.ASSIGNED: ui.t("tg.basis.assigned")}
@@ -67,9 +78,10 @@ TIERS = dict(ui.cached(targets.settings).tiers.select("tier", "tier_en").iter_ro
 FLAGS = {f: ui.t(f"tg.flag.{f}") for f in ("red", "amber", "stalled")}
 
 st.title(ui.t("tg.title"))
-c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
+c1, c2 = st.columns([2, 3], vertical_alignment="bottom")
 with c1:
     month = ui.month_picker("tg_month")
+year = month.year
 metric = c2.segmented_control(ui.t("tg.metric"), METRICS, format_func=lambda m: ui.t(f"metric.{m}"),
                               default=METRICS[0], required=True, key="tg_metric")
 
@@ -77,7 +89,10 @@ metric = c2.segmented_control(ui.t("tg.metric"), METRICS, format_func=lambda m: 
 st.header(ui.t("tg.checks"))
 by = st.segmented_control(ui.t("tg.by"), BY, format_func=lambda b: ui.t(f"tg.by.{b}"), default="city",
                           required=True, key="tg_by")
-checks = ui.cached(targets.target_checks, as_of=month, by=None if by == "city" else by)
+if by == "city":  # the city checks with the statistics bureau's figures beside them (the check payload's)
+    checks = ui.cached(targets.check_payload, as_of=month, limit=50, year=year).checks
+else:
+    checks = ui.cached(targets.target_checks, as_of=month, by=by)
 if by == "city":
     name = pl.col("metric").replace_strict({m: ui.t(f"metric.{m}") for m in METRICS}).alias(ui.t("tg.col.metric"))
 else:
@@ -99,6 +114,10 @@ view = checks.select(
     pl.when(allocated).then(pl.lit(ui.t("tg.allocated"))).otherwise(pl.lit(ui.t("tg.basis.assigned")))
     .alias("_basis"),
     yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
+    # the same months last year (the same projects) and the growth on them; blank without last year's progress
+    pl.when(pl.col("library_yoy_pct").is_not_null()).then(yi("library_prev_wan")).alias(ui.t("tg.col.prev_yi")),
+    pl.col("library_yoy_pct").round(1).alias(ui.t("tg.col.yoy_pct")),
+    *official_columns(checks),
     yi("expected_wan").alias(ui.t("tg.col.expected_yi")),
     pct("ytd_ratio").alias(ui.t("tg.col.ytd_pct")),
     pct("linear_ratio").alias(ui.t("tg.col.linear_pct")),
@@ -115,7 +134,8 @@ view = view.drop("_coverage", "_basis")
 basis = "；".join(BASIS.get(b, b) for b in checks["target_basis"].unique(maintain_order=True).to_list())
 st.caption(ui.t("tg.basis", basis=basis))
 if by == "city":
-    chart(charts.s_curve(ui.cached(monthly.targets_monthly, as_of=month, metric=metric), lang=ui.lang(), width=600,
+    chart(charts.s_curve(ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year), lang=ui.lang(),
+                         width=600,
                          height=260), key="tg_s_curve")
     # two metrics: read down a column rather than across a wide row
     view = view.select(pl.all().cast(pl.String)).transpose(

@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 import streamlit as st
 
-from portfolio import access, export, i18n, local_mode, rules, store
+from portfolio import access, export, i18n, local_mode, rules, store, years
 from portfolio import units as unit_list
 
 LANG_KEY = "ui_lang"
@@ -339,15 +339,77 @@ def download_xlsx(frames: dict[str, pl.DataFrame], file_name: str, *, key: str, 
                        key=key, icon=":material/download:")
 
 
+YEAR_KEY = "ui_year"
+
+
+def plan_years() -> list[int]:
+    """The plan years the database holds, oldest first."""
+    return cached(years.plan_years)
+
+
+def current_year() -> int:
+    """The current plan year (the one being planned and reported on)."""
+    return cached(years.current_year)
+
+
+def chosen_year() -> int:
+    """The plan year picked in the year picker (shared by every page), else the current one."""
+    year = st.session_state.get(YEAR_KEY)
+    return year if year in plan_years() else current_year()
+
+
+def year_closed(year: int | None = None) -> bool:
+    """True when ``year`` (default: the chosen one) was closed by opening the next: read-only."""
+    return bool(cached(years.is_closed, chosen_year() if year is None else year))
+
+
+def year_label(year: int) -> str:
+    """A year as the picker lists it: the current one and closed ones say so."""
+    if year == current_year():
+        return t("ui.year_current", year=year)
+    return t("ui.year_closed", year=year) if year_closed(year) else t("ui.year_item", year=year)
+
+
+def year_months(year: int) -> list[date]:
+    """The months of ``year`` that have progress rows, oldest first (January when there is none)."""
+    return cached(store.progress_months, year) or [date(year, 1, 1)]
+
+
+def year_has_progress(year: int) -> bool:
+    """True when ``year`` has any progress rows (a newly opened year has none until February)."""
+    return bool(cached(store.progress_months, year))
+
+
+def _keep_year(widget_key: str) -> None:
+    st.session_state[YEAR_KEY] = st.session_state[widget_key]
+
+
+def year_picker(key: str, *, into: Any = st) -> int:
+    """Pick the plan year; the choice is shared by every page (session state ``ui_year``).
+
+    Each page has its own widget (``key``), set from the shared choice before it is drawn, so
+    switching pages carries the year over and never shows a stale one."""
+    options = plan_years()
+    labels = {y: year_label(y) for y in options}  # built now: a format_func must not read the session later
+    st.session_state[key] = chosen_year()
+    return int(into.selectbox(t("ui.year"), options, key=key, format_func=labels.__getitem__,
+                              on_change=_keep_year, args=(key,)))
+
+
 def month_picker(key: str, *, default: date | None = None) -> date:
-    """Pick the as-of month among the plan year's months (defaults to the latest with progress)."""
-    months = cached(store.progress_months)
-    if not months:
-        months = [date(2016, 1, 1)]
-    fallback = default or months[-1]
-    index = months.index(fallback) if fallback in months else len(months) - 1
-    return st.selectbox(t("ui.as_of"), months, index=index, key=key,
-                        format_func=lambda d: f"{d.year}-{d.month:02d}")
+    """Pick the plan year and the as-of month among that year's months with progress.
+
+    Two selects side by side: the year (shared by all pages, :func:`year_picker`) and the month
+    (defaults to the latest with progress). A closed year gets a note that it is read-only."""
+    year_col, month_col = st.columns(2)
+    year = year_picker(f"{key}_year", into=year_col)
+    months = year_months(year)
+    if st.session_state.get(key) not in months:  # first draw, or another year picked: its latest month
+        st.session_state[key] = default if default in months else months[-1]
+    month = month_col.selectbox(t("ui.as_of"), months, key=key, format_func=lambda d: f"{d.year}-{d.month:02d}")
+    if year_closed(year):
+        st.caption(f":material/lock: {t('ui.closed_short')}")
+    return month
 
 
 # ---------------------------------------------------------------- units: one name, one order

@@ -341,9 +341,12 @@ def _vl_version() -> str:
 # --------------------------------------------------------------------------------------------
 # target charts: S-curve, tier funnel, plan vs completed by unit or chain (labels: i18n ``chart.*``)
 
-#: Series colours of the target charts (the palette above: blue done, amber expected, red target).
-SERIES_COLORS = {"completed": "#3a7fc1", "monthly": "#b9d3ec", "expected": "#edae49",
-                 "linear": "#8c96a3", "target": "#d1495b"}
+#: Series colours of the target charts (the palette above: blue done, amber expected, red target;
+#: green the statistics bureau's figure, purple last year).
+SERIES_COLORS = {"completed": "#3a7fc1", "official": "#2e8b57", "prev": "#9467bd", "monthly": "#b9d3ec",
+                 "expected": "#edae49", "linear": "#8c96a3", "target": "#d1495b"}
+#: Line dashes of the S-curve series (bars and the target rule have none).
+SERIES_DASH = {"completed": [1, 0], "official": [1, 0], "prev": [5, 3], "expected": [7, 4], "linear": [2, 3]}
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -365,34 +368,62 @@ def _month_axis(lang: str) -> alt.Axis:
     return alt.Axis(values=list(range(1, 13)), labelExpr=expr, grid=False, title=None)
 
 
+#: Cumulative columns of :func:`portfolio.monthly.targets_monthly` drawn as lines, by series.
+_LINES = {"expected": "expected_cumulative_wan", "linear": "linear_cumulative_wan",
+          "prev": "cumulative_prev_wan", "official": "official_cumulative_wan",
+          "completed": "cumulative_completed_wan"}
+
+
+def _s_note(last: dict[str, Any], lang: str) -> list[str]:
+    """The subtitle lines at the last reported month: completed against the seasonal expectation;
+    last year's same months and the statistics bureau's figure where they exist."""
+    done = float(last["cumulative_completed_wan"])
+    expected = last["expected_cumulative_wan"] or 0.0
+    ratio = f"{done / expected:.1%}" if expected else "—"
+    month = f"{last['month_index']}月" if lang == "zh" else MONTHS_EN[last["month_index"] - 1]
+    lines = [_label("s_curve_note", lang, month=month, done=f"{done / 10_000:,.1f}", ratio=ratio)]
+    more = []
+    prev = last.get("cumulative_prev_wan")
+    if prev is not None:
+        growth = f"{(done / float(prev) - 1) * 100:+.1f}%" if prev else "—"
+        more.append(_label("s_curve_prev_note", lang, prev=f"{float(prev) / 10_000:,.1f}", growth=growth))
+    official = last.get("official_cumulative_wan")
+    if official is not None:
+        more.append(_label("s_curve_official_note", lang, official=f"{float(official) / 10_000:,.1f}"))
+    if more:
+        lines.append(("；" if lang == "zh" else "; ").join(more))
+    return lines
+
+
 def _s_panel(frame: pl.DataFrame, *, lang: str, width: int, height: int) -> Any:
-    """One metric's S-curve: monthly bars, cumulative line, seasonal and linear paths, target."""
+    """One metric's S-curve: monthly bars, cumulative line, seasonal and linear paths, target, and
+    (where the data has them) last year's same months and the statistics bureau's 本年累计."""
     first = frame.row(0, named=True)
     target_yi = _yi_num(first["target_wan"]) or 0.0
     names = {k: _label(k, lang) for k in SERIES_COLORS}
-    rows = []
-    for r in frame.iter_rows(named=True):
-        m = r["month_index"]
-        rows.append({"m": m, "series": names["expected"], "v": _yi_num(r["expected_cumulative_wan"])})
-        rows.append({"m": m, "series": names["linear"], "v": _yi_num(r["linear_cumulative_wan"])})
-        if r["cumulative_completed_wan"] is not None:
-            rows.append({"m": m, "series": names["completed"], "v": _yi_num(r["cumulative_completed_wan"])})
+    rows = [{"m": r["month_index"], "series": names[k], "v": _yi_num(r[column])}
+            for r in frame.iter_rows(named=True)
+            for k, column in _LINES.items() if r.get(column) is not None]
     bars = [{"m": r["month_index"], "series": names["monthly"], "v": _yi_num(r["completed_wan"])}
             for r in frame.iter_rows(named=True) if r["completed_wan"] is not None]
+    present = {k for k, column in _LINES.items() if column in frame.columns and frame[column].is_not_null().any()}
     done = frame.filter(pl.col("cumulative_completed_wan").is_not_null())
     last = done.row(-1, named=True) if done.height else None
-    order = ["completed", "monthly", "expected", "linear", "target"]
+    order = [k for k in ("completed", "official", "prev", "monthly", "expected", "linear", "target")
+             if k in present or k in ("monthly", "expected", "linear", "target")]
     colour = alt.Color("series:N", scale=alt.Scale(domain=[names[k] for k in order],
                                                    range=[SERIES_COLORS[k] for k in order]),
                        legend=alt.Legend(title=None, orient="bottom", direction="horizontal"))
+    top = max([target_yi, *(r["v"] or 0.0 for r in rows), *(b["v"] or 0.0 for b in bars)])
     x = alt.X("m:Q", scale=alt.Scale(domain=[0.5, 12.5], nice=False), axis=_month_axis(lang))
     y = alt.Y("v:Q", title=_label("cumulative_yi", lang),
-              scale=alt.Scale(domain=[0, target_yi * 1.08 if target_yi else 1], nice=False),
+              scale=alt.Scale(domain=[0, top * 1.08 if top else 1], nice=False),
               axis=alt.Axis(format=",.0f", tickCount=6))
     tip = [alt.Tooltip("series:N", title=_label("series", lang)), alt.Tooltip("m:Q", title=_label("month", lang)),
            alt.Tooltip("v:Q", title=_label("value_yi", lang), format=",.2f")]
+    dashed = [k for k in SERIES_DASH if k in order]
     dash = alt.StrokeDash("series:N", legend=None, scale=alt.Scale(
-        domain=[names["completed"], names["expected"], names["linear"]], range=[[1, 0], [7, 4], [2, 3]]))
+        domain=[names[k] for k in dashed], range=[SERIES_DASH[k] for k in dashed]))
     layers: list[Any] = [
         alt.Chart(alt.Data(values=bars)).mark_bar(width=18, opacity=0.9)
         .encode(x=x, y=y, color=colour, tooltip=tip),
@@ -404,21 +435,20 @@ def _s_panel(frame: pl.DataFrame, *, lang: str, width: int, height: int) -> Any:
         alt.Chart(alt.Data(values=rows)).mark_line(strokeWidth=2.2, point=False)
         .encode(x=x, y=y, color=colour, strokeDash=dash, tooltip=tip),
     ]
-    subtitle = ""
+    if "official" in present:  # published months are points: the bureau may skip a month
+        layers.append(alt.Chart(alt.Data(values=[r for r in rows if r["series"] == names["official"]]))
+                      .mark_point(filled=True, size=36, shape="diamond").encode(x=x, y=y, color=colour, tooltip=tip))
+    subtitle: list[str] | str = ""
     if last is not None:
         done_yi = _yi_num(last["cumulative_completed_wan"]) or 0.0
-        expected = last["expected_cumulative_wan"] or 0.0
-        ratio = f"{float(last['cumulative_completed_wan']) / expected:.1%}" if expected else "—"
-        month = f"{last['month_index']}月" if lang == "zh" else MONTHS_EN[last["month_index"] - 1]
-        subtitle = _label("s_curve_note", lang, month=month, done=f"{done_yi:,.1f}", ratio=ratio)
-        layers.append(
-            alt.Chart(alt.Data(values=[{"m": last["month_index"], "v": done_yi, "text": f"{done_yi:,.0f}"}]))
-            .mark_point(filled=True, size=70, color=SERIES_COLORS["completed"]).encode(x=x, y=y))
-        layers.append(
-            alt.Chart(alt.Data(values=[{"m": last["month_index"], "v": done_yi, "text": f"{done_yi:,.0f}"}]))
-            .mark_text(align="right", dx=-8, dy=-10, fontSize=12, fontWeight="bold",
-                       color=SERIES_COLORS["completed"])
-            .encode(x=x, y=y, text="text:N"))
+        subtitle = _s_note(last, lang)
+        point = [{"m": last["month_index"], "v": done_yi, "text": f"{done_yi:,.0f}"}]
+        layers.append(alt.Chart(alt.Data(values=point))
+                      .mark_point(filled=True, size=70, color=SERIES_COLORS["completed"]).encode(x=x, y=y))
+        layers.append(alt.Chart(alt.Data(values=point))
+                      .mark_text(align="right", dx=-8, dy=-10, fontSize=12, fontWeight="bold",
+                                 color=SERIES_COLORS["completed"])
+                      .encode(x=x, y=y, text="text:N"))
     label = first["label"] if lang == "zh" else _metric_en(first["metric"], first["label"])
     return alt.layer(*layers).properties(
         width=width, height=height,

@@ -314,8 +314,8 @@ MONTHLY_PROGRESS = View(
         "target_wan": "全年目标（万元）", "expected_cumulative_wan": "季节性累计预期（万元）= 目标 × 累计比例",
         "linear_expected_wan": "按时间进度的累计预期（万元）",
         "ratio": "累计完成 / 季节性累计预期",
-        "completed_prev_wan": "上年同月完成投资（万元；同一批项目，即本年度的项目；上年无进度的月份为空）",
-        "cumulative_prev_wan": "上年同期累计完成（万元；同一批项目）",
+        "completed_prev_wan": "上年同月完成投资（万元；上一计划年度的项目，同 library_prev_at；上年不是计划年度或该月尚无进度时为空）",
+        "cumulative_prev_wan": "上年同期累计完成（万元；上一计划年度的项目，即检查的 library_prev_wan）",
         "official_cumulative_wan": "统计局本年累计（万元；未公布或晚于截至月份为空）",
     },
 )

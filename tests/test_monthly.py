@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from portfolio import charts, config, monthly, store, targets
+from portfolio import charts, config, monthly, store, targets, years
 
 AS_OF = date(2016, 9, 1)
 
@@ -139,3 +139,96 @@ def test_group_bars_by_chain_render_and_refuse_an_unknown_group(frames: dict[str
     assert "分产业链：技术改造投资（亿元）" in svg and "汽车" in svg
     with pytest.raises(ValueError, match="unit 或 chain"):
         charts.group_bars(frames["chains"], group="tier")
+
+
+# --------------------------------------------------------------------------------------------
+# plan years: the S-curve data of any year, last year's same months, the bureau's figure
+
+
+@pytest.fixture
+def rolled(sample_db: Path) -> Path:
+    """The sample with 2017 opened (2016 closed)."""
+    with store.connect(sample_db) as con:
+        years.open_year(con, 2017, targets={"industrial_investment": Decimal(26_000_000),
+                                            "tech_upgrade_investment": Decimal(15_500_000)}, actor="test")
+    return sample_db
+
+
+def test_a_closed_year_reads_as_before_the_rollover_and_the_new_year_has_its_target(
+        sample_db_template: Path, rolled: Path) -> None:
+    with store.connect(sample_db_template, read_only=True) as con:
+        before = monthly.targets_monthly(con, as_of=AS_OF)
+    with store.connect(rolled, read_only=True) as con:
+        after = monthly.targets_monthly(con, as_of=AS_OF)
+        assert_frame_equal(monthly.targets_monthly(con, as_of=AS_OF, year=2016), after)
+        new = monthly.targets_monthly(con, as_of=date(2017, 1, 1))
+        check = targets.check_report(con, as_of=date(2017, 1, 1))
+        with pytest.raises(ValueError, match="计划年度"):
+            monthly.targets_monthly(con, as_of=date(2018, 1, 1))
+    assert_frame_equal(before, after)
+    assert new["target_wan"].unique().sort().to_list() == [Decimal("15500000.00"), Decimal("26000000.00")]
+    # nothing done in 2017 yet; last year's line is 2016's projects' months, through September
+    jan = new.filter(pl.col("month_index") == 1)
+    assert jan["cumulative_completed_wan"].to_list() == [Decimal("0.00"), Decimal("0.00")]
+    for m in check["metrics"]:
+        row = jan.filter(pl.col("metric") == m["metric"]).row(0, named=True)
+        assert round(float(row["cumulative_prev_wan"]), 2) == m["library_prev_wan"] > 0
+    # last year's line is 2016's own: the same months as the 2016 frame, month by month
+    same_months = before.filter(pl.col("month_index") <= 9).select("metric", "month_index", "cumulative_completed_wan")
+    assert_frame_equal(
+        new.filter(pl.col("month_index") <= 9).select("metric", "month_index",
+                                                      pl.col("cumulative_prev_wan").alias("cumulative_completed_wan")),
+        same_months)
+    assert new.filter(pl.col("month_index") > 9)["cumulative_prev_wan"].null_count() == 6
+    assert new.filter(pl.col("month_index") <= 9)["cumulative_prev_wan"].null_count() == 0
+
+
+def test_the_bureaus_line_is_its_published_months_and_last_year_needs_a_plan_year(sample_db: Path) -> None:
+    with store.connect(sample_db) as con:
+        con.execute("delete from actuals")
+        con.execute("insert into actuals (month, metric, cumulative_wan) values"
+                    " ('2016-03-01', 'industrial_investment', 2100000), ('2016-09-01', 'industrial_investment', 17300000),"
+                    " ('2016-10-01', 'industrial_investment', 19000000)")
+        frame = monthly.targets_monthly(con, as_of=AS_OF, metric="industrial_investment")
+        check = targets.check_report(con, as_of=AS_OF)
+    official = frame.select("month_index", "official_cumulative_wan").drop_nulls()
+    # published months only, and none after the as-of month
+    assert official.rows() == [(3, Decimal("2100000.00")), (9, Decimal("17300000.00"))]
+    # 2015 is history, not a plan year: no library figure for last year (whatever progress it holds)
+    assert frame["cumulative_prev_wan"].null_count() == 12
+    assert check["metrics"][0]["library_prev_wan"] is None
+
+
+def test_the_s_curve_draws_last_year_and_the_bureau_only_when_there_are_figures(frames: dict[str, Any]) -> None:
+    plain = frames["monthly"].with_columns(pl.lit(None, dtype=pl.Decimal(38, 2)).alias("cumulative_prev_wan"),
+                                          pl.lit(None, dtype=pl.Decimal(38, 2)).alias("official_cumulative_wan"))
+    text = spec(charts.s_curve(plain))
+    assert "上年同期累计" not in text and "统计局本年累计" not in text
+    fuller = plain.with_columns(
+        (pl.col("expected_cumulative_wan") * 0.9).cast(pl.Decimal(38, 2)).alias("cumulative_prev_wan"),
+        pl.when(pl.col("month_index") <= 9).then(pl.col("cumulative_completed_wan") * 1.02)
+        .cast(pl.Decimal(38, 2)).alias("official_cumulative_wan"))
+    svg = charts.to_svg(charts.s_curve(fuller))
+    for text in ("上年同期累计", "统计局本年累计", "同比", "统计局本年累计1,718.9亿元"):
+        assert text in svg, text
+    english = spec(charts.s_curve(fuller, lang="en"))
+    assert "Same months last year" in english and "Bureau year to date" in english and "上年" not in english
+
+
+def test_project_years_lists_plans_and_history_year_by_year(rolled: Path) -> None:
+    with store.connect(rolled) as con:
+        pid = con.execute("select project_id from plans where year = 2017 order by project_id limit 1").fetchall()[0][0]
+        con.execute("delete from progress where project_id = ? and year(month) = 2015", [pid])
+        con.execute("insert into progress (project_id, month, completed_wan) values (?, '2015-06-01', 1200)", [pid])
+        got = monthly.project_years(con, pid)
+        plan16, done16 = con.execute(
+            "select annual_plan_wan, (select sum(completed_wan) from progress where project_id = $1"
+            " and year(month) = 2016) from plans where project_id = $1 and year = 2016", [pid]).fetchall()[0]
+        assert monthly.project_years(con, "no such project").is_empty()
+    assert got["year"].to_list() == [2015, 2016, 2017]
+    assert got["year_state"].to_list() == ["history", "closed", "current"]
+    assert got["in_plan"].to_list() == [False, True, True]
+    assert got["annual_plan_wan"].to_list() == [None, plan16, None]  # 2017's plan is not imported yet
+    assert got["completed_wan"].to_list() == [Decimal("1200.00"), done16, Decimal("0.00")]
+    assert got["cumulative_wan"].to_list() == [Decimal("1200.00"), done16 + 1200, done16 + 1200]
+    assert got["plan_ratio"][1] == pytest.approx(float(done16) / float(plan16))

@@ -285,3 +285,68 @@ LABELS.update({
     "ld.download_projects": ("下载该领导的项目（Excel）", "Download this leader's projects (Excel)"),
     "ld.download_violations": ("下载包保问题（Excel）", "Download rule violations (Excel)"),
 })
+
+LABELS.update({
+    # ------------------------------------------------------------------ plan years (issue 13): picker, closed
+    # years, year on year on the overview, targets and project pages, the S-curve's extra series
+    "ui.year": ("计划年度", "Plan year"),
+    "ui.year_item": ("{year}年", "{year}"),
+    "ui.year_current": ("{year}年（当前）", "{year} (current)"),
+    "ui.year_closed": ("{year}年（已结转）", "{year} (closed)"),
+    "ui.closed_note": ("{year} 年度已结转（只读）：数字保持结转时的样子，不能再修改。",
+                       "Plan year {year} is closed (read-only): its figures stay as they were when it was closed."),
+    "ui.closed_short": ("已结转（只读）", "Closed (read-only)"),
+    "ui.closed_form": ("{year} 年度已结转（只读），不能在此修改；请切换到当前年度 {current}。",
+                       "Plan year {year} is closed (read-only); switch to the current year {current} to edit."),
+    "ui.no_progress_year": ("{year} 年尚无月度进度，按1月显示。", "No monthly progress in {year} yet: shown as of January."),
+    "ov.official": ("统计局本年累计（亿元）", "Bureau year to date (RMB 100m)"),
+    "ov.official_yoy": ("同比", "year on year"),
+    "ov.official_help": ("统计局公布的本年累计（统计口径）；同比 = 本年累计 ÷ 上年同期 {prev} − 1。"
+                         "与项目库口径的差额 {diff}（1000万元以下项目与库外投资）。",
+                         "The statistics bureau's year-to-date figure; year on year = this ÷ the same months "
+                         "last year {prev} − 1. Bureau − pipeline {diff} (projects under 10 m yuan and "
+                         "investment outside the pipeline)."),
+    "ov.official_no_prev": ("暂无上年同期统计数据", "no bureau figure for last year"),
+    "ov.official_none": ("暂无统计数据", "No bureau figures"),
+    "ov.official_none_help": ("统计局 {month} 的本年累计尚未导入（portfolio ingest 文件 --kind actuals）。",
+                              "The bureau's year-to-date figure for {month} has not been imported "
+                              "(portfolio ingest FILE --kind actuals)."),
+    "ov.library_yoy": ("项目库同比", "Pipeline year on year"),
+    "ov.library_yoy_delta": ("上年同期 {prev} 亿元", "same months last year {prev}"),
+    "ov.library_yoy_help": ("本年度项目库累计完成 ÷ 上一计划年度项目库同期累计完成 − 1（项目库口径；上年不是计划年度时为空）。",
+                            "This year's pipeline, completed to date ÷ last plan year's pipeline in the same "
+                            "months − 1 (pipeline basis; empty when last year was no plan year)."),
+    "ov.library_yoy_none": ("暂无上年同期", "No last-year figure"),
+    "ov.library_yoy_none_help": ("数据库中没有本年度项目上年同期的月度进度。",
+                                 "The database holds no progress of this year's projects for the same months "
+                                 "last year."),
+    "tg.col.prev_yi": ("上年同期（亿元）", "Same months last year (RMB 100m)"),
+    "tg.col.yoy_pct": ("同比（%）", "Year on year (%)"),
+    "tg.col.official_yi": ("统计局本年累计（亿元）", "Bureau year to date (RMB 100m)"),
+    "tg.col.official_yoy_pct": ("统计局同比（%）", "Bureau year on year (%)"),
+    "tg.col.official_diff_yi": ("统计局−项目库（亿元）", "Bureau − pipeline (RMB 100m)"),
+    "chart.prev": ("上年同期累计", "Same months last year"),
+    "chart.official": ("统计局本年累计", "Bureau year to date"),
+    "chart.s_curve_prev_note": ("上年同期{prev}亿元（同比{growth}）", "same months last year {prev} ({growth})"),
+    "chart.s_curve_official_note": ("统计局本年累计{official}亿元", "bureau year to date {official}"),
+    "pj.years": ("各年度", "By plan year"),
+    "pj.years_caption": ("每个计划年度的年度计划（plans 表）与该年完成；开累完成为开工以来截至 {month} 的累计。",
+                         "Each plan year's plan (the plans table) and what was completed in that year; "
+                         "cumulative since start is up to {month}."),
+    "pj.years_none": ("没有该项目的年度计划记录。", "No plan-year rows for this project."),
+    "pj.m.cumulative": ("开累完成（亿元）", "Since start (RMB 100m)"),
+    "pj.m.cumulative_help": ("开工以来截至 {month} 的累计完成投资（含以前年度）。",
+                             "Completed since the start, up to {month} (earlier years included)."),
+    "pj.col.year": ("年度", "Year"),
+    "pj.col.year_plan_yi": ("年度计划（亿元）", "Plan (RMB 100m)"),
+    "pj.col.year_done_yi": ("当年完成（亿元）", "Completed in the year (RMB 100m)"),
+    "pj.col.year_ratio": ("完成/计划", "Completed / plan"),
+    "pj.col.year_state": ("年度状态", "Year"),
+    "pj.year.closed": ("已结转", "closed"),
+    "pj.year.current": ("当前", "current"),
+    "pj.year.history": ("历史", "history"),
+    "pj.year.plan": ("年度计划", "Plan"),
+    "pj.year.done": ("当年完成", "Completed"),
+    "pj.year.none_plan": ("计划待导入", "plan not imported yet"),
+})
+
