@@ -103,9 +103,7 @@ PLAN_CONTEXT = View(
     "v_plan_context",
     """
 with y as (
-    select coalesce((select value::integer from meta where key = 'plan_year'),
-                    (select year(max(month)) from progress),
-                    year(current_date)) as plan_year
+    select current_plan_year() as plan_year
 ), a as (
     select y.plan_year,
            coalesce((select max(month) from progress
@@ -194,6 +192,8 @@ ctx as (
     select month_no, seasonal_share, linear_share, on_track, at_risk, coverage_at_risk,
            simulations, seed, low_quantile, high_quantile, common_sd
     from ctx
+), _prev as (
+    select * from library_prev_at((select as_of from ctx))
 )"""
 
 TARGET_PROGRESS = View(
@@ -231,7 +231,7 @@ TARGET_PROGRESS = View(
                         "ratio_on_track、ratio_at_risk、ratio_off_track 按季节完成率 / forecast_meets_target 预测下限已达目标",
         "status_reason": "状态的理由（一句话，含用到的数字与阈值）",
         "status_reason_en": "状态的理由（英文）",
-        "library_prev_wan": "项目库上年同期累计完成（万元）",
+        "library_prev_wan": "项目库上年同期累计完成（万元）：上一计划年度的项目（按该年度结转时的样子）上年1月至同月的完成；上一年度不是计划年度时为空",
         "library_yoy_pct": "项目库口径同比增长（%）",
     },
 )
@@ -358,6 +358,7 @@ def create_views(con: duckdb.DuckDBPyConnection) -> None:
     rules.ensure(con)
     for stmt in engine.macro_statements():
         con.execute(stmt)
+    con.execute(f"create or replace macro current_plan_year() as ({status.CURRENT_PLAN_YEAR.strip()})")
     for view in VIEWS:
         if view is PROJECT_STATUS:  # the table macros read v_rules and are read by the views after it
             for name, params, body in TABLE_MACROS:

@@ -96,7 +96,8 @@ def writable_year(con: duckdb.DuckDBPyConnection, year: int | None) -> int:
     current = current_year(con)
     if year is None or year == current:
         return current
-    if is_closed(con, year):
+    before = closed_before(con)
+    if is_closed(con, year) or (before is not None and year < before.year):
         raise YearError(f"{year} 年度已结转，数据不再修改（year {year} is closed and read-only）。")
     if year > current:
         raise YearError(f"{year} 年度尚未开启，请先运行 portfolio year open {year}"
@@ -225,8 +226,11 @@ def open_year(con: duckdb.DuckDBPyConnection, year: int, *, targets: dict[str, D
                  bool(r.get("is_optional", False))])
         warnings = _closing_warnings(con, current)
         frozen = ", ".join(f"{c} = p.{c}" for c in FROZEN_COLUMNS)
+        # the closing year and any history year before it keep their projects as they are now
         con.execute(f"update plans set closed = true, annual_plan_wan = p.annual_plan_wan, {frozen} from projects p"
                     f" where plans.project_id = p.project_id and plans.year = ?", [current])
+        con.execute(f"update plans set closed = true, {frozen} from projects p"
+                    f" where plans.project_id = p.project_id and plans.year < ? and not plans.closed", [current])
         con.execute("update plan_years set closed_at = current_timestamp, closed_by = ? where year = ?",
                     [actor, current])
         con.execute("insert into plan_years (year, opened_by) values (?, ?)", [year, actor])

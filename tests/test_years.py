@@ -80,6 +80,9 @@ def test_check_and_gaps_of_a_closed_year_are_what_they_were_before_the_rollover(
         # later life of the projects: a finished one changes, a carried one grows and moves unit
         con.execute("update projects set status = '竣工', total_investment_wan = total_investment_wan * 20,"
                     " leader = 'someone else' where project_id in (select project_id from projects limit 50)")
+        gone = con.execute("select project_id from projects p where not exists (select 1 from progress g"
+                           " where g.project_id = p.project_id) limit 1").fetchall()
+        con.execute("delete from projects where project_id = ?", [gone[0][0]])  # a project without progress
         store.bump_revision(con)
     with store.connect(sample_db, read_only=True) as con:
         assert targets.check_report(con, as_of=date(2016, 9, 1), year=2016) == check_before
@@ -184,7 +187,8 @@ def test_the_official_figures_and_growth_come_from_actuals(con: duckdb.DuckDBPyC
     assert ind["yoy_pct"] == pytest.approx((cur / prev - 1) * 100, abs=1e-4)
     assert ind["official_yoy_pct"] == 7.5
     assert ind["official_diff_wan"] == pytest.approx(cur - 1500)
-    assert ind["library_prev_wan"] == 1000.0 and ind["library_yoy_pct"] == pytest.approx(50.0)
+    # 2015 is not a plan year here: last year's library is unknown, not the project's own 2015 work
+    assert ind["library_prev_wan"] is None and ind["library_yoy_pct"] is None
     assert tech["official_completed_wan"] == 1200000.0
     assert tech["completed_prev_wan"] is None and tech["yoy_pct"] is None  # no 2015 figure for 技改
     view = store.fetch(con, "select * from v_official_vs_library where month = '2016-03-01'"
@@ -206,3 +210,28 @@ def test_the_sources_plan_counts_belong_to_the_first_plan_year(sample_db: Path) 
     assert view == [(None,)] * 4
     assert sum(t["count"] for t in new["tiers"]) + new["below_tier_count"] == new["projects"]
     assert all(r["plan_count"] is None for r in new["responsibility"] if "plan_count" in r)
+
+
+def test_the_librarys_growth_compares_with_last_years_library_by_unit_too(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("insert into projects (project_id, name, unit_id, nature, status, total_investment_wan,"
+                " annual_plan_wan) values ('A', 'a', 'JK', '扩建', '在建', 50000, 12000),"
+                " ('F', 'f', 'GX', '新建', '竣工', 9000, 3000)")
+    con.execute("insert into progress (project_id, month, completed_wan) values"
+                " ('A', '2016-01-01', 100), ('A', '2016-02-01', 50), ('F', '2016-01-01', 300),"
+                " ('A', '2017-01-01', 600)")
+    store.bump_revision(con)
+    years.open_year(con, 2017, targets=GOALS)
+    con.execute("update projects set unit_id = 'GX' where project_id = 'A'")  # A moves unit in 2017
+    store.bump_revision(con)
+    payload = targets.check_payload(con, as_of=date(2017, 1, 1))
+    city = {m["metric"]: m for m in payload.report["metrics"]}
+    # last year's library in January: A 100 + F 300 (F finished in 2016 but was in 2016's library)
+    assert city["industrial_investment"]["library_prev_wan"] == 400.0
+    assert city["industrial_investment"]["library_yoy_pct"] == pytest.approx((600 / 400 - 1) * 100)
+    assert city["tech_upgrade_investment"]["library_prev_wan"] == 100.0  # only A is 扩建
+    units = {(u["metric"], u["unit_id"]): u for u in payload.report["by_unit"]}
+    # by unit as each year saw it: 2016's JK had A (100), GX had F (300); 2017's GX has A (600)
+    assert units[("industrial_investment", "GX")]["library_prev_wan"] == 300.0
+    assert units[("industrial_investment", "GX")]["completed_wan"] == 600.0
+    view = dict(con.execute("select metric, library_prev_wan::double from v_target_progress").fetchall())
+    assert view == {"industrial_investment": 400.0, "tech_upgrade_investment": 100.0}

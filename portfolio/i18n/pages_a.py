@@ -313,13 +313,16 @@ LABELS.update({
                               "(portfolio ingest FILE --kind actuals)."),
     "ov.library_yoy": ("项目库同比", "Pipeline year on year"),
     "ov.library_yoy_delta": ("上年同期 {prev} 亿元", "same months last year {prev}"),
-    "ov.library_yoy_help": ("本年度项目库累计完成 ÷ 上一计划年度项目库同期累计完成 − 1（项目库口径；上年不是计划年度时为空）。",
-                            "This year's pipeline, completed to date ÷ last plan year's pipeline in the same "
-                            "months − 1 (pipeline basis; empty when last year was no plan year)."),
-    "ov.library_yoy_none": ("暂无上年同期", "No last-year figure"),
-    "ov.library_yoy_none_help": ("数据库中没有本年度项目上年同期的月度进度。",
-                                 "The database holds no progress of this year's projects for the same months "
-                                 "last year."),
+    "ov.library_yoy_help": ("项目库口径：本年度项目的累计完成 ÷ 上一计划年度的项目（按结转时的样子）上年同期完成 − 1。",
+                            "Pipeline basis: this plan year's completed ÷ what the previous plan year's projects "
+                            "(as that year was closed) completed in the same months − 1."),
+    "ov.library_yoy_none": ("暂无上年同期", "No data yet"),
+    "ov.plans_pending": ("{n} 个项目的 {year} 年度计划待导入（数据导入页，或 portfolio ingest 计划表 --year {year}）。",
+                         "{n} projects still have no {year} plan: import the year's plan ledger (data import "
+                         "page, or portfolio ingest FILE --year {year})."),
+    "ov.library_yoy_none_help": ("{prev} 年不是计划年度或没有月度进度，项目库口径没有上年同期可比。",
+                                 "{prev} is not a plan year or has no monthly progress: the pipeline has no "
+                                 "same-months figure for last year."),
     "tg.col.prev_yi": ("上年同期（亿元）", "Same months last year (RMB 100m)"),
     "tg.col.yoy_pct": ("同比（%）", "Year on year (%)"),
     "tg.col.official_yi": ("统计局本年累计（亿元）", "Bureau year to date (RMB 100m)"),

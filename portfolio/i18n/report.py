@@ -101,8 +101,8 @@ LABELS: dict[str, tuple[str, str]] = {
                                     "statistics bureau {value} (100 m yuan; no bureau figure for the same months"
                                     " last year)"),
     "report.yoy.no_official": ("暂无统计局数据", "no statistics bureau figure yet"),
-    "report.yoy.library": ("项目库口径 {value}亿元，比同一批项目上年同期{change}",
-                           "pipeline basis {value}, {change} on the same projects' same months last year"),
+    "report.yoy.library": ("项目库口径 {value}亿元，比上年项目库同期{change}",
+                           "pipeline basis {value}, {change} on last year's pipeline in the same months"),
     "report.yoy.library_no_prev": ("项目库口径 {value}亿元（项目库暂无上年同期数据）",
                                    "pipeline basis {value} (no pipeline figure for the same months last year)"),
     "report.yoy.diff": ("，差 {value}亿元（1000万元以下项目与库外投资）",
@@ -112,9 +112,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.yoy.line": ("{period} {label} {official}；{library}{diff}。", "{period}, {label}: {official}; {library}{diff}."),
     "report.yoy.cell_no_official": ("暂无统计局数据", "No bureau figure"),
     "report.yoy.cell_no_prev": ("暂无上年同期", "None last year"),
-    "report.groups.yoy_note": ("同比为项目库口径：与同一批项目上年同期的累计完成相比；“—”表示上年同期项目库无数据。",
-                               "Year on year on the pipeline basis: against the same projects' completion in the"
-                               " same months last year; “—” where the pipeline holds nothing for last year."),
+    "report.groups.yoy_note": ("同比为项目库口径：与上一计划年度项目库（按该年度的单位、产业链）同期累计完成相比；"
+                               "“—”表示上年不是计划年度或上年同期无数据。",
+                               "Year on year on the pipeline basis: against last plan year's pipeline (its units and"
+                               " chains as they were) in the same months; “—” where last year was no plan year or"
+                               " holds nothing."),
     "report.col.yoy": ("同比", "YoY"),
     "report.tiers.below": ("另有 {n} 个项目总投资不足最低档（不计入档次）。", "{n} more projects are below the lowest tier (not counted)."),
     # tables

@@ -1,9 +1,10 @@
 """Target checks per metric: plan coverage, year to date against the seasonal and linear
 expectations, base year, the Monte Carlo forecast range and the status.
 
-Written once in SQL (:func:`checks_sql`) over four inputs: ``_projects`` (rows of
+Written once in SQL (:func:`checks_sql`) over five inputs: ``_projects`` (rows of
 ``project_status_at``), ``_targets`` (the city targets), ``_group_targets`` (targets given
-per unit or chain) and ``_ctx`` (the month and the rule parameters). The view
+per unit or chain), ``_ctx`` (the month and the rule parameters) and ``_prev`` (last year's
+library to the same month, ``library_prev_at``: the 同比 on the library's basis). The view
 ``v_target_progress`` binds them to the database; :func:`checks_of` binds them to frames in the
 in-memory engine. The status is the macro ``metric_status`` (engine.py): the forecast decides
 first (an upper bound below the target is 滞后, a lower bound at or above it at worst 有风险),
@@ -31,7 +32,7 @@ from .settings import (
     group_targets,
     settings_at,
 )
-from .status import project_frame
+from .status import prev_frame, project_frame
 
 #: The columns of a check, in order (the group keys follow ``label``).
 CHECK_COLS = [
@@ -55,6 +56,10 @@ def checks_sql(keys: list[str], *, inputs: str = "", extra: str = "", tail: str 
     cols = "".join(f"{col}, " for col, _ in pairs)
     gkey = "concat_ws('/', " + ", ".join(f"tg.{c}" for c, _ in pairs) + ")" if pairs else "''"
     order = "".join(f", {col} nulls last" for col, _ in pairs)
+    prev_pairs = group_key_sql(keys, "lp")
+    prev_sel = "".join(f"{expr} as {col}, " for col, expr in prev_pairs)
+    prev_grp = "".join(f", {expr}" for _, expr in prev_pairs)
+    using = "".join(f", {col}" for col, _ in pairs)
     if pairs:
         target = f"""
     select s.*, t.label, t.growth_pct,
@@ -80,7 +85,6 @@ with {inputs}{"," if inputs else ""} m as (
            count(p.project_id)::bigint as projects,
            coalesce(sum(p.annual_plan_wan), 0)::decimal(38,2) as planned_wan,
            coalesce(sum(p.completed_wan), 0)::decimal(38,2) as completed_wan,
-           coalesce(sum(p.completed_prev_wan), 0)::decimal(38,2) as library_prev_wan,
            coalesce(sum(p.expected_wan), 0)::double as plan_expected_wan,
            coalesce(sum(p.forecast_wan), 0)::double as forecast_wan,
            coalesce(sum(p.forecast_wan - p.forecast_rest_wan), 0)::double as done_part,
@@ -90,6 +94,14 @@ with {inputs}{"," if inputs else ""} m as (
     {"join" if pairs else "left join"} _projects p
       on m.metric = 'industrial_investment' or (m.metric = 'tech_upgrade_investment' and p.is_tech_upgrade)
     group by m.metric, m.ord{grp}
+), prevs as (
+    -- last year's library: the previous plan year's projects (as that year saw them), same months
+    select m.metric, {prev_sel}
+           sum(lp.completed_wan)::decimal(38,2) as library_prev_wan
+    from m
+    join _prev lp
+      on m.metric = 'industrial_investment' or (m.metric = 'tech_upgrade_investment' and lp.is_tech_upgrade)
+    group by m.metric{prev_grp}
 ), tg as ({target}
 ), s as (
     select tg.*, {gkey} as gkey from tg
@@ -144,24 +156,36 @@ select {extra}metric, label, {cols}target_basis, projects, target_wan, planned_w
                             on_track, at_risk, coverage_at_risk) as status_reason,
        metric_status_reason_en(ytd_ratio, coverage, forecast_low_wan, forecast_high_wan, target_wan,
                                on_track, at_risk, coverage_at_risk) as status_reason_en,
-       library_prev_wan,
-       case when library_prev_wan > 0 then (completed_wan::double / library_prev_wan::double - 1) * 100 end
-         as library_yoy_pct{tail}
+       prevs.library_prev_wan,
+       case when prevs.library_prev_wan > 0
+            then (completed_wan::double / prevs.library_prev_wan::double - 1) * 100 end as library_yoy_pct{tail}
 from q
+left join prevs using (metric{using})
 order by ord{order}
 """
 
 
-_PROJECT_INPUT = ["project_id", "annual_plan_wan", "completed_wan", "completed_prev_wan", "expected_wan", "forecast_wan",
+_PROJECT_INPUT = ["project_id", "annual_plan_wan", "completed_wan", "expected_wan", "forecast_wan",
                   "forecast_rest_wan", "forecast_rest_var", "is_tech_upgrade"]
 _EMPTY_GROUP_TARGETS = pl.DataFrame(schema={"metric": pl.String, "scope_id": pl.String,
                                             "target_wan": pl.Decimal(38, 2)})
 
 
+_EMPTY_PREV = pl.DataFrame(schema={
+    "project_id": pl.String, "unit_id": pl.String, "unit_name": pl.String, "chain_id": pl.String,
+    "chain_name": pl.String, "tier": pl.String, "leader": pl.String, "leader_level": pl.String,
+    "status": pl.String, "nature": pl.String, "is_tech_upgrade": pl.Boolean, "completed_wan": pl.Decimal(38, 2)})
+
+
 def checks_of(projects: pl.DataFrame, *, targets: pl.DataFrame, cfg: Settings | rules.Rules, month: int,
-              by: str | None = None, group_targets: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Target checks of a project frame: coverage, YTD vs seasonal and linear, forecast, status."""
+              by: str | None = None, group_targets: pl.DataFrame | None = None,
+              prev: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Target checks of a project frame: coverage, YTD vs seasonal and linear, forecast, status.
+
+    ``prev`` is last year's library to the same month (:func:`status.prev_frame`); without it
+    ``library_prev_wan`` and ``library_yoy_pct`` are null."""
     keys = group_cols(by) if by else []
+    last = _EMPTY_PREV if prev is None else prev
     given = group_targets if group_targets is not None and by in ("unit", "chain") else _EMPTY_GROUP_TARGETS
     return engine.run(
         checks_sql(keys),
@@ -169,6 +193,7 @@ def checks_of(projects: pl.DataFrame, *, targets: pl.DataFrame, cfg: Settings | 
         _targets=targets.select("metric", "label", "target_wan", "growth_pct"),
         _group_targets=given.select("metric", "scope_id", "target_wan"),
         _ctx=rules.context_frame(cfg, month=month),
+        _prev=last.select(list(dict.fromkeys([*keys, "is_tech_upgrade", "completed_wan"]))),
     )
 
 
@@ -177,7 +202,7 @@ def target_checks(con: duckdb.DuckDBPyConnection, *, as_of: date, by: str | None
     cfg = settings_at(con, as_of=as_of)
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     return checks_of(projects, targets=city_targets(con, cfg.year), cfg=cfg, month=as_of.month,
-                     by=by, group_targets=group_targets(con, cfg.year))
+                     by=by, group_targets=group_targets(con, cfg.year), prev=prev_frame(con, as_of=as_of))
 
 
 __all__ = ["CHECK_COLS", "METRICS", "checks_of", "checks_sql", "target_checks"]

@@ -4,8 +4,8 @@
 ``official_completed_wan`` is its 本年累计, ``completed_prev_wan`` the same month of the previous
 year, ``yoy_pct = (official_completed_wan / completed_prev_wan - 1) × 100`` (null where either is
 missing) and ``official_yoy_pct`` the growth the bureau published. The library's figure for the
-same months of the previous year (``library_prev_wan``) comes with the checks (Σ of the
-projects' ``completed_prev_wan``). The difference official − library is what staff explain:
+same months of the previous year (``library_prev_wan``) comes with the checks: the previous
+plan year's projects to the same month (``library_prev_at``); a year without plans has no library figure. The difference official − library is what staff explain:
 projects under 1000万 and investment outside the library.
 
 Written once as SQL (:data:`OFFICIAL_AT`, a table macro ``official_at(as_of)``) that the check,
@@ -47,14 +47,14 @@ TABLE_MACROS: tuple[tuple[str, str, str], ...] = (("official_at", "as_of_month",
 #: The official and library figures of each month, per investment metric (the view's SELECT).
 OFFICIAL_VS_LIBRARY = """
 with rows as (
-    -- a plan year counts the progress of its projects (as check does); a year without plans, all
+    -- a plan year counts the progress of its projects (as check does); a year without plans has no library
     select g.month, g.completed_wan,
            list_contains(r.tech_upgrade_natures, case when pl.closed then pl.nature else p.nature end) as tech
     from progress g
     join projects p using (project_id)
     left join plans pl on pl.project_id = g.project_id and pl.year = year(g.month)
     cross join v_rules r
-    where pl.project_id is not null or year(g.month) not in (select distinct year from plans)
+    where pl.project_id is not null
 ), lib as (
     select month, 'industrial_investment' as metric, sum(completed_wan) as completed_wan from rows group by month
     union all
@@ -75,13 +75,15 @@ select m.month, year(m.month) as year, month(m.month) as month_no, m.metric,
        ap.cumulative_wan::decimal(38,2) as official_prev_wan,
        case when ap.cumulative_wan > 0 and a.cumulative_wan is not null
             then (a.cumulative_wan::double / ap.cumulative_wan::double - 1) * 100 end as yoy_pct,
-       coalesce(l.cumulative_wan, 0)::decimal(38,2) as library_cumulative_wan,
+       case when year(m.month) in (select year from plans)
+            then coalesce(l.cumulative_wan, 0) end::decimal(38,2) as library_cumulative_wan,
        lp.cumulative_wan::decimal(38,2) as library_prev_wan,
-       case when lp.cumulative_wan > 0
+       case when lp.cumulative_wan > 0 and year(m.month) in (select year from plans)
             then (coalesce(l.cumulative_wan, 0)::double / lp.cumulative_wan::double - 1) * 100 end as library_yoy_pct,
-       (a.cumulative_wan - coalesce(l.cumulative_wan, 0))::decimal(38,2) as difference_wan,
-       case when a.cumulative_wan > 0 then coalesce(l.cumulative_wan, 0)::double / a.cumulative_wan::double end
-         as library_share
+       case when year(m.month) in (select year from plans)
+            then a.cumulative_wan - coalesce(l.cumulative_wan, 0) end::decimal(38,2) as difference_wan,
+       case when a.cumulative_wan > 0 and year(m.month) in (select year from plans)
+            then coalesce(l.cumulative_wan, 0)::double / a.cumulative_wan::double end as library_share
 from months m
 left join actuals a on a.metric = m.metric and a.month = m.month
 left join actuals ap on ap.metric = m.metric and ap.month = (m.month - interval 1 year)::date

@@ -28,7 +28,7 @@ from .responsibility import (
     violations_of,
 )
 from .settings import Settings, city_targets, default_as_of, group_targets, month_index, settings_at
-from .status import lagging_of, project_frame
+from .status import lagging_of, prev_frame, project_frame
 from .tiers import tiers_of
 
 
@@ -91,7 +91,9 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
     projects = project_frame(con, as_of=as_of, cfg=cfg)
     targets = city_targets(con, cfg.year)
     goals = group_targets(con, cfg.year)
-    checks = with_official(checks_of(projects, targets=targets, cfg=cfg, month=month), official_at(con, as_of))
+    prev = prev_frame(con, as_of=as_of)
+    checks = with_official(checks_of(projects, targets=targets, cfg=cfg, month=month, prev=prev),
+                           official_at(con, as_of))
     ranked = ranked_of(projects, checks=checks, cfg=cfg, top=10)
     extra = forecast_summary(checks, ranked=ranked).select(
         "metric", "acceleration_potential_wan", "projects_to_close_gap")
@@ -117,9 +119,9 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         "violation_labels": rule_labels(cfg),
         "rule_words": rule_words(cfg),
         "violations": records(violations.head(limit if violations_limit is None else violations_limit)),
-        "by_unit": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="unit",
+        "by_unit": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="unit", prev=prev,
                                      group_targets=goals)),
-        "by_chain": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="chain",
+        "by_chain": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="chain", prev=prev,
                                       group_targets=goals)),
         "drivers": records(drivers_of(ranked)),
         "rules": rule_texts(cfg),

@@ -30,16 +30,17 @@ def _list(values: tuple[str, ...]) -> str:
 #: plan is that row's; a closed year reads the project as it stood when the year was closed.
 PROJECT_TIERS_IN = f"""
 with cy as (
-    select (select value::integer from meta where key = 'plan_year') as cy
+    select current_plan_year() as cy
 ), src as (
     -- the current year's plan is projects.annual_plan_wan; a project without any plans row
     -- (written by hand, before its first write) belongs to the current year
-    select p.project_id,
+    -- a closed year keeps a project even if it was deleted later: its row holds all it needs
+    select pl.project_id,
            {", ".join(f"case when pl.closed then pl.{c} else p.{c} end as {c}" for c in FROZEN_COLUMNS)},
            case when pl.year = cy.cy and not pl.closed then p.annual_plan_wan
                 else coalesce(pl.annual_plan_wan, 0) end as annual_plan_wan
-    from plans pl join projects p on p.project_id = pl.project_id cross join cy
-    where pl.year = y
+    from plans pl left join projects p on p.project_id = pl.project_id cross join cy
+    where pl.year = y and (pl.closed or p.project_id is not null)
     union all
     select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)}, p.annual_plan_wan
     from projects p cross join cy
@@ -58,7 +59,14 @@ asof left join (select tier, min_wan from tiers) t on p.total_investment_wan >= 
 
 #: The projects of the current plan year with their tier (``project_tiers_in`` of meta plan_year).
 PROJECT_TIERS = """
-select * from project_tiers_in((select value::integer from meta where key = 'plan_year'))
+select * from project_tiers_in(current_plan_year())
+"""
+
+#: The current plan year in SQL (as :func:`portfolio.years.current_year`): meta ``plan_year``,
+#: else the newest opened year, else the year of the latest progress, else this year.
+CURRENT_PLAN_YEAR = """
+coalesce((select value::integer from meta where key = 'plan_year'), (select max(year) from plan_years),
+         (select year(max(month)) from progress), year(current_date))
 """
 
 #: The per-project rules at the month ``as_of_month`` (any day of it) of its year.
@@ -194,11 +202,34 @@ from fc2 f cross join r
 order by f.project_id
 """
 
+#: Last year's library at the same month: the projects of the previous plan year (as that year saw
+#: them: a closed year's frozen rows) with their completion from January to the same month. A
+#: year the database holds no plans for gives no rows (its growth is then unknown, not +∞).
+LIBRARY_PREV_AT = """
+with a as materialized (
+    select year(as_of_month::date) - 1 as py,
+           (date_trunc('year', as_of_month::date) - interval 1 year)::date as y0,
+           (date_trunc('month', as_of_month::date) - interval 1 year)::date as as_of
+), g as (
+    select project_id, sum(completed_wan) as completed_wan
+    from progress, a
+    where month >= a.y0 and month <= a.as_of
+    group by project_id
+)
+select p.project_id, p.unit_id, p.unit_name, p.chain_id, p.chain_name, p.tier, p.leader, p.leader_level,
+       p.status, p.nature, list_contains(r.tech_upgrade_natures, p.nature) as is_tech_upgrade,
+       coalesce(g.completed_wan, 0)::decimal(38,2) as completed_wan
+from project_tiers_in((select py from a)) p
+cross join v_rules r
+left join g using (project_id)
+"""
+
 #: Table macros: (name, parameters, body), created in the database with the views.
 TABLE_MACROS: tuple[tuple[str, str, str], ...] = (
     ("project_tiers_in", "y", PROJECT_TIERS_IN),
     ("project_tiers", "", PROJECT_TIERS),
     ("project_status_at", "as_of_month", PROJECT_STATUS_AT),
+    ("library_prev_at", "as_of_month", LIBRARY_PREV_AT),
 )
 
 PERFORMANCE_COLS = [
@@ -220,6 +251,11 @@ def project_frame(con: duckdb.DuckDBPyConnection, *, as_of: date, cfg: Settings 
     cfg = cfg or settings_at(con, as_of=as_of)
     month_index(as_of, cfg.year)
     return store.fetch(con, "select * from project_status_at(?)", [as_of])
+
+
+def prev_frame(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
+    """Last year's library to the same month (``library_prev_at``): the input of the checks' 同比."""
+    return store.fetch(con, "select * from library_prev_at(?)", [as_of])
 
 
 def project_performance(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
