@@ -33,8 +33,11 @@ def kind_label(kind: str) -> str:
 
 
 def year_options() -> tuple[list[int], int]:
-    """The years an import may write: the current plan year first, then history years before the first."""
+    """The years an import may write: the current plan year first, then history years before the
+    first one, which stay writable until a year is closed (``years.writable_year``)."""
     current = ui.cached(years.current_year)
+    if ui.cached(years.closed_before) is not None:
+        return [current], current
     first = min(ui.cached(years.plan_years))
     return [current, *range(first - 1, first - 1 - HISTORY_YEARS, -1)], current
 
@@ -213,7 +216,7 @@ with left:
     c1, c2, c3 = st.columns([2, 1.3, 1.5])
     choice = c1.selectbox(ui.t("im.kind"), KIND_OPTIONS, format_func=kind_label, key=f"im_kind_{ui.lang()}")
     year_list, current_year = year_options()
-    picked = int(c2.selectbox(ui.t("im.year"), year_list, key="im_year", help=ui.t("im.year_help"),
+    picked = int(c2.selectbox(ui.t("im.year"), year_list, key=f"im_year_{ui.lang()}", help=ui.t("im.year_help"),
                               format_func=lambda y: year_label(y, current_year)))
     sheet = c3.text_input(ui.t("im.sheet"), key="im_sheet", placeholder=ui.t("im.sheet_ph")).strip() or None
     uploaded = st.file_uploader(ui.t("im.file"), type=["xlsx", "xlsm", "xls", "csv", "parquet"], key="im_file")
@@ -292,8 +295,11 @@ if valid.height:
     if "metric" in shown.columns:  # the statistics' indicator as staff name it
         shown = shown.with_columns(pl.col("metric").replace_strict(
             {m: metric_label(m) for m in ingest.METRIC_LABELS.values()}, default=pl.col("metric")))
-    st.dataframe(ui.headers(shown).rename({"_row": ui.t("im.col.row"), "_action": ui.t("im.col.action"),
-                                           "_year": ui.t("im.col.year")}, strict=False),
+    if "month" in shown.columns:  # a month, not a timestamp
+        shown = shown.with_columns(pl.col("month").dt.strftime("%Y-%m"))
+    own = {"_row": "im.col.row", "_action": "im.col.action", "_year": "im.col.year",
+           "cumulative_wan": "im.col.cumulative_wan", "yoy_pct": "im.col.yoy_pct"}
+    st.dataframe(ui.headers(shown).rename({c: ui.t(k) for c, k in own.items()}, strict=False),
                  hide_index=True, width="stretch", height="auto" if valid.height <= 10 else 400)
 
 # ---------------------------------------------------------------- the import

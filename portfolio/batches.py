@@ -215,8 +215,9 @@ def _stage(con: duckdb.DuckDBPyConnection, table: str, batch_id: int) -> None:
 
 def _refuse_if_closed(con: duckdb.DuckDBPyConnection, tables: list[str], batch_id: int) -> None:
     """Refuse when undoing would change a closed plan year: progress or statistics of a month
-    before the end of the newest closed year, a closed year's plans, or a project a closed year
-    holds (deleting an inserted one). A history year's plans stay undoable, as they are writable."""
+    before the end of the newest closed year, plans of a year up to it (a history year before the
+    first plan year closes with it, as ``years.writable_year`` says), or a project such a year
+    holds (deleting an inserted one)."""
     closed = years.closed_before(con)
     if closed is None:
         return
@@ -224,13 +225,12 @@ def _refuse_if_closed(con: duckdb.DuckDBPyConnection, tables: list[str], batch_i
     for table in tables:
         if table in ("progress", "actuals"):
             sql = f"select record_id from {_staged(table)} where month < ? order by audit_id"
-        elif table == "plans":  # a history year before the first plan year stays writable, as on import
-            sql = (f"select record_id from {_staged(table)} where ?::date is not null"
-                   f" and year in (select year from plan_years where closed_at is not null) order by audit_id")
+        elif table == "plans":  # a history year closes with the first year closed after it
+            sql = f"select record_id from {_staged(table)} where year < year(?::date) order by audit_id"
         elif table == "projects":
-            sql = (f"select record_id from {_staged(table)} u where ?::date is not null and u.action = 'insert'"
-                   f" and exists (select 1 from plans pl join plan_years y using (year)"
-                   f" where pl.project_id = u.project_id and y.closed_at is not null) order by audit_id")
+            sql = (f"select record_id from {_staged(table)} u where u.action = 'insert' and exists"
+                   f" (select 1 from plans pl where pl.project_id = u.project_id and pl.year < year(?::date))"
+                   f" order by audit_id")
         else:
             continue
         found += [r[0] for r in con.execute(sql, [closed]).fetchall()]

@@ -298,6 +298,16 @@ def test_a_batch_of_a_closed_year_is_not_undone(db2016: Path, tmp_path: Path) ->
     assert_untouched(db2016, before)
 
 
+def test_a_history_years_batch_is_not_undone_once_a_later_year_is_closed(db2016: Path, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "p2015.csv", PROJECT_HEADER, [["H1", "历史项目", "绿园", "扩建", "竣工", 3000, 1500]])
+    batch = ingest.ingest_file(db2016, path, year=2015).batch or 0
+    open_2017(db2016)
+    before = snapshot(db2016)
+    with store.connect(db2016) as con, pytest.raises(batches.UndoRefused, match="H1/2015、H1"):
+        batches.undo(con, batch, user=BUREAU)
+    assert_untouched(db2016, before)
+
+
 # --------------------------------------------------------------------------- --year and 年度
 
 
@@ -358,31 +368,42 @@ def test_a_bare_month_takes_the_year_given(db2016: Path, tmp_path: Path) -> None
 
 def test_a_year_column_places_each_row_and_refuses_closed_unopened_and_contradicting_years(
         db2016: Path, tmp_path: Path) -> None:
-    open_2017(db2016)
     header = [*PROJECT_HEADER, "年度"]
-    plans = [
-        ["A1", "甲", "汽开区", "新建", "在建", 5000, 1500, None],     # blank: the current year
-        ["A1", "甲", "汽开区", "新建", "在建", 5000, 400, "2015年"],  # history
-        ["A2", "乙", "汽开区", "新建", "在建", 5000, 800, "2016"],    # closed
-        ["A3", "丙", "高新区", "扩建", "在建", 8000, 900, "2018"],    # not open
+    before_rollover = write_csv(tmp_path / "multi2016.csv", header, [
+        ["A1", "甲", "汽开区", "新建", "在建", 5000, 1100, None],     # blank: the current year
+        ["A1", "甲", "汽开区", "新建", "在建", 5000, 400, "2015年"],  # history (no year closed yet)
+        ["A3", "丙", "高新区", "扩建", "在建", 8000, 900, "2017"],    # not open
         ["A3", "丙", "高新区", "扩建", "在建", 8000, 900, "明年"],    # unreadable
-    ]
-    path = write_csv(tmp_path / "multi.csv", header, plans)
-    result = ingest.ingest_file(db2016, path)
+    ])
+    result = ingest.ingest_file(db2016, before_rollover)
     assert reasons(result) == [
-        (4, "年度", "2016 年度已结转，数据不再修改（year 2016 is closed and read-only）"),
-        (5, "年度", "2018 年度尚未开启，请先运行 portfolio year open 2018（year 2018 is not open yet）"),
-        (6, "年度", "年度无法识别（应为 2016 这样的四位年份）"),
+        (4, "年度", "2017 年度尚未开启，请先运行 portfolio year open 2017（year 2017 is not open yet）"),
+        (5, "年度", "年度无法识别（应为 2016 这样的四位年份）"),
     ]
-    assert (result.inserted, result.updated, result.rejected, result.years) == (1, 1, 3, {2015: 1, 2017: 1})
+    assert (result.inserted, result.updated, result.rejected, result.years) == (1, 1, 2, {2015: 1, 2016: 1})
+    open_2017(db2016)
+    after_rollover = write_csv(tmp_path / "multi2017.csv", header, [
+        ["A1", "甲", "汽开区", "新建", "在建", 5000, 1500, None],     # blank: the current year, 2017
+        ["A1", "甲", "汽开区", "新建", "在建", 5000, 450, "2015年"],  # history, closed with 2016
+        ["A2", "乙", "汽开区", "新建", "在建", 5000, 800, "2016"],    # closed
+    ])
+    result = ingest.ingest_file(db2016, after_rollover)
+    assert reasons(result) == [
+        (3, "年度", "2015 年度已结转，数据不再修改（year 2015 is closed and read-only）"),
+        (4, "年度", "2016 年度已结转，数据不再修改（year 2016 is closed and read-only）"),
+    ]
+    assert (result.inserted, result.updated, result.rejected, result.years) == (0, 1, 2, {2017: 1})
     assert rows(db2016, "select year, annual_plan_wan::varchar from plans where project_id = 'A1' order by 1") == [
-        (2015, "400.00"), (2016, "1000.00"), (2017, "1500.00")]
+        (2015, "400.00"), (2016, "1100.00"), (2017, "1500.00")]
     explicit = write_csv(tmp_path / "explicit.csv", header, [
         ["A1", "甲", "汽开区", "新建", "在建", 5000, 1600, "2017"],
-        ["A1", "甲", "汽开区", "新建", "在建", 5000, 450, "2015"],
+        ["A3", "丙", "高新区", "扩建", "在建", 8000, 900, "2018"],
     ])
     result = ingest.ingest_file(db2016, explicit, year=2017)
-    assert reasons(result) == [(3, "年度", "年度 2015 与 --year 2017 不一致（the row's year differs from --year）")]
+    assert reasons(result) == [
+        (3, "年度", "2018 年度尚未开启，请先运行 portfolio year open 2018（year 2018 is not open yet）"),
+        (3, "年度", "年度 2018 与 --year 2017 不一致（the row's year differs from --year）"),
+    ]
     assert result.updated == 1
 
 
@@ -488,8 +509,8 @@ def test_the_import_page_offers_the_statistics_and_a_year_defaulting_to_the_curr
         db2016: Path, page_on: Any) -> None:
     at = page_on(db2016)
     assert "im_tpl_actuals" in {b.key for b in at.download_button}
-    assert at.selectbox(key="im_year").value == 2016
-    assert at.selectbox(key="im_year").options == ["2016（当前年度）", "2015（历史年度）", "2014（历史年度）",
+    assert at.selectbox(key="im_year_zh").value == 2016
+    assert at.selectbox(key="im_year_zh").options == ["2016（当前年度）", "2015（历史年度）", "2014（历史年度）",
                                                    "2013（历史年度）"]
     kind = at.selectbox(key="im_kind_zh")
     assert "统计局数据" in kind.options
@@ -508,7 +529,7 @@ def test_the_import_page_offers_the_statistics_and_a_year_defaulting_to_the_curr
 
 def test_a_history_year_picked_on_the_page_writes_that_years_plans(db2016: Path, page_on: Any) -> None:
     at = page_on(db2016)
-    at.selectbox(key="im_year").set_value(2015).run()
+    at.selectbox(key="im_year_zh").set_value(2015).run()
     ledger = "\n".join([",".join(PROJECT_HEADER), "A1,甲,汽开区,新建,前期,4000,500"])
     at.file_uploader(key="im_file").set_value(("p2015.csv", ledger.encode("utf-8"), "text/csv")).run()
     assert "按计划年度：2015 年度 1 行。" in [c.value for c in at.caption]
@@ -516,3 +537,6 @@ def test_a_history_year_picked_on_the_page_writes_that_years_plans(db2016: Path,
     assert not at.exception, [e.value for e in at.exception]
     assert rows(db2016, "select year, annual_plan_wan::varchar from plans where project_id = 'A1' order by 1") == [
         (2015, "500.00"), (2016, "1000.00")]
+    open_2017(db2016)
+    at = page_on(db2016)  # once a year is closed, so are the years before it: only the current year is offered
+    assert at.selectbox(key="im_year_zh").options == ["2017（当前年度）"]

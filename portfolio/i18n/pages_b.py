@@ -127,6 +127,8 @@ LABELS.update({
     "im.years_read": ("按计划年度：{years}。", "By plan year: {years}."),
     "im.year_rows": ("{year} 年度 {n} 行", "{year}: {n} rows"),
     "im.col.year": ("计划年度", "Plan year"),
+    "im.col.cumulative_wan": ("本年累计（万元）", "Year to date (10k yuan)"),
+    "im.col.yoy_pct": ("同比增长（%）", "Year on year (%)"),
     "im.metric.industrial_investment": ("工业投资", "Industrial investment"),
     "im.metric.tech_upgrade_investment": ("技术改造投资", "Technical upgrading investment"),
     "im.metric.industrial_output": ("规上工业产值", "Output of industry above scale"),
