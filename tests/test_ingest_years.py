@@ -407,6 +407,20 @@ def test_a_year_column_places_each_row_and_refuses_closed_unopened_and_contradic
     assert result.updated == 1
 
 
+def test_a_new_project_with_rows_of_a_history_year_and_the_current_one_joins_both(
+        db2016: Path, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "both.csv", [*PROJECT_HEADER, "年度"], [
+        ["N2", "新项目", "汽开区", "新建", "在建", 6000, 700, "2015"],
+        ["N2", "新项目", "汽开区", "新建", "在建", 6000, 900, None],
+    ])
+    result = ingest.ingest_file(db2016, path)
+    assert (result.inserted, result.years) == (2, {2015: 1, 2016: 1})
+    assert rows(db2016, "select year, annual_plan_wan::varchar from plans where project_id = 'N2' order by 1") == [
+        (2015, "700.00"), (2016, "900.00")]
+    with store.connect(db2016, read_only=True) as con:
+        assert store.fetch(con, "select project_id from project_tiers_in(2016) where project_id = 'N2'").height == 1
+
+
 def test_the_new_years_ledger_fills_the_carried_plans_and_adds_projects(db2016: Path, tmp_path: Path) -> None:
     open_2017(db2016)
     assert rows(db2016, "select project_id, annual_plan_wan from plans where year = 2017 order by 1") == [

@@ -61,7 +61,9 @@ def write_projects(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame, *, curre
     # the current year: a carried project's empty plan, a project back after other years
     this_year = plans.filter(pl.col("year") == current_year).select(
         "project_id", pl.col("annual_plan_wan").alias("_cy_plan"), pl.lit(True).alias("_has_cy"))
-    any_year = plans.select("project_id").unique().with_columns(pl.lit(True).alias("_has_any"))
+    # plans of other years, stored or in this file: sync_plans adds only projects with no plans row at all
+    any_year = pl.concat([plans.select("project_id"), history.select("project_id")]).unique().with_columns(
+        pl.lit(True).alias("_has_any"))
     state = current.join(this_year, on="project_id", how="left").join(any_year, on="project_id", how="left")
     fill = pl.col("_has_cy").is_null() & pl.col("_has_any").fill_null(False)
     if has_plan:
