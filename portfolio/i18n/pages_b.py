@@ -266,6 +266,7 @@ LABELS.update({
     "ih.table.users": ("用户", "Users"),
     "ih.table.actuals": ("统计局数据", "Official statistics"),
     "ih.table.plans": ("分年度计划", "Plans by year"),
+    "ih.table.plan_years": ("开启年度", "Plan year opened"),
     "ih.table.meta": ("—", "—"),
     "ih.count.inserted": ("新增 {n}", "{n} added"),
     "ih.count.updated": ("更新 {n}", "{n} updated"),
