@@ -52,18 +52,18 @@ def gap_view(frame: pl.DataFrame, *, with_chain: bool) -> pl.DataFrame:
     )
 
 
-title, pick = st.columns([4, 1], vertical_alignment="bottom")
-title.title(ui.t("ch.title"))
+st.title(ui.t("ch.title"))
+pick_chain, pick_year = st.columns([4, 1], vertical_alignment="bottom")
 # the pipeline of the plan year picked (shared with the other pages); a closed year as it was closed
-year = ui.year_picker("ch_year", into=pick)
-if ui.year_closed(year):
-    pick.caption(f":material/lock: {ui.t('ui.closed_short')}")
+year = ui.year_picker("ch_year", into=pick_year)
 report = ui.cached(chains.gaps_report, year=year)
 summary = pl.DataFrame(report["summary"]["by_chain"])
 nodes_def, _edges = ui.cached(chains.load_definition)
 names = dict(nodes_def.select("chain_id", "chain_en" if EN else "chain").unique(maintain_order=True).iter_rows())
 segment_names = dict(nodes_def.select("node_id", "name_en" if EN else "name").iter_rows())
-chain_id = st.selectbox(ui.t("ch.pick"), list(names), format_func=names.get, key="ch_chain")
+chain_id = pick_chain.selectbox(ui.t("ch.pick"), list(names), format_func=names.get, key="ch_chain")
+if ui.year_closed(year):
+    st.caption(f":material/lock: {ui.t('ui.closed_short')}")
 
 # ---------------------------------------------------------------- this chain at a glance
 row = summary.filter(pl.col("chain_id") == chain_id).row(0, named=True)

@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import chains, charts, config, monthly, targets
+from portfolio import chains, charts, config, monthly, targets, years
 
 STATUS_COLORS = {"on_track": "green", "at_risk": "orange", "off_track": "red"}
 #: the forecast band's quantiles, as the check that computed it used them
@@ -51,7 +51,8 @@ def library_yoy_card(into: Any, m: dict[str, Any]) -> None:
     yoy = m.get("library_yoy_pct")
     if yoy is None or not has_progress:
         into.metric(ui.t("ov.library_yoy"), ui.t("ov.library_yoy_none"),
-                    help=ui.t("ov.library_yoy_none_help") if has_progress else ui.t("ui.no_progress_year", year=year))
+                    help=ui.t("ov.library_yoy_none_help", prev=year - 1) if has_progress
+                    else ui.t("ui.no_progress_year", year=year))
         return
     into.metric(ui.t("ov.library_yoy"), growth(yoy),
                 delta_description=ui.t("ov.library_yoy_delta", prev=yi(m["library_prev_wan"])),
@@ -69,8 +70,12 @@ by_status = ui.cached(targets.rollup, as_of=month, by="status")
 gaps = ui.cached(chains.gaps, year=year)
 open_gaps = gaps.filter("open")
 note.caption(ui.t("ov.caption", year=report["year"], as_of=report["as_of"]))
-if not has_progress:
-    st.info(ui.t("ui.no_progress_year", year=year), icon=":material/event_busy:")
+notice = st.empty()  # always there, so the elements below keep their places when the year changes
+pending = ui.cached(years.year_table).filter(pl.col("year") == year)["without_plan"].sum()
+if not has_progress or pending:
+    notice.info(" ".join([*([ui.t("ui.no_progress_year", year=year)] if not has_progress else []),
+                          *([ui.t("ov.plans_pending", n=f"{pending:,}", year=year)] if pending else [])]),
+                icon=":material/event_busy:")
 
 # ---------------------------------------------------------------- pipeline
 statuses = "、" if ui.lang() == "zh" else ", "
@@ -93,11 +98,8 @@ for m in report["metrics"]:
         reason = m["status_reason_en"] if ui.lang() == "en" else m["status_reason"]
         if reason:
             head.caption(ui.t("ov.status_reason", status=ui.t(f"status.{m['status']}"), reason=ui.plain(reason)))
-        a, b, e, f, c, d = st.columns(6)
-        a.metric(ui.t("ov.coverage"), yi(m["planned_wan"]),
-                 delta=yi(float(m["planned_wan"]) - float(m["target_wan"]), sign=True),
-                 delta_description=ui.t("ov.coverage_delta", pct=ui.pct(m["coverage"])),
-                 help=ui.t("ov.coverage_help"))
+        # this year so far: the pipeline's figure, the bureau's beside it, growth on last year
+        b, e, f = st.columns(3)
         b.metric(ui.t("ov.ytd"), yi(m["completed_wan"]),
                  delta=yi(float(m["completed_wan"]) - float(m["expected_wan"]), sign=True),
                  delta_description=ui.t("ov.ytd_delta", expected=yi(m["expected_wan"])),
@@ -105,6 +107,12 @@ for m in report["metrics"]:
                            ratio=ui.pct(m["ytd_ratio"]), linear=ui.pct(m["linear_ratio"])))
         official_card(e, m)
         library_yoy_card(f, m)
+        # the whole year: plan coverage, the forecast and the chance to meet the target
+        a, c, d = st.columns(3)
+        a.metric(ui.t("ov.coverage"), yi(m["planned_wan"]),
+                 delta=yi(float(m["planned_wan"]) - float(m["target_wan"]), sign=True),
+                 delta_description=ui.t("ov.coverage_delta", pct=ui.pct(m["coverage"])),
+                 help=ui.t("ov.coverage_help"))
         c.metric(ui.t("ov.forecast"), yi(m["forecast_wan"]),
                  delta=yi(-float(m["forecast_gap_wan"]), sign=True),
                  delta_description=ui.t("ov.forecast_delta"),

@@ -354,18 +354,16 @@ facts = perf.filter(pl.col("project_id") == pid).row(0, named=True)
 
 # ---------------------------------------------------------------- the project's facts
 st.subheader(ui.plain(project["name"]))
-m = st.columns(6)
+m = st.columns(5)
 # figures of the chosen plan year: a closed year's plan and totals as they were when it was closed
 m[0].metric(ui.t("pj.m.total"), f"{facts['total_investment_wan'] / config.WAN_PER_YI:,.2f}")
 m[1].metric(ui.t("pj.m.plan"), f"{facts['annual_plan_wan'] / config.WAN_PER_YI:,.2f}")
 m[2].metric(ui.t("pj.m.done"), f"{facts['completed_wan'] / config.WAN_PER_YI:,.2f}",
             help=ui.t("pj.m.done_help", month=fmt_month(as_of), value=ui.yi(facts["expected_wan"], 2)))
-m[3].metric(ui.t("pj.m.cumulative"), f"{facts['cumulative_wan'] / config.WAN_PER_YI:,.2f}",
-            help=ui.t("pj.m.cumulative_help", month=fmt_month(as_of)))
 flag = facts["flag"]
-m[4].metric(ui.t("col.performance"), ui.pct(facts["performance"]),
+m[3].metric(ui.t("col.performance"), ui.pct(facts["performance"]),
             delta=flag_text.get(flag) if flag else None, delta_color="off", delta_arrow="off")
-m[5].metric(ui.t("pj.m.problems"), ui.t("pj.m.open_months", n=facts["open_problem_months"])
+m[4].metric(ui.t("pj.m.problems"), ui.t("pj.m.open_months", n=facts["open_problem_months"])
             if facts["open_problems"] else ui.t("pj.m.no_problem"))
 
 c1, c2, c3 = st.columns(3)
@@ -459,7 +457,9 @@ with tab_progress:
 
 with tab_years:
     by_year = ui.cached(monthly.project_years, pid)
-    st.caption(ui.t("pj.years_caption", month=fmt_month(as_of)))
+    st.markdown(ui.t("pj.cumulative_line", value=f"{facts['cumulative_wan'] / config.WAN_PER_YI:,.2f}",
+                     month=fmt_month(as_of)))
+    st.caption(ui.t("pj.years_caption"))
     if by_year.is_empty():
         st.caption(ui.t("pj.years_none"))
     else:
@@ -483,10 +483,8 @@ with tab_years:
             color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
                             scale=alt.Scale(domain=list(bars.values()), range=["#c9d8e8", "#1f77b4"])),
             tooltip=year_tip,
-        ).properties(height=220, width=max(160, 110 * by_year.height))
-        left, right = st.columns([2, 3])
-        left.altair_chart(year_chart, width="content", key="pj_years_chart")
-        right.dataframe(
+        ).properties(height=200, width=max(160, 110 * by_year.height))
+        st.dataframe(
             by_year.select(
                 pl.col("year"),
                 pl.col("year_state").replace_strict(states, default=pl.col("year_state")),
@@ -505,6 +503,7 @@ with tab_years:
                            "plan_ratio": money(ui.t("pj.col.year_ratio"), format="percent"),
                            "cumulative": money(ui.t("pj.m.cumulative"), format="%.2f")},
         )
+        st.altair_chart(year_chart, width="content", key="pj_years_chart")
 
 with tab_problems:
     if facts["open_problems"]:

@@ -53,7 +53,7 @@ st.caption(ui.t("rp.intro", folder=str(folder)))
 
 # ---------------------------------------------------------------- build
 with st.container(border=True):
-    c1, c2, c3 = st.columns([1, 2, 1], vertical_alignment="bottom")
+    c1, c2, c3 = st.columns([3, 2, 1], vertical_alignment="bottom")
     with c1:
         as_of = ui.month_picker("rp_as_of")
     formats = c2.pills(ui.t("rp.formats"), list(report.FORMATS), selection_mode="multi", default=list(report.FORMATS),

@@ -343,10 +343,11 @@ def _vl_version() -> str:
 
 #: Series colours of the target charts (the palette above: blue done, amber expected, red target;
 #: green the statistics bureau's figure, purple last year).
-SERIES_COLORS = {"completed": "#3a7fc1", "official": "#2e8b57", "prev": "#9467bd", "monthly": "#b9d3ec",
-                 "expected": "#edae49", "linear": "#8c96a3", "target": "#d1495b"}
+SERIES_COLORS = {"completed": "#3a7fc1", "official": "#2e8b57", "prev": "#9467bd", "official_prev": "#8cc7a0",
+                 "monthly": "#b9d3ec", "expected": "#edae49", "linear": "#8c96a3", "target": "#d1495b"}
 #: Line dashes of the S-curve series (bars and the target rule have none).
-SERIES_DASH = {"completed": [1, 0], "official": [1, 0], "prev": [5, 3], "expected": [7, 4], "linear": [2, 3]}
+SERIES_DASH = {"completed": [1, 0], "official": [1, 0], "prev": [5, 3], "official_prev": [5, 3], "expected": [7, 4],
+               "linear": [2, 3]}
 MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -370,8 +371,8 @@ def _month_axis(lang: str) -> alt.Axis:
 
 #: Cumulative columns of :func:`portfolio.monthly.targets_monthly` drawn as lines, by series.
 _LINES = {"expected": "expected_cumulative_wan", "linear": "linear_cumulative_wan",
-          "prev": "cumulative_prev_wan", "official": "official_cumulative_wan",
-          "completed": "cumulative_completed_wan"}
+          "official_prev": "official_prev_cumulative_wan", "prev": "cumulative_prev_wan",
+          "official": "official_cumulative_wan", "completed": "cumulative_completed_wan"}
 
 
 def _s_note(last: dict[str, Any], lang: str) -> list[str]:
@@ -384,12 +385,15 @@ def _s_note(last: dict[str, Any], lang: str) -> list[str]:
     lines = [_label("s_curve_note", lang, month=month, done=f"{done / 10_000:,.1f}", ratio=ratio)]
     more = []
     prev = last.get("cumulative_prev_wan")
-    if prev is not None:
-        growth = f"{(done / float(prev) - 1) * 100:+.1f}%" if prev else "—"
+    if prev is not None:  # nothing done yet (a new year's January) is no growth figure
+        growth = f"{(done / float(prev) - 1) * 100:+.1f}%" if prev and done else "—"
         more.append(_label("s_curve_prev_note", lang, prev=f"{float(prev) / 10_000:,.1f}", growth=growth))
     official = last.get("official_cumulative_wan")
     if official is not None:
-        more.append(_label("s_curve_official_note", lang, official=f"{float(official) / 10_000:,.1f}"))
+        before = last.get("official_prev_cumulative_wan")
+        growth = f"{(float(official) / float(before) - 1) * 100:+.1f}%" if before else "—"
+        more.append(_label("s_curve_official_note", lang, official=f"{float(official) / 10_000:,.1f}",
+                           growth=growth))
     if more:
         lines.append(("；" if lang == "zh" else "; ").join(more))
     return lines
@@ -409,11 +413,12 @@ def _s_panel(frame: pl.DataFrame, *, lang: str, width: int, height: int) -> Any:
     present = {k for k, column in _LINES.items() if column in frame.columns and frame[column].is_not_null().any()}
     done = frame.filter(pl.col("cumulative_completed_wan").is_not_null())
     last = done.row(-1, named=True) if done.height else None
-    order = [k for k in ("completed", "official", "prev", "monthly", "expected", "linear", "target")
+    order = [k for k in ("completed", "official", "prev", "official_prev", "monthly", "expected", "linear", "target")
              if k in present or k in ("monthly", "expected", "linear", "target")]
+    # four to a row: seven series would run past the plot's width in English
     colour = alt.Color("series:N", scale=alt.Scale(domain=[names[k] for k in order],
                                                    range=[SERIES_COLORS[k] for k in order]),
-                       legend=alt.Legend(title=None, orient="bottom", direction="horizontal"))
+                       legend=alt.Legend(title=None, orient="bottom", direction="horizontal", columns=4))
     top = max([target_yi, *(r["v"] or 0.0 for r in rows), *(b["v"] or 0.0 for b in bars)])
     x = alt.X("m:Q", scale=alt.Scale(domain=[0.5, 12.5], nice=False), axis=_month_axis(lang))
     y = alt.Y("v:Q", title=_label("cumulative_yi", lang),
@@ -562,7 +567,8 @@ def group_bars(frame: pl.DataFrame, *, group: str, lang: str = "zh", metric: str
     for r in rows:
         r["ratio_text"] = "—" if r["ratio"] is None else f"{r['ratio']:.0%}"
     order = [str(r["name"]) for r in rows]
-    top = max([max(r["plan"] or 0.0, r["done"] or 0.0, r["expected"] or 0.0) for r in rows] + [1e-9])
+    # a new year before its plan is imported has nothing to draw: an axis of 0–10, not of 0, 0, 0
+    top = max([max(r["plan"] or 0.0, r["done"] or 0.0, r["expected"] or 0.0) for r in rows]) or 10.0
     names = {"plan": _label("planned", lang), "done": _label("done", lang), "expected": _label("expected", lang)}
     colour = alt.Color("series:N", scale=alt.Scale(domain=list(names.values()),
                                                    range=["#c9d8e8", SERIES_COLORS["completed"], "#222222"]),

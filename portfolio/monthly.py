@@ -18,7 +18,7 @@ from . import store, targets
 from .targets.settings import settings_at
 
 #: Per metric and month of the year of ``as_of_month``: completed, cumulative, expectations, last
-#: year's same months and the statistics bureau's 本年累计. This year counts the projects of the
+#: year's same months and the statistics bureau's 本年累计 (this year's and last year's). This year counts the projects of the
 #: plan year (``project_tiers_in``), as the checks do; last year counts the previous plan year's
 #: projects as that year saw them, as ``library_prev_at`` (the checks' 同比) does, so the line
 #: ends each month on the check's ``library_prev_wan``; a previous year without plans has none.
@@ -91,10 +91,12 @@ select r.metric, coalesce(t.label, r.metric) as label, r.month, r.month_no,
        r.completed_prev_wan,
        case when r.completed_prev_wan is not null then sum(r.completed_prev_wan) over (
            partition by r.metric order by r.month_no) end::decimal(38,2) as cumulative_prev_wan,
-       case when r.month <= r.as_of then o.cumulative_wan end::decimal(38,2) as official_cumulative_wan
+       case when r.month <= r.as_of then o.cumulative_wan end::decimal(38,2) as official_cumulative_wan,
+       op.cumulative_wan::decimal(38,2) as official_prev_cumulative_wan
 from rows r
 left join targets t on t.metric = r.metric and t.year = year(r.as_of) and t.scope = 'city'
 left join actuals o on o.metric = r.metric and o.month = r.month
+left join actuals op on op.metric = r.metric and op.month = (r.month - interval 1 year)::date
 order by r.ord, r.month_no
 """
 
@@ -111,7 +113,8 @@ def targets_monthly(con: duckdb.DuckDBPyConnection, *, as_of: date, metric: str 
     linear_cumulative_wan (target × month / 12), target_wan; completed_prev_wan and
     cumulative_prev_wan (the same projects in the same month of the previous year; null where
     that year has no progress rows yet) and official_cumulative_wan (the statistics bureau's
-    本年累计, null where not published, and after ``as_of``). 技术改造 counts the projects whose
+    本年累计, null where not published, and after ``as_of``) and official_prev_cumulative_wan (its
+    figure for the same month of the previous year, every month published). 技术改造 counts the projects whose
     nature is in ``tech_upgrade_natures``, as :func:`portfolio.targets.check_report` does.
     The rows of ``monthly_progress_at(as_of)`` (the view ``v_monthly_progress``), renamed.
     ``year`` is the plan year (default: the one ``as_of`` lies in, else the current one; a closed
@@ -129,7 +132,7 @@ def targets_monthly(con: duckdb.DuckDBPyConnection, *, as_of: date, metric: str 
         "select metric, label, month, month_no as month_index, completed_wan, cumulative_completed_wan,"
         " cumulative_share as seasonal_share, expected_cumulative_wan, linear_share,"
         " linear_expected_wan as linear_cumulative_wan, target_wan,"
-        " completed_prev_wan, cumulative_prev_wan, official_cumulative_wan"
+        " completed_prev_wan, cumulative_prev_wan, official_cumulative_wan, official_prev_cumulative_wan"
         " from monthly_progress_at(?) where metric = coalesce(?, metric)",
         [as_of, metric],
     )

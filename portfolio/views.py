@@ -317,6 +317,7 @@ MONTHLY_PROGRESS = View(
         "completed_prev_wan": "上年同月完成投资（万元；上一计划年度的项目，同 library_prev_at；上年不是计划年度或该月尚无进度时为空）",
         "cumulative_prev_wan": "上年同期累计完成（万元；上一计划年度的项目，即检查的 library_prev_wan）",
         "official_cumulative_wan": "统计局本年累计（万元；未公布或晚于截至月份为空）",
+        "official_prev_cumulative_wan": "统计局上年同月的本年累计（万元；未公布为空）",
     },
 )
 

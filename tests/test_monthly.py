@@ -188,31 +188,41 @@ def test_the_bureaus_line_is_its_published_months_and_last_year_needs_a_plan_yea
         con.execute("delete from actuals")
         con.execute("insert into actuals (month, metric, cumulative_wan) values"
                     " ('2016-03-01', 'industrial_investment', 2100000), ('2016-09-01', 'industrial_investment', 17300000),"
-                    " ('2016-10-01', 'industrial_investment', 19000000)")
+                    " ('2016-10-01', 'industrial_investment', 19000000), ('2015-11-01', 'industrial_investment', 18000000)")
         frame = monthly.targets_monthly(con, as_of=AS_OF, metric="industrial_investment")
         check = targets.check_report(con, as_of=AS_OF)
     official = frame.select("month_index", "official_cumulative_wan").drop_nulls()
     # published months only, and none after the as-of month
     assert official.rows() == [(3, Decimal("2100000.00")), (9, Decimal("17300000.00"))]
+    # last year's official figures are known for the whole year: November's shows past the as-of month
+    assert frame.select("month_index", "official_prev_cumulative_wan").drop_nulls().rows() == [
+        (11, Decimal("18000000.00"))]
     # 2015 is history, not a plan year: no library figure for last year (whatever progress it holds)
     assert frame["cumulative_prev_wan"].null_count() == 12
     assert check["metrics"][0]["library_prev_wan"] is None
 
 
 def test_the_s_curve_draws_last_year_and_the_bureau_only_when_there_are_figures(frames: dict[str, Any]) -> None:
-    plain = frames["monthly"].with_columns(pl.lit(None, dtype=pl.Decimal(38, 2)).alias("cumulative_prev_wan"),
-                                          pl.lit(None, dtype=pl.Decimal(38, 2)).alias("official_cumulative_wan"))
+    columns = ("cumulative_prev_wan", "official_cumulative_wan", "official_prev_cumulative_wan")
+    plain = frames["monthly"].with_columns(pl.lit(None, dtype=pl.Decimal(38, 2)).alias(c) for c in columns)
     text = spec(charts.s_curve(plain))
-    assert "上年同期累计" not in text and "统计局本年累计" not in text
+    for label in ("项目库上年同期", "统计局本年累计", "统计局上年同期"):  # not even in the legend
+        assert label not in text, label
     fuller = plain.with_columns(
         (pl.col("expected_cumulative_wan") * 0.9).cast(pl.Decimal(38, 2)).alias("cumulative_prev_wan"),
+        (pl.col("expected_cumulative_wan") * 0.95).cast(pl.Decimal(38, 2)).alias("official_prev_cumulative_wan"),
         pl.when(pl.col("month_index") <= 9).then(pl.col("cumulative_completed_wan") * 1.02)
         .cast(pl.Decimal(38, 2)).alias("official_cumulative_wan"))
+    at9 = fuller.filter(pl.col("month_index") == 9, pl.col("metric") == "industrial_investment").row(0, named=True)
+    library = (float(at9["cumulative_completed_wan"]) / float(at9["cumulative_prev_wan"]) - 1) * 100
+    bureau = (float(at9["official_cumulative_wan"]) / float(at9["official_prev_cumulative_wan"]) - 1) * 100
     svg = charts.to_svg(charts.s_curve(fuller))
-    for text in ("上年同期累计", "统计局本年累计", "同比", "统计局本年累计1,718.9亿元"):
+    for text in ("项目库上年同期", "统计局本年累计", "统计局上年同期", "统计局本年累计1,718.9亿元",
+                 f"项目库上年同期{float(at9['cumulative_prev_wan']) / 1e4:,.1f}亿元（同比{library:+.1f}%）",
+                 f"（同比{bureau:+.1f}%）"):
         assert text in svg, text
     english = spec(charts.s_curve(fuller, lang="en"))
-    assert "Same months last year" in english and "Bureau year to date" in english and "上年" not in english
+    assert "Pipeline, last year" in english and "Bureau year to date" in english and "上年" not in english
 
 
 def test_project_years_lists_plans_and_history_year_by_year(rolled: Path) -> None:
