@@ -76,7 +76,7 @@ cards[5].metric(ui.t("ch.open"), row["open"], border=True, help=ui.t("ch.open_he
 
 # ---------------------------------------------------------------- the map
 st.subheader(ui.t("ch.map"))
-map_nodes, map_edges = ui.cached(chains.chain_map_frames, chain=chain_id)
+map_nodes, map_edges = ui.cached(chains.chain_map_frames, chain=chain_id, year=year)
 chain_map = charts.chain_map(map_nodes, map_edges, lang=ui.lang())
 # a wide chain scrolls sideways inside its own box rather than widening the page
 with st.container(height=int(chain_map.to_dict()["height"]) + 170, border=False):
@@ -105,7 +105,7 @@ chart(charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed, width=
 
 # ---------------------------------------------------------------- declared roles that disagree
 st.subheader(ui.t("ch.disagree"))
-disagreements = ui.cached(chains.role_disagreements, chain=chain_id)
+disagreements = ui.cached(chains.role_disagreements, chain=chain_id, year=year)
 if disagreements.is_empty():
     st.success(ui.t("ch.disagree_none"))
 else:

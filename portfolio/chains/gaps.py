@@ -123,10 +123,10 @@ def _disagreements(con: Con, classes: pl.DataFrame, chain_id: str | None, year: 
     )
 
 
-def role_disagreements(con: Con, *, chain: str | None = None) -> pl.DataFrame:
-    """Pipeline projects whose declared chain_role differs from their segment's class, with a reason."""
+def role_disagreements(con: Con, *, chain: str | None = None, year: int | None = None) -> pl.DataFrame:
+    """Pipeline projects (of plan ``year``) whose declared chain_role differs from their segment's class."""
     chain_id = resolve_chain(con, chain) if chain else None
-    return _disagreements(con, segment_classes(con), chain_id)
+    return _disagreements(con, segment_classes(con, year=year), chain_id, year)
 
 
 CHANGES = {"closed": "缺口消除", "changed": "类别改变", "remains": "仍为缺口", "new": "新出现"}
