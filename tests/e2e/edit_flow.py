@@ -50,8 +50,16 @@ def edit_note(page: Any, app_url: str, *, project_id: str, text: str) -> str:
     pick_project(page, project_id)
     save = open_edit_tab(page)
     note = f"{text} {time.strftime('%H%M%S')}"
-    note_field(page).fill(note)
+    field = note_field(page)
+    field.fill(note)
+    # the form sends what the browser holds: make sure the field holds the note before saving
+    deadline = time.monotonic() + 30
+    while field.input_value() != note and time.monotonic() < deadline:
+        time.sleep(0.3)
+        field.fill(note)
+    assert field.input_value() == note
     save.click()
     wait_idle(page)
-    page.get_by_text("已保存项目", exact=False).first.wait_for(timeout=30_000)
+    # a safety net for a loaded machine, not a speed requirement
+    page.get_by_text("已保存项目", exact=False).first.wait_for(timeout=90_000)
     return note
