@@ -541,6 +541,31 @@ def backup(
         out.print(str(path), markup=False)
 
 
+@app.command()
+def export(
+    parquet: Annotated[Path, typer.Option(
+        "--parquet", help="导出文件夹（新建，或本工具上次导出的文件夹；Hive 分区：年度、责任单位）")],
+    year: Annotated[int | None, typer.Option(
+        "--year", help="只导出该计划年度的分年度计划与月度进度（默认全部年度）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    db: DbOption = None,
+) -> None:
+    """把项目库导出为 Parquet 文件夹（供全省汇总；同样的视图可直接在其上运行，见 docs/scale.md）。"""
+    from . import parquet as parquet_mod
+
+    try:
+        result = parquet_mod.export_parquet(db, parquet, year=year)
+    except store.StoreError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(result.to_dict())
+        return
+    out.print(str(result.path), markup=False)
+    counts = "，".join(f"{table} {rows:,}" for table, rows in result.tables.items())
+    out.print(f"{result.files} 个文件，{result.bytes / 2**20:,.1f} MiB，{result.seconds:.1f} 秒；行数：{counts}",
+              markup=False)
+
+
 def _stdin_is_interactive() -> bool:
     return sys.stdin.isatty()
 
