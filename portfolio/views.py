@@ -131,7 +131,7 @@ PLAN_CONTEXT.columns.update(RULES.columns)
 
 PROJECT_STATUS = View(
     "v_project_status",
-    "select * from project_status_at((select as_of from v_plan_context))",
+    "select * from project_status_at((select as_of from v_plan_context)) order by project_id",
     "项目进度状态：每个项目截至最新月份的档次、累计完成、季节性应完成、完成率、红黄绿标识、停滞、未解决问题与年末预测"
     "（即 project_status_at(截至月份)，同 targets.project_frame）",
     {
