@@ -8,9 +8,10 @@ through DuckDB's ``COPY … TO … (FORMAT parquet, PARTITION_BY …)`` from one
 each. Money stays DECIMAL(18,2). The audit log, the batches and the user list stay in the city
 (who changed what, and who may sign in, are not the province's data).
 
-:func:`open_export` opens one such folder in an in-memory DuckDB: a view per table over
-``read_parquet('DIR/<table>/**/*.parquet', hive_partitioning = true)`` with the columns and
-types of this version's schema, then the same macros and named views the database has
+:func:`open_export` opens one such folder in an in-memory DuckDB: ``projects``, ``plans`` and
+``progress`` as views over ``read_parquet('DIR/<table>/**/*.parquet', hive_partitioning = true)``,
+the small reference tables read into memory, all with the columns and types of this version's
+schema, then the same macros and named views the database has
 (:func:`portfolio.views.create_views`), so ``v_target_progress``, ``project_status_at(…)`` and
 the rest give the same rows as on the database. :func:`open_province` opens several cities'
 folders: each city in its own catalog with its own rules and views, and in the main catalog
@@ -380,35 +381,38 @@ def checked_manifest(folder: Path) -> dict[str, Any]:
     return manifest
 
 
-def table_view_sql(table: str, folder: Path, rows: int) -> str:
-    """The view that reads one table from an export folder, with this version's columns and types."""
+def table_sql(table: str, folder: Path, rows: int) -> str:
+    """The SELECT that reads one table from an export folder, with this version's columns and types."""
     cols = schema_columns()[table]
-    parts = PARTITIONS.get(table)
     if rows == 0:  # a partitioned COPY of no rows writes no file: an empty table of the right types
-        empty = [f"null::{t} as {_ident(c)}" for c, t in cols] + ([] if parts else ["null::bigint as rowid"])
-        return "select " + ", ".join(empty) + " where false"
+        return "select " + ", ".join(f"null::{t} as {_ident(c)}" for c, t in cols) + " where false"
     pattern = _literal((folder / table).as_posix() + "/**/*.parquet")
+    parts = PARTITIONS.get(table)
     if parts:
         types = ", ".join(f"{_literal(p)}: {_literal('INTEGER' if p == 'year' else 'VARCHAR')}" for p in parts)
         source = f"read_parquet({pattern}, hive_partitioning = true, hive_types = {{{types}}})"
-    else:
+        order = ""
+    else:  # one file, written in insert order: read in that order (the views order chains by rowid)
         source = f"read_parquet({pattern}, hive_partitioning = false, file_row_number = true)"
-    select = ", ".join(f"{_ident(c)}::{t} as {_ident(c)}" for c, t in cols)
-    if not parts:  # the views order chains and nodes by insert order: the file keeps it
-        select += ", file_row_number::bigint as rowid"
-    return f"select {select} from {source}"
+        order = " order by file_row_number"
+    return "select " + ", ".join(f"{_ident(c)}::{t} as {_ident(c)}" for c, t in cols) + f" from {source}{order}"
 
 
 def _create_city(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, Any]:
-    """In the connection's current catalog: a view per table over ``folder``, then the named views."""
+    """In the connection's current catalog: the tables over ``folder``, then the named views and macros.
+
+    ``projects``, ``plans`` and ``progress`` are views over their partitioned files, read anew by
+    every query; the small reference tables (meta and the rules, units, chains, targets,
+    actuals, enterprises …) are read into memory once, in their insert order: the views read
+    them dozens of times a query, and the library finds its rules in tables, as in the database."""
     from . import views
 
     manifest = checked_manifest(folder)
-    # the views read meta, tiers … dozens of times a query: keep the files' footers in memory
     con.execute("set parquet_metadata_cache = true")
     for table in exported_tables():
         rows = int(manifest["tables"][table].get("rows", 0))
-        con.execute(f"create or replace view {_ident(table)} as {table_view_sql(table, folder, rows)}")
+        kind = "view" if table in PARTITIONS else "table"
+        con.execute(f"create or replace {kind} {_ident(table)} as {table_sql(table, folder, rows)}")
     views.create_views(con)
     return manifest
 
@@ -417,7 +421,8 @@ def open_export(folder: str | Path) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with one city's export as tables and the database's named views and macros.
 
     ``v_target_progress``, ``v_unit_progress``, ``project_status_at(date '2016-06-01')`` … run
-    unchanged over the Parquet files. Close the connection when done."""
+    unchanged over the Parquet files, and so do the library's readers that take a connection
+    (``targets.check_report(con)``). Close the connection when done."""
     con = duckdb.connect(":memory:")
     try:
         _create_city(con, Path(folder))

@@ -76,6 +76,15 @@ def test_every_named_view_and_macro_gives_the_same_rows_over_the_export(both) ->
     assert all("library_prev_at" in q for q in empty)
 
 
+def test_the_libraries_check_over_the_export_is_the_databases(both) -> None:
+    from portfolio import targets
+
+    con, pq = both
+    over_files = targets.check_report(pq, as_of=None, year=None)
+    assert over_files == targets.check_report(con, as_of=None, year=None)
+    assert over_files["metrics"] and over_files["lagging_projects"]
+
+
 def test_every_exported_table_keeps_its_rows_and_types_money_stays_decimal(both, exported) -> None:
     con, pq = both
     manifest = parquet.read_manifest(exported[1])
