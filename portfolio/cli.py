@@ -223,15 +223,20 @@ def gaps(
     chain: Annotated[str | None, typer.Option("--chain", help="产业链名称或编号")] = None,
     year: Annotated[int | None, typer.Option("--year", help="计划年度（默认当前年度）")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    every: Annotated[bool, typer.Option(
+        "--all", help="JSON 列出全部申报不一致的项目和每个缺口的全部在库项目（默认各列前若干个并给出总数）")] = False,
     db: DbOption = None,
 ) -> None:
     """补链 / 增链 / 丰链 分析。"""
     from . import chains
 
+    # the tables on the terminal count every row; the JSON is cut unless --all (gaps_payload)
+    whole = every or not as_json
     try:
         with store.connect(db, read_only=True) as con:
             note_rules(con)
-            result = chains.gaps_report(con, chain=chain, year=year)
+            result = (chains.gaps_report(con, chain=chain, year=year, limit=None, ids_limit=None) if whole
+                      else chains.gaps_report(con, chain=chain, year=year))
     except (store.StoreError, ValueError) as exc:
         fail(str(exc))
     if as_json:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Iterator, Sequence
 from decimal import Decimal
@@ -450,6 +451,31 @@ def test_declared_roles_that_disagree_with_the_segment_class_are_listed(db: duck
     assert all(got["reason_en"].str.starts_with("Declared"))
 
 
+def test_the_payload_cuts_long_lists_and_counts_them_whole(db: duckdb.DuckDBPyConnection) -> None:
+    # m1 is a 补链 gap: five projects on it, four declaring another role (disagreements)
+    projects = [(f"P{i}", "m1", "在建", "增链" if i % 2 else "丰链") for i in range(1, 5)]
+    load(db, LINE, LINE_EDGES, COVERED, [*projects, ("P5", "m1", "前期", "补链"), ("P6", "nope", "谋划", "补链")])
+    whole = chains.gaps_report(db, limit=None, ids_limit=None)
+    cut = chains.gaps_report(db, limit=2, ids_limit=3)
+    m1 = {g["node_id"]: g for g in whole["gaps"]}["m1"]
+    m1_cut = {g["node_id"]: g for g in cut["gaps"]}["m1"]
+    assert m1["addressed_by"] == ["P1", "P2", "P3", "P4", "P5"] and m1["addressed_count"] == 5
+    assert m1_cut["addressed_by"] == ["P1", "P2", "P3"] and m1_cut["addressed_count"] == 5
+    after = {s["node_id"]: s for s in cut["after_pipeline"]["segments"]}["m1"]
+    assert (after["addressed_by"], after["addressed_count"]) == (["P1", "P2", "P3"], 5)
+    assert [d["project_id"] for d in whole["role_disagreements"]] == ["P1", "P2", "P3", "P4", "P6"]
+    assert cut["role_disagreements"] == whole["role_disagreements"][:2]
+    summary = cut["role_disagreement_summary"]
+    assert (summary["total"], summary["shown"]) == (5, 2)
+    assert {(k["declared_role"], k["segment_kind"], k["no_segment"]): k["count"] for k in summary["by_kind"]} == {
+        ("增链", "补链", False): 2, ("丰链", "补链", False): 2, ("补链", None, True): 1}
+    assert cut["limits"] == {"role_disagreements": 2, "addressed_by": 3}
+    assert whole["limits"] == {"role_disagreements": None, "addressed_by": None}
+    # everything else is the same
+    drop = ("gaps", "role_disagreements", "role_disagreement_summary", "after_pipeline", "limits")
+    assert {k: v for k, v in cut.items() if k not in drop} == {k: v for k, v in whole.items() if k not in drop}
+
+
 def test_after_the_pipeline_a_fill_gap_becomes_a_sole_supplier_and_new_gaps_appear(
     db: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -541,6 +567,34 @@ def test_cli_gaps_json_has_the_contract_keys_and_filters_by_chain(line_db: Path)
     assert {g["node_id"] for g in payload["gaps"]} == {"m1", "x", "svc"}
     only = json.loads(runner.invoke(app, ["gaps", "--json", "--chain", "邻链", "--db", str(line_db)]).stdout)
     assert [g["node_id"] for g in only["gaps"]] == ["x"]
+
+
+def test_cli_gaps_json_cuts_long_lists_by_default_and_all_lists_every_row(tmp_path: Path) -> None:
+    shown = importlib.import_module("portfolio.chains.gaps")
+    n = shown.DISAGREEMENTS_SHOWN + 20  # more than either default
+    path = tmp_path / "many.duckdb"
+    with store.connect(path, must_exist=False) as con:
+        store.create_schema(con)
+        load(con, LINE, LINE_EDGES, COVERED, [(f"P{i:03d}", "m1", "在建", "增链") for i in range(n)])
+    runner = CliRunner()
+    default = runner.invoke(app, ["gaps", "--json", "--db", str(path)])
+    every = runner.invoke(app, ["gaps", "--json", "--all", "--db", str(path)])
+    assert default.exit_code == every.exit_code == 0, default.output + every.output
+    cut, whole = json.loads(default.stdout), json.loads(every.stdout)
+    assert len(cut["role_disagreements"]) == shown.DISAGREEMENTS_SHOWN and len(whole["role_disagreements"]) == n
+    assert cut["role_disagreement_summary"]["total"] == whole["role_disagreement_summary"]["total"] == n
+    assert cut["role_disagreement_summary"]["by_kind"] == [
+        {"declared_role": "增链", "segment_kind": "补链", "no_segment": False, "count": n}]
+    m1 = [g for g in cut["gaps"] if g["node_id"] == "m1"][0]
+    m1_all = [g for g in whole["gaps"] if g["node_id"] == "m1"][0]
+    assert (len(m1["addressed_by"]), m1["addressed_count"]) == (shown.ADDRESSED_SHOWN, n)
+    assert (len(m1_all["addressed_by"]), m1_all["addressed_count"]) == (n, n)
+    for gap in cut["gaps"]:  # the CONTRACT keys stay
+        assert {"chain", "node_id", "node", "kind", "score", "factors", "reasons", "addressed_by"} <= set(gap)
+    assert len(default.stdout) < len(every.stdout)
+    # the tables on the terminal still count every project
+    text = runner.invoke(app, ["gaps", "--db", str(path)])
+    assert f"（{n} 个项目）" in text.stdout and f"等{n}个" in text.stdout
 
 
 def test_cli_gaps_refuses_an_unknown_chain_with_exit_code_2(line_db: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
@@ -191,13 +192,50 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def gaps_report(con: Con, *, chain: str | None = None, year: int | None = None) -> dict[str, Any]:
-    """The ``portfolio gaps --json`` payload (CONTRACT shape plus summary, disagreements, after view, rules).
+#: ``gaps --json`` by default: the first this many role disagreements (with counts of all of them) …
+DISAGREEMENTS_SHOWN = 100
+#: … and the first this many project ids of each ``addressed_by`` list (``addressed_count`` has them all).
+ADDRESSED_SHOWN = 50
 
-    The pipeline is plan ``year``'s (default the current one; a closed year as it was closed)."""
+
+@dataclass(frozen=True)
+class GapsPayload:
+    """The ``gaps --json`` payload and the whole disagreement frame behind it (for the report's sheet)."""
+
+    report: dict[str, Any]
+    disagreements: pl.DataFrame
+
+
+def _ids(column: str, limit: int | None) -> list[pl.Expr]:
+    """A project-id list cut to its first ``limit`` ids, and its full length as ``addressed_count``."""
+    ids = pl.col(column)
+    return [(ids if limit is None else ids.list.head(limit)).alias(column),
+            ids.list.len().fill_null(0).cast(pl.Int64).alias("addressed_count")]
+
+
+def _disagreement_counts(frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """Disagreements counted by kind: declared role × the segment's class (null: not a gap / no segment)."""
+    return (
+        frame
+        .with_columns(pl.col("node").is_null().alias("no_segment"))
+        .group_by("declared_role", "segment_kind", "no_segment")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .sort(["count", "declared_role", "segment_kind", "no_segment"], descending=[True, False, False, False],
+              nulls_last=True)
+        .to_dicts()
+    )
+
+
+def gaps_payload(con: Con, *, chain: str | None = None, year: int | None = None,
+                 limit: int | None = DISAGREEMENTS_SHOWN, ids_limit: int | None = ADDRESSED_SHOWN) -> GapsPayload:
+    """The ``gaps --json`` payload with the frame of every role disagreement.
+
+    The payload lists the first ``limit`` role disagreements (``role_disagreement_summary`` counts
+    all of them by kind) and the first ``ids_limit`` ids of each ``addressed_by`` list (each gap and
+    segment carries ``addressed_count``); None lists everything (``gaps --json --all``)."""
     chain_id = resolve_chain(con, chain) if chain else None
     _, edges, classes, rules = _inputs(con, year)
-    rows = _gap_rows(classes, chain_id)
+    rows = _gap_rows(classes, chain_id).with_columns(_ids("addressed_by", ids_limit))
     gap_list = [
         {
             "chain": r["chain"], "chain_id": r["chain_id"], "node_id": r["node_id"],
@@ -206,7 +244,7 @@ def gaps_report(con: Con, *, chain: str | None = None, year: int | None = None) 
             "factors": {f: _json_value(float(r[f]) if f == "dependence_wan" else r[f])
                         for f in FACTORS[r["kind"]]},
             "reasons": r["reasons"], "reasons_en": r["reasons_en"],
-            "addressed_by": r["addressed_by"], "open": r["open"],
+            "addressed_by": r["addressed_by"], "addressed_count": r["addressed_count"], "open": r["open"],
             "firms": r["firms"], "output_wan": r["output_wan"],
         }
         for r in rows.iter_rows(named=True)
@@ -224,7 +262,8 @@ def gaps_report(con: Con, *, chain: str | None = None, year: int | None = None) 
     )
     after = _after(con, edges, classes, rules, chain_id, year)
     disagreements = _disagreements(con, classes, chain_id, year)
-    return {
+    shown = disagreements if limit is None else disagreements.head(limit)
+    report = {
         "year": years.resolve_year(con, year),
         "chain": chain_id,
         "gaps": gap_list,
@@ -234,11 +273,24 @@ def gaps_report(con: Con, *, chain: str | None = None, year: int | None = None) 
             "open": sum(1 for g in gap_list if g["open"]),
             "segments": scope.height,
         },
-        "role_disagreements": disagreements.to_dicts(),
+        "role_disagreements": shown.to_dicts(),
+        "role_disagreement_summary": {"total": disagreements.height, "shown": shown.height,
+                                      "by_kind": _disagreement_counts(disagreements)},
         "after_pipeline": {
             "counts": {c: after.filter(pl.col("change") == c).height for c in CHANGES},
-            "segments": after.to_dicts(),
+            "segments": after.with_columns(_ids("addressed_by", ids_limit)).to_dicts(),
         },
+        "limits": {"role_disagreements": limit, "addressed_by": ids_limit},
         "scoring": rules.scores,
         "rules": rules.to_table(),
     }
+    return GapsPayload(report=report, disagreements=disagreements)
+
+
+def gaps_report(con: Con, *, chain: str | None = None, year: int | None = None,
+                limit: int | None = DISAGREEMENTS_SHOWN, ids_limit: int | None = ADDRESSED_SHOWN) -> dict[str, Any]:
+    """The ``portfolio gaps --json`` payload (CONTRACT shape plus summary, disagreements, after view, rules).
+
+    The pipeline is plan ``year``'s (default the current one; a closed year as it was closed).
+    Long lists are cut by default (:func:`gaps_payload`); ``limit=None, ids_limit=None`` gives every row."""
+    return gaps_payload(con, chain=chain, year=year, limit=limit, ids_limit=ids_limit).report
