@@ -5,7 +5,10 @@ import streamlit as st
 from app_pages import ui
 
 st.set_page_config(page_title="工业投资项目库分析", page_icon="🏭", layout="wide")
-user = ui.start()
-page = st.navigation(ui.pages(user))
-ui.banners(user)
-page.run()
+try:
+    user = ui.start()
+    page = st.navigation(ui.pages(user))
+    ui.banners(user)
+    page.run()
+finally:
+    ui.release()  # the run's read connection: nothing stays open between runs

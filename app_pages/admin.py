@@ -32,7 +32,7 @@ with tab_users:
         active = c2.checkbox(ui.t("admin.active"), value=True)
         if st.form_submit_button(ui.t("admin.save"), type="primary"):
             try:
-                with store.connect(ui.db_path()) as con:
+                with ui.write_connection() as con:
                     access.save_user(con, me, user_id=user_id, role=role, unit_id=unit,
                                      name=name or None, email=email or None, active=active)
             except (ValueError, access.PermissionDenied) as exc:

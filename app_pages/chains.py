@@ -15,10 +15,9 @@ LIST_SEP = ", " if EN else "、"
 CHANGES = ("closed", "changed", "remains", "new")
 
 
-def chart(figure: Any, *, key: str) -> None:
-    """Show an Altair chart at its natural size: the width it was built for is the plot's, not the total."""
-    st.altair_chart(figure.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding")),
-                    width="content", key=key)
+def natural(figure: Any) -> Any:
+    """An Altair chart at its natural size: the width it was built for is the plot's, not the total."""
+    return figure.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding"))
 
 
 def enum(column: str) -> pl.Expr:
@@ -76,11 +75,11 @@ cards[5].metric(ui.t("ch.open"), row["open"], border=True, help=ui.t("ch.open_he
 
 # ---------------------------------------------------------------- the map
 st.subheader(ui.t("ch.map"))
-map_nodes, map_edges = ui.cached(chains.chain_map_frames, chain=chain_id, year=year)
-chain_map = charts.chain_map(map_nodes, map_edges, lang=ui.lang())
+map_spec = ui.chart_spec(lambda: natural(charts.chain_map(*ui.cached(chains.chain_map_frames, chain=chain_id, year=year),
+                                                          lang=ui.lang())), key="ch_map", deps=(chain_id, year))
 # a wide chain scrolls sideways inside its own box rather than widening the page
-with st.container(height=int(chain_map.to_dict()["height"]) + 170, border=False):
-    chart(chain_map, key="ch_map")
+with st.container(height=int(map_spec["height"]) + 170, border=False):
+    ui.draw(map_spec, key="ch_map")
 st.caption(ui.t("ch.map_caption", **report["rules"]) + " " + ui.t("ch.map_scroll"))
 
 # ---------------------------------------------------------------- ranked gaps
@@ -100,8 +99,8 @@ every_chain = o1.toggle(ui.t("ch.scatter_all"), key="ch_scatter_all")
 addressed = o2.toggle(ui.t("ch.scatter_addressed"), key="ch_scatter_addressed")
 points = ui.cached(chains.gaps, year=year) if every_chain else gaps
 # fewer y ticks: the chart labels them with one decimal, so 0.05 steps would read 0.6, 0.6, 0.7
-chart(charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed, width=560, height=380)
-      .configure_axisY(tickCount=6), key="ch_scatter")
+ui.chart(lambda: natural(charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed, width=560, height=380))
+         .configure_axisY(tickCount=6), key="ch_scatter", deps=(chain_id, year, every_chain, addressed))
 
 # ---------------------------------------------------------------- declared roles that disagree
 st.subheader(ui.t("ch.disagree"))

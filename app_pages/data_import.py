@@ -129,7 +129,7 @@ def undo_batch(batch: int) -> None:
     """Undo after the confirmation; the outcome is shown on the next run."""
     st.session_state.pop("ih_confirm", None)
     try:
-        with st.spinner(ui.t("ih.undoing")), store.connect(ui.db_path()) as con:
+        with st.spinner(ui.t("ih.undoing")), ui.write_connection() as con:
             done = batches.undo(con, batch, user=me)
     except (batches.UndoRefused, access.PermissionDenied, store.StoreError) as exc:
         st.session_state["ih_error"] = str(exc)
@@ -311,6 +311,7 @@ if valid.is_empty():
 if go:
     try:
         with st.spinner(ui.t("im.importing")):
+            ui.release()  # the import opens the file for writing
             done = ingest.ingest_file(ui.db_path(), path, kind=ledger.kind, sheet=ledger.sheet, year=year,
                                       rejects=path.with_name(f"{path.stem}.rejects.xlsx"),
                                       actor=me.label if me else "app",

@@ -49,13 +49,13 @@ st.title(ui.t("ld.title"))
 with st.columns([2, 3])[0]:
     month = ui.month_picker("ld_month")
 # the plan year's projects (a closed year's leaders as they were when it was closed), one payload
-payload = ui.cached(targets.check_payload, as_of=month, limit=50, year=month.year)
+payload = ui.payload(month)
 
 # ---------------------------------------------------------------- by level, against the source
 st.header(ui.t("ld.levels"))
 st.caption(ui.t("ld.levels_caption"))
 counts = pl.DataFrame(payload.report["responsibility"])
-by_level = counts.join(ui.cached(targets.rollup, as_of=month, by="leader_level"), on="leader_level", how="left")
+by_level = counts.join(ui.rollup(month, "leader_level"), on="leader_level", how="left")
 per_level = {r["leader_level"]: r for r in counts.iter_rows(named=True)}
 cards = st.columns(len(LEVELS))
 for card, lv in zip(cards, LEVELS, strict=True):
@@ -84,7 +84,7 @@ st.dataframe(level_view, hide_index=True, placeholder="—", key="ld_levels_tabl
 
 # ---------------------------------------------------------------- by leader
 st.header(ui.t("ld.leaders"))
-leaders = ui.cached(targets.rollup, as_of=month, by="leader")
+leaders = ui.rollup(month, "leader")
 chosen = st.multiselect(ui.t("ld.filter_level"), [*LEVELS, targets.NO_OWNER],
                         format_func=lambda v: ui.enum(v) if v in LEVELS else ui.t("tg.no_owner"), key="ld_level",
                         placeholder=ui.t("tg.all"))
@@ -115,7 +115,7 @@ pick = st.selectbox(ui.t("ld.pick"), list(rows), format_func=describe, key="ld_l
 if pick is not None:
     name, lv = pick
     row = rows[pick]
-    mine = ui.cached(targets.project_performance, as_of=month).filter(
+    mine = payload.projects.filter(
         pl.col("leader").is_null() if name == targets.NO_OWNER else pl.col("leader") == name,
         pl.col("leader_level").is_null() if lv == targets.NO_OWNER else pl.col("leader_level") == lv,
     )

@@ -1,5 +1,6 @@
 """总览: the pipeline, the two investment targets, the forecast, the curve and tiers, and alerts."""
 
+from collections.abc import Callable
 from typing import Any
 
 import altair as alt
@@ -14,10 +15,10 @@ STATUS_COLORS = {"on_track": "green", "at_risk": "orange", "off_track": "red"}
 band = ui.cached(targets.settings).forecast
 
 
-def chart(figure: Any, *, key: str, into: Any = st) -> None:
-    """Show an Altair chart at its natural size: the width it was built for is the plot's, not the total."""
-    into.altair_chart(figure.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding")),
-                      width="content", key=key)
+def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...], into: Any = st) -> None:
+    """An Altair chart at its natural size (the width it was built for is the plot's), built once per revision."""
+    ui.chart(lambda: build().properties(autosize=alt.AutoSizeParams(type="pad", contains="padding")), key=key,
+             deps=deps, into=into)
 
 
 def yi(wan: Any, sign: bool = False) -> str:
@@ -65,8 +66,8 @@ with pick:
     month = ui.month_picker("ov_month")
 year = month.year
 has_progress = ui.year_has_progress(year)
-report = ui.cached(targets.check_payload, as_of=month, limit=50, year=year).report  # shared with other pages
-by_status = ui.cached(targets.rollup, as_of=month, by="status")
+report = ui.payload(month).report  # the one project frame, shared with the other pages
+by_status = ui.rollup(month, "status")
 gaps = ui.cached(chains.gaps, year=year)
 open_gaps = gaps.filter("open")
 note.caption(ui.t("ov.caption", year=report["year"], as_of=report["as_of"]))
@@ -161,21 +162,28 @@ with gap_col.container(border=True):
 st.subheader(ui.t("ov.curve"))
 metric = st.segmented_control(ui.t("tg.metric"), list(targets.METRICS), format_func=lambda m: ui.t(f"metric.{m}"),
                               default=targets.METRICS[0], required=True, key="ov_metric")
-series = ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year)
-chart(charts.s_curve(series, lang=ui.lang(), width=600, height=260), key="ov_s_curve")
-nodes_def, _edges = ui.cached(chains.load_definition)
-chain_en = dict(nodes_def.select("chain", "chain_en").unique().iter_rows()) | {targets.NO_CHAIN: ui.t("tg.no_chain")}
-by_chain = pl.DataFrame(report["by_chain"]).with_columns(
-    pl.col("chain_name").replace(chain_en).alias("chain_name_en"))
+chart(lambda: charts.s_curve(ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year),
+                            lang=ui.lang(), width=600, height=260), key="ov_s_curve", deps=(month, metric))
+
+
+def by_chain() -> pl.DataFrame:
+    """The payload's chain checks, chains named in both languages."""
+    nodes_def, _edges = ui.cached(chains.load_definition)
+    chain_en = (dict(nodes_def.select("chain", "chain_en").unique().iter_rows())
+                | {targets.NO_CHAIN: ui.t("tg.no_chain")})
+    return pl.DataFrame(report["by_chain"]).with_columns(pl.col("chain_name").replace(chain_en).alias("chain_name_en"))
+
+
 tab_chain, tab_unit = st.tabs([ui.t("ov.by_chain"), ui.t("ov.by_unit")])
-chart(charts.group_bars(by_chain, group="chain", lang=ui.lang(), metric=metric, width=520), key="ov_by_chain",
-      into=tab_chain)
-chart(charts.group_bars(pl.DataFrame(report["by_unit"]), group="unit", lang=ui.lang(), metric=metric, width=520),
-      key="ov_by_unit", into=tab_unit)
+chart(lambda: charts.group_bars(by_chain(), group="chain", lang=ui.lang(), metric=metric, width=520),
+      key="ov_by_chain", deps=(month, metric), into=tab_chain)
+chart(lambda: charts.group_bars(pl.DataFrame(report["by_unit"]), group="unit", lang=ui.lang(), metric=metric,
+                                width=520), key="ov_by_unit", deps=(month, metric), into=tab_unit)
 
 # ---------------------------------------------------------------- tiers and the pipeline by status
 funnel_col, status_col = st.columns(2)
-chart(charts.tier_funnel(pl.DataFrame(report["tiers"]), lang=ui.lang(), width=300), key="ov_funnel", into=funnel_col)
+chart(lambda: charts.tier_funnel(pl.DataFrame(report["tiers"]), lang=ui.lang(), width=300), key="ov_funnel",
+      deps=(month,), into=funnel_col)
 status_col.markdown(f"**{ui.t('ov.by_status')}**")
 status_col.dataframe(
     by_status.sort(pl.col("status").replace_strict({v: i for i, v in enumerate(config.STATUSES)}, default=99))

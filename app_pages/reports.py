@@ -69,6 +69,7 @@ with st.container(border=True):
 if build:
     month = f"{as_of.year}-{as_of.month:02d}"
     with st.status(ui.t("rp.building", month=month), expanded=True) as status:
+        ui.release()  # the report opens the file itself
         try:
             paths = report.build_report(ui.db_path(), as_of=as_of, out_dir=folder, formats=formats,
                                         progress=lambda message: st.write(ui.plain(message)), lang=ui.lang())

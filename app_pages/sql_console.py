@@ -36,6 +36,7 @@ def load(sql: str) -> None:
 
 def run(sql: str, timeout: float, max_rows: int) -> None:
     """Run the editor's SQL and keep the outcome for the following reruns (downloads rerun the page)."""
+    ui.release()  # the sandbox opens the file with its own settings, which DuckDB refuses beside another open
     try:
         result = sandbox.run_query(ui.db_path(), sql, timeout=timeout, max_rows=max_rows, max_bytes=MAX_BYTES)
     except sandbox.QueryRefused as exc:

@@ -1,5 +1,6 @@
 """目标进度: target checks (city, per unit, per chain), the forecast and its drivers, lagging projects."""
 
+from collections.abc import Callable
 from typing import Any
 
 import altair as alt
@@ -14,10 +15,16 @@ METRICS = list(targets.METRICS)
 BY = ["city", "unit", "chain"]
 
 
-def chart(figure: Any, *, key: str) -> None:
-    """Show an Altair chart at its natural size: the width it was built for is the plot's, not the total."""
-    st.altair_chart(figure.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding")),
-                    width="content", key=key)
+def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...]) -> None:
+    """An Altair chart at its natural size (the width it was built for is the plot's), built once per revision."""
+    ui.chart(lambda: build().properties(autosize=alt.AutoSizeParams(type="pad", contains="padding")), key=key,
+             deps=deps)
+
+
+def group_checks(records: list[dict[str, Any]]) -> pl.DataFrame:
+    """The payload's unit or chain checks as a frame (a column without any value is numeric)."""
+    frame = pl.DataFrame(records, infer_schema_length=None)
+    return frame.with_columns(pl.col(pl.Null).cast(pl.Float64))
 
 
 def yi(column: str) -> pl.Expr:
@@ -89,10 +96,9 @@ metric = c2.segmented_control(ui.t("tg.metric"), METRICS, format_func=lambda m: 
 st.header(ui.t("tg.checks"))
 by = st.segmented_control(ui.t("tg.by"), BY, format_func=lambda b: ui.t(f"tg.by.{b}"), default="city",
                           required=True, key="tg_by")
-if by == "city":  # the city checks with the statistics bureau's figures beside them (the check payload's)
-    checks = ui.cached(targets.check_payload, as_of=month, limit=50, year=year).checks
-else:
-    checks = ui.cached(targets.target_checks, as_of=month, by=by)
+payload = ui.payload(month)  # the one project frame, shared with the other pages
+# the city checks with the statistics bureau's figures beside them; units and chains as the payload has them
+checks = payload.checks if by == "city" else group_checks(payload.report[f"by_{by}"])
 if by == "city":
     name = pl.col("metric").replace_strict({m: ui.t(f"metric.{m}") for m in METRICS}).alias(ui.t("tg.col.metric"))
 else:
@@ -134,16 +140,16 @@ view = view.drop("_coverage", "_basis")
 basis = "；".join(BASIS.get(b, b) for b in checks["target_basis"].unique(maintain_order=True).to_list())
 st.caption(ui.t("tg.basis", basis=basis))
 if by == "city":
-    chart(charts.s_curve(ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year), lang=ui.lang(),
-                         width=600,
-                         height=260), key="tg_s_curve")
+    chart(lambda: charts.s_curve(ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year),
+                                 lang=ui.lang(), width=600, height=260), key="tg_s_curve", deps=(month, metric))
     # two metrics: read down a column rather than across a wide row
     view = view.select(pl.all().cast(pl.String)).transpose(
         include_header=True, header_name=ui.t("tg.col.item"), column_names=view.columns[0])
     st.dataframe(view, hide_index=True, placeholder="—", height="content", key="tg_checks_table")
 else:
     named = checks.with_columns(chain_label().alias("chain_name_en")) if by == "chain" else checks
-    chart(charts.group_bars(named, group=by, lang=ui.lang(), metric=metric, width=520), key="tg_group_bars")
+    chart(lambda: charts.group_bars(named, group=by, lang=ui.lang(), metric=metric, width=520), key="tg_group_bars",
+          deps=(month, metric, by))
     st.dataframe(view, hide_index=True, placeholder="—", key="tg_checks_table")
 first = checks.row(0, named=True)
 st.caption(ui.t("tg.rules", share=ui.pct(first["seasonal_share"]), linear=ui.pct(first["linear_share"])))
@@ -157,7 +163,7 @@ ui.download_xlsx({by: view if by == "city" else workbook}, f"target_checks_{by}_
 
 # ---------------------------------------------------------------- forecast and drivers
 st.header(ui.t("tg.forecast"))
-summary, drivers = ui.cached(targets.forecast, as_of=month, top=20)
+summary, drivers = ui.forecast(month, top=20)
 s = summary.filter(pl.col("metric") == metric).row(0, named=True)
 st.markdown(ui.t("tg.forecast_line", metric=ui.t(f"metric.{metric}"), forecast=ui.yi(s["forecast_wan"]),
                  low=ui.yi(s["forecast_low_wan"]), high=ui.yi(s["forecast_high_wan"]),
@@ -204,7 +210,7 @@ ui.download_xlsx({"shortfall": shortfall, "accelerate": accelerate}, f"forecast_
 # ---------------------------------------------------------------- lagging projects
 st.header(ui.t("tg.lagging"))
 st.caption(ui.t("tg.lagging_rule"))
-lagging = ui.cached(targets.lagging_projects, as_of=month).with_columns(chain_label().alias("chain_label"))
+lagging = payload.lagging.with_columns(chain_label().alias("chain_label"))
 f1, f2, f3, f4 = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
 units = ui.unit_multiselect(ui.t("tg.filter_unit"), key="tg_unit", only=lagging["unit_id"].unique().to_list(),
                             into=f1, placeholder=ui.t("tg.all"))

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any, Concatenate, NoReturn, ParamSpec, TypeVar, cast
 
+import altair as alt
 import duckdb
 import polars as pl
 import streamlit as st
+from streamlit import dataframe_util
 
-from portfolio import access, export, i18n, local_mode, rules, store, years
+from portfolio import access, export, i18n, local_mode, rules, store, targets, years
 from portfolio import units as unit_list
 
 LANG_KEY = "ui_lang"
@@ -66,15 +70,73 @@ def db_path() -> Path:
     return store.resolve_db(None)
 
 
-def revision() -> tuple[int, int]:
-    """The data revision and the file's identity; cached results are keyed by both.
+REVISION_KEY = "ui_revision"
+_RUN = threading.local()
 
-    A restore or ``init --force`` swaps in another file whose revision number may equal one
-    seen before: its inode differs, so nothing cached from the replaced file is shown.
+
+def read_connection() -> duckdb.DuckDBPyConnection:
+    """This run's read-only connection to the database, opened on first use and kept until :func:`release`.
+
+    Opening the file costs 20–40 ms (DuckDB reads the catalog), and a first visit computes a
+    dozen cached results: they share one open. ``app.py`` releases it when the run ends, so
+    between runs the app holds nothing open and the CLI, a cron job or another session can
+    write. Anything that opens the file otherwise for writing, or with other settings (the SQL
+    sandbox), calls :func:`release` first: DuckDB refuses such an open in the same process
+    while a read-only connection is open.
     """
-    path = db_path()
-    rev = store.revision(path)
-    return path.stat().st_ino, rev
+    path = str(db_path())
+    con = getattr(_RUN, "con", None)
+    if con is not None and getattr(_RUN, "path", None) == path:
+        return cast(duckdb.DuckDBPyConnection, con)
+    release()
+    con = store.open_connection(path, read_only=True)
+    _RUN.con, _RUN.path = con, path
+    return con
+
+
+def release() -> None:
+    """Close this run's read connection (:func:`read_connection`), if one is open."""
+    con = getattr(_RUN, "con", None)
+    _RUN.con = None
+    if con is not None:
+        con.close()
+
+
+def read_revision() -> tuple[int, int]:
+    """The file's identity and its data revision, read now (on the run's connection)."""
+    with read_connection().cursor() as con:
+        rev = int(store.get_meta(con, "revision", "0") or 0)
+    return db_path().stat().st_ino, rev
+
+
+def revision() -> tuple[int, int]:
+    """The data revision and the file's identity of this run; cached results are keyed by both.
+
+    Read once per run, at :func:`start` (opening the database costs tens of milliseconds, and
+    a page asks for it dozens of times: every cached call, every unit label); every write in a
+    page ends with ``st.rerun()``, so the next run reads the new one. A restore or ``init
+    --force`` swaps in another file whose revision number may equal one seen before: its inode
+    differs, so nothing cached from the replaced file is shown.
+    """
+    kept = st.session_state.get(REVISION_KEY)
+    if kept is not None and kept[0] == str(db_path()):
+        return cast(tuple[int, int], kept[1])
+    return remember_revision()
+
+
+def remember_revision() -> tuple[int, int]:
+    """Read the revision now and keep it for the rest of this run (:func:`revision`)."""
+    found = read_revision()
+    st.session_state[REVISION_KEY] = (str(db_path()), found)
+    return found
+
+
+@contextmanager
+def write_connection() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short read-write connection for a save; this run's read connection is closed first (:func:`release`)."""
+    release()
+    with store.connect(db_path()) as con:
+        yield con
 
 
 P = ParamSpec("P")
@@ -85,10 +147,16 @@ R = TypeVar("R")
 # matters for frames of a million projects. Library results are never changed in place (polars
 # frames are immutable; pages build new frames), so sharing them across sessions is safe.
 # ``_fn`` is not hashed (leading underscore): the key is its module and qualified name.
-@st.cache_resource(show_spinner=False, max_entries=64, ttl=6 * 3600)
+#: Shown while a cached figure is computed (a first visit of a large library): on a miss only,
+#: and only after half a second, so a quick page never flashes it.
+COMPUTING = "正在计算…（computing…）"
+
+
+@st.cache_resource(show_spinner=COMPUTING, max_entries=64, ttl=6 * 3600)
 def _call(name: str, db: str, rev: tuple[int, int], args: tuple[Any, ...],
           kwargs: tuple[tuple[str, Any], ...], _fn: Callable[..., Any]) -> Any:
-    with store.connect(db, read_only=True) as con:
+    # a cursor of the run's connection: no new open of the file, and its own results and temp objects
+    with read_connection().cursor() as con:
         return _fn(con, *args, **dict(kwargs))
 
 
@@ -101,6 +169,106 @@ def cached(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /, *args:
     """
     name = f"{fn.__module__}.{fn.__qualname__}"
     return cast(R, _call(name, str(db_path()), revision(), args, tuple(sorted(kwargs.items())), _fn=fn))
+
+
+@st.cache_resource(show_spinner=False, max_entries=256, ttl=6 * 3600)
+def _spec(key: str, db: str, rev: tuple[int, int], language: str, deps: tuple[Any, ...],
+          _build: Callable[[], Any]) -> dict[str, Any]:
+    return vega_spec(_build())
+
+
+def vega_spec(figure: Any) -> dict[str, Any]:
+    """An Altair chart as the Vega-Lite spec ``st.vega_lite_chart`` draws, without schema validation.
+
+    What ``st.altair_chart`` would send, built once: no default theme sizes (Streamlit draws
+    Altair charts without the default theme), named datasets as Arrow bytes.
+    """
+    spec = figure.to_dict(validate=False)
+    if alt.theme.active == "default":  # the default theme's view size: Streamlit leaves it out
+        config = getattr(figure, "config", alt.Undefined)
+        own = {} if config is alt.Undefined else config.to_dict(validate=False)
+        view = spec.get("config", {}).get("view", {})
+        for name in ("continuousWidth", "continuousHeight"):
+            if name not in own.get("view", {}):
+                view.pop(name, None)
+        if "config" in spec and not view:
+            spec["config"].pop("view", None)
+            if not spec["config"]:
+                del spec["config"]
+    if isinstance(spec.get("datasets"), dict):
+        spec["datasets"] = {name: dataframe_util.convert_anything_to_arrow_bytes(values)
+                            for name, values in spec["datasets"].items()}
+    return spec
+
+
+def chart_spec(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = ()) -> dict[str, Any]:
+    """The Vega-Lite spec of ``build()`` (an Altair chart), built once per data revision, language and ``deps``.
+
+    Building an Altair chart and validating it against the schema takes 50–200 ms a chart, on
+    every rerun; cached, a rerun only sends the spec. ``deps`` are the values the chart is
+    built from beyond the data revision and the language (the month, metric, project …).
+    """
+    return _spec(key, str(db_path()), revision(), lang(), deps, _build=build)
+
+
+def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = (), into: Any = st,
+          width: int | str = "content") -> None:
+    """Draw the Altair chart ``build()`` through its cached spec (:func:`chart_spec`)."""
+    draw(chart_spec(build, key=key, deps=deps), key=key, into=into, width=width)
+
+
+def draw(spec: dict[str, Any], *, key: str, into: Any = st, width: int | str = "content") -> None:
+    """Draw a Vega-Lite spec made by :func:`chart_spec` (Streamlit copies it before changing anything)."""
+    into.vega_lite_chart(spec, key=key, width=width)
+
+
+@st.cache_resource(show_spinner=COMPUTING, max_entries=64, ttl=6 * 3600)
+def _derive(name: str, db: str, rev: tuple[int, int], of: tuple[Any, ...], kwargs: tuple[tuple[str, Any], ...],
+            _fn: Callable[..., Any], _source: Any) -> Any:
+    return _fn(_source, **dict(kwargs))
+
+
+S = TypeVar("S")
+
+
+def derived(fn: Callable[Concatenate[S, P], R], source: S, /, *, of: tuple[Any, ...], **kwargs: Any) -> R:
+    """``fn(source, **kwargs)`` cached per database revision: a figure derived from a cached result.
+
+    ``source`` is itself a cached result (a frame of :func:`payload` …); ``of`` says which (the
+    call that made it and its arguments), since a frame is not hashed for the key.
+    """
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    return cast(R, _derive(name, str(db_path()), revision(), of, tuple(sorted(kwargs.items())), _fn=fn,
+                           _source=source))
+
+
+#: Lagging projects and violations listed in the payload's report (its frames hold all of them).
+PAYLOAD_LIMIT = 50
+
+
+def payload(as_of: date) -> targets.CheckPayload:
+    """The check payload at ``as_of`` (its plan year): one project frame shared by every page.
+
+    Every page asks for it with the same arguments, so a visit builds the project frame once
+    per data revision and month, and the overview, the target checks, the forecast, the lagging
+    list and 包保 all read it.
+    """
+    return cached(targets.check_payload, as_of=as_of, limit=PAYLOAD_LIMIT, year=as_of.year)
+
+
+def rollup(as_of: date, by: str) -> pl.DataFrame:
+    """The payload's projects rolled up ``by`` status, unit, leader … (``targets.rollup_of``)."""
+    return derived(targets.rollup_of, payload(as_of).projects, of=("payload", as_of), by=by)
+
+
+def forecast(as_of: date, top: int = 20) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The year-end forecast per metric and the ``top`` projects that drive it, from the payload."""
+    return derived(_forecast_of, payload(as_of), of=("payload", as_of), top=top)
+
+
+def _forecast_of(p: targets.CheckPayload, *, top: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    ranked = targets.ranked_of(p.projects, checks=p.checks, cfg=p.settings, top=top)
+    return targets.forecast_summary(p.checks, ranked=ranked), targets.drivers_of(ranked)
 
 
 def ensure_database() -> None:
@@ -173,7 +341,7 @@ def current_user() -> access.User | None:
     """The acting user: the local user without a provider, else the registered signed-in one.
 
     Read-only mode makes everyone a viewer: the visitor without a provider, the signed-in user
-    with the viewer role otherwise.
+    with the viewer role otherwise. The signed-in user is looked up on the run's connection.
     """
     if not auth_configured():
         return access.VISITOR if read_only() else access.LOCAL_USER
@@ -181,7 +349,7 @@ def current_user() -> access.User | None:
         return None
     email = st.user.get("email")
     subject = st.user.get("sub")
-    with store.connect(db_path(), read_only=True) as con:
+    with read_connection().cursor() as con:
         found = access.find_user(con, email=str(email) if email else None,
                                  subject=str(subject) if subject else None)
     return access.as_viewer(found) if found is not None and read_only() else found
@@ -233,8 +401,9 @@ def start() -> access.User | None:
 
     In order: the language switch (touches nothing); an [auth] table that is present but
     unusable stops the app with its reasons; in local mode a request that is not provably
-    from this machine gets the local-only page; only then is the database created if missing
-    and the user resolved.
+    from this machine gets the local-only page; only then is the database created if missing,
+    this run's data revision read (once: :func:`revision`) and the user resolved, both on the
+    run's read connection (:func:`read_connection`; ``app.py`` releases it when the run ends).
     """
     _language_switch()
     try:
@@ -253,6 +422,8 @@ def start() -> access.User | None:
     if read_only() and not db_path().exists():
         _stop_with(_settings_error_page(t("auth.no_database"), []), t("app.title"))
     ensure_database()
+    release()  # a connection left by an earlier run that did not end normally
+    remember_revision()  # opens this run's connection (read_connection), shared by the user lookup
     current = current_user()
     st.session_state["ui_user"] = current
     return current
@@ -332,10 +503,10 @@ def headers(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def download_xlsx(frames: dict[str, pl.DataFrame], file_name: str, *, key: str, label: str | None = None) -> None:
-    """A download button for frames as an xlsx workbook (one sheet each)."""
-    data = export.write_xlsx({name: headers(f) for name, f in frames.items()})
-    st.download_button(label or t("ui.download_xlsx"), data=data or b"", file_name=file_name,
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    """A download button for frames as an xlsx workbook (one sheet each), written only when clicked."""
+    sheets = {name: headers(f) for name, f in frames.items()}
+    st.download_button(label or t("ui.download_xlsx"), data=lambda: export.write_xlsx(sheets) or b"",
+                       file_name=file_name, mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key=key, icon=":material/download:")
 
 
@@ -444,11 +615,14 @@ def unit_name(unit_id: str | None) -> str:
 def unit_multiselect(label: str, *, key: str, only: Sequence[str | None] | None = None, into: Any = st,
                      **kwargs: Any) -> list[str]:
     """Pick units by full name, short name or alias, listed in the configured order."""
-    return into.multiselect(label, unit_options(only), format_func=unit_label, key=key, **kwargs)
+    options = unit_options(only)
+    labels = {u: unit_label(u) for u in options}  # built now: a format_func must not read the session later
+    return into.multiselect(label, options, format_func=labels.__getitem__, key=key, **kwargs)
 
 
 def unit_select(label: str, *, key: str, only: Sequence[str | None] | None = None, optional: bool = False,
                 into: Any = st, **kwargs: Any) -> str | None:
     """Pick one unit (``None`` first when ``optional``) by full name, short name or alias."""
     options: list[str | None] = [*([None] if optional else []), *unit_options(only)]
-    return into.selectbox(label, options, format_func=unit_label, key=key, **kwargs)
+    labels = {u: unit_label(u) for u in options}  # built now: a format_func must not read the session later
+    return into.selectbox(label, options, format_func=labels.__getitem__, key=key, **kwargs)
