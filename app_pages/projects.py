@@ -1,8 +1,9 @@
 """项目库: find projects, export the list, and look after one project.
 
-Filters and a text search narrow the cached project frame (``targets.project_performance``);
-the detail of the chosen project shows its facts, monthly progress against the seasonal
-expectation, problems and change history. The forms write through ``portfolio.edits`` (the
+Filters, a text search and the order go to the database (``listing.list_projects``), which
+returns one page of the list with the count and sums of every match: the browser never gets
+more than a page, whatever the size of the library. The detail of the chosen project shows its
+facts, monthly progress against the seasonal expectation, problems and change history. The forms write through ``portfolio.edits`` (the
 import's own validation, optimistic locking, role checks, audit log).
 """
 
@@ -18,14 +19,14 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import access, chains, config, edits, export, i18n, monthly, store, targets
+from portfolio import access, chains, config, edits, export, i18n, listing, monthly, store, targets
 
 me = ui.user()
 LANG = ui.lang()
 EN = LANG == "en"
 SEP = ": " if EN else "："
-PICK_LIMIT = 1000  # projects offered in the picker (the table itself shows every row)
-SELECT_LIMIT = 20_000  # above this many rows the table loads lazily, which rules out row selection
+PAGE_SIZE = 100  # rows of the list per page (the database sorts and pages; the browser gets one page)
+PICK_LIMIT = 1000  # projects offered in the picker: the first rows of the list, read in one query
 
 FLAG_ICONS = {"red": "🔴", "amber": "🟡", "green": "🟢"}
 
@@ -36,6 +37,10 @@ CHAIN = dict(nodes.select("chain_id", "chain_en" if EN else "chain").unique(main
 NODE = {n: f"{CHAIN.get(c, c)} · {en if EN else zh}"
         for n, c, zh, en in nodes.select("node_id", "chain_id", "name", "name_en").iter_rows()}
 TIER = dict(zip(tiers["tier"], tiers["tier_en" if EN else "tier"], strict=True))
+# Option labels are built now: AppTest (and Streamlit) may call a format_func after the run, when
+# the session's language can no longer be read.
+ENUM = {v: ui.enum(v) for v in (*config.STATUSES, *config.NATURES, *config.LEADER_LEVELS, *config.PROBLEM_LEVELS,
+                                *config.CHAIN_ROLES)}
 
 
 def dash(value: Any) -> str:
@@ -104,40 +109,44 @@ with st.container(border=True):
                                placeholder=ui.t("pj.f.tier"), label_visibility="collapsed")
     f_chain = r2[1].multiselect(ui.t("col.chain"), list(CHAIN), format_func=CHAIN.get, key=lkey("pj_f_chain"),
                                 placeholder=ui.t("pj.f.chain"), label_visibility="collapsed")
-    f_status = r2[2].multiselect(ui.t("col.status"), config.STATUSES, format_func=ui.enum, key=lkey("pj_f_status"),
+    f_status = r2[2].multiselect(ui.t("col.status"), config.STATUSES, format_func=ENUM.__getitem__, key=lkey("pj_f_status"),
                                  placeholder=ui.t("pj.f.status"), label_visibility="collapsed")
-    f_nature = r2[3].multiselect(ui.t("col.nature"), config.NATURES, format_func=ui.enum, key=lkey("pj_f_nature"),
+    f_nature = r2[3].multiselect(ui.t("col.nature"), config.NATURES, format_func=ENUM.__getitem__, key=lkey("pj_f_nature"),
                                  placeholder=ui.t("pj.f.nature"), label_visibility="collapsed")
-    f_level = r2[4].multiselect(ui.t("col.leader_level"), config.LEADER_LEVELS, format_func=ui.enum,
+    f_level = r2[4].multiselect(ui.t("col.leader_level"), config.LEADER_LEVELS, format_func=ENUM.__getitem__,
                                 key=lkey("pj_f_level"), placeholder=ui.t("pj.f.level"), label_visibility="collapsed")
-    r3 = st.columns([1, 1, 3])
+    r3 = st.columns([1, 1, 1.5, 1.5], vertical_alignment="center")
     f_major = r3[0].toggle(ui.t("pj.f.major"), key="pj_f_major")
     f_lagging = r3[1].toggle(ui.t("pj.f.lagging"), key="pj_f_lagging")
+    sorts = {c: ui.t(f"pj.sort.{c}") for c in listing.SORTS}
+    sort = r3[2].selectbox(ui.t("pj.sort"), list(sorts), format_func=sorts.__getitem__, key=lkey("pj_sort"),
+                           label_visibility="collapsed")
+    descending = r3[3].toggle(ui.t("pj.descending"), key="pj_desc")
 
-perf = ui.cached(targets.project_performance, as_of=as_of)
-conditions: list[pl.Expr] = []
-for column, chosen in (("tier", f_tier), ("chain_id", f_chain), ("unit_id", f_unit), ("status", f_status),
-                       ("nature", f_nature), ("leader_level", f_level)):
-    if chosen:
-        conditions.append(pl.col(column).is_in(chosen))
-if f_major:
-    conditions.append(pl.col("is_major"))
-if f_lagging:
-    conditions.append(pl.col("is_lagging"))
-if search.strip():
-    needle = search.strip().lower()
-    conditions.append(pl.any_horizontal(
-        pl.col(c).fill_null("").str.to_lowercase().str.contains(needle, literal=True)
-        for c in ("project_id", "name", "enterprise")
-    ))
-shown = perf.filter(*conditions) if conditions else perf
+filters = {"tier": f_tier, "chain_id": f_chain, "unit_id": f_unit, "status": f_status, "nature": f_nature,
+           "leader_level": f_level}
+query = {"as_of": as_of, "filters": {k: tuple(v) for k, v in filters.items() if v}, "major": f_major,
+         "lagging": f_lagging, "search": search.strip() or None, "sort": sort, "descending": descending}
+# a new filter or order starts again at the first page
+if st.session_state.get("pj_query") != query:
+    st.session_state["pj_query"] = query
+    st.session_state["pj_page"] = 1
+# the first PICK_LIMIT rows in one query (the picker offers them; their pages need no other query)
+window = ui.cached(listing.list_projects, **query, offset=0, limit=PICK_LIMIT)
+pages = max(1, -(-window.matched // PAGE_SIZE))
+if not 1 <= st.session_state.get("pj_page", 1) <= pages:
+    st.session_state["pj_page"] = 1
 
-# ---------------------------------------------------------------- the list
-sums = shown.select(pl.col("total_investment_wan", "annual_plan_wan", "completed_wan").sum()).row(0)
-st.caption(ui.t("pj.count", total=f"{perf.height:,}", shown=f"{shown.height:,}", invest=ui.yi(sums[0]),
-                plan=ui.yi(sums[1]), done=ui.yi(sums[2]), month=fmt_month(as_of)))
+# ---------------------------------------------------------------- the list, one page at a time
+st.caption(ui.t("pj.count", total=f"{window.total:,}", shown=f"{window.matched:,}",
+                invest=ui.yi(window.sums["total_investment_wan"]), plan=ui.yi(window.sums["annual_plan_wan"]),
+                done=ui.yi(window.sums["completed_wan"]), month=fmt_month(as_of)))
+page_no = int(st.session_state.get("pj_page", 1))
+offset = (page_no - 1) * PAGE_SIZE
+rows = (window.rows.slice(offset, PAGE_SIZE) if offset + PAGE_SIZE <= PICK_LIMIT
+        else ui.cached(listing.list_projects, **query, offset=offset, limit=PAGE_SIZE).rows)
 flag_text = {k: f"{icon} {ui.t('flag.' + k)}" for k, icon in FLAG_ICONS.items()}
-table = shown.select(
+table = rows.select(
     "project_id", "name",
     pl.col("unit_name").alias("unit"),
     label_col("chain_id", CHAIN).alias("chain"),
@@ -179,14 +188,11 @@ columns = {
     "is_major": st.column_config.CheckboxColumn(ui.t("pj.col.major")),
     "open_problems": ui.t("pj.col.open_problems"),
 }
-if table.height <= SELECT_LIMIT:
-    event = st.dataframe(table, key="pj_table", on_select="rerun", selection_mode="single-row", hide_index=True,
-                         column_config=columns, height=400, placeholder="—", lazy=False)
-else:  # too many rows to send at once: the browser fetches the rows it shows (no row selection then)
-    event = None
-    st.dataframe(table, key="pj_table_lazy", hide_index=True, column_config=columns, height=400, placeholder="—",
-                 lazy=True)
-    st.caption(ui.t("pj.lazy_note", n=f"{SELECT_LIMIT:,}"))
+event = st.dataframe(table, key=f"pj_table_{page_no}", on_select="rerun", selection_mode="single-row",
+                     hide_index=True, column_config=columns, height=400, placeholder="—")
+nav, export_col = st.columns([1, 2], vertical_alignment="bottom")
+nav.number_input(ui.t("pj.page", pages=f"{pages:,}"), min_value=1, max_value=pages, step=1, key="pj_page",
+                 help=ui.t("pj.page_help", n=PAGE_SIZE))
 
 EXPORT = {
     "project_id": "col.project_id", "name": "col.name", "enterprise": "col.enterprise", "unit_name": "col.unit",
@@ -197,18 +203,22 @@ EXPORT = {
     "flag": "col.flag", "is_lagging": "pj.col.lagging", "stalled": "pj.col.stalled",
     "open_problems": "pj.col.open_problems", "open_problem_level": "col.problem_level",
 }
+HEADERS = {c: ui.t(k) for c, k in EXPORT.items()}
+SHEET = ui.t("nav.projects")
+DB = ui.db_path()
 
 
 def export_bytes() -> bytes:
-    """The filtered list as an xlsx workbook (万元, stored values); built only when downloaded."""
-    frame = shown.select(list(EXPORT)).rename({c: ui.t(k) for c, k in EXPORT.items()})
-    return export.write_xlsx({ui.t("nav.projects"): frame}) or b""
+    """Every project that matches (万元, stored values) as an xlsx workbook; read and built only when downloaded."""
+    with store.connect(DB, read_only=True) as con:
+        every = listing.list_projects(con, **query, limit=None).rows
+    return export.write_xlsx({SHEET: every.select(list(EXPORT)).rename(HEADERS)}) or b""
 
 
-st.download_button(ui.t("pj.export", n=f"{shown.height:,}"), data=export_bytes,
-                   file_name=f"projects_{fmt_month(as_of)}.xlsx", key="pj_export",
-                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                   icon=":material/download:", disabled=shown.is_empty())
+export_col.download_button(ui.t("pj.export", n=f"{window.matched:,}"), data=export_bytes,
+                           file_name=f"projects_{fmt_month(as_of)}.xlsx", key="pj_export",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           icon=":material/download:", disabled=window.matched == 0)
 
 
 # ---------------------------------------------------------------- form fields shared by edit and new
@@ -220,8 +230,9 @@ def project_fields(prefix: str, values: dict[str, Any], *, new: bool, unit_optio
         opts = ([None] if optional else []) + options
         current = values.get(name)
         index = opts.index(current) if current in opts else (0 if optional or not new else None)
+        shown = {o: "—" if o is None else labels(o) for o in opts}
         out[name] = col.selectbox(ui.t(f"col.{name}"), opts, index=index, key=f"{prefix}{name}_{LANG}",
-                                  format_func=lambda v: "—" if v is None else labels(v))
+                                  format_func=shown.__getitem__)
 
     def amount(col: Any, name: str) -> None:
         current = values.get(name)
@@ -316,7 +327,7 @@ with st.expander(ui.t("pj.new"), icon=":material/add:"):
                                        key="pj_new_submit")
     if create:
         try:
-            with store.connect(ui.db_path()) as con:
+            with ui.write_connection() as con:
                 edits.create_project(con, record, user=me)  # type: ignore[arg-type]
         except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
             show_refusal(exc)
@@ -328,17 +339,18 @@ with st.expander(ui.t("pj.new"), icon=":material/add:"):
 
 # ---------------------------------------------------------------- choosing a project
 ids = table["project_id"]
-rows = list(event.selection.rows) if event is not None else []
-if rows and rows != st.session_state.get("pj_last_rows") and rows[0] < ids.len():
-    st.session_state["pj_pick"] = ids[rows[0]]
-st.session_state["pj_last_rows"] = rows
-offered = shown.head(PICK_LIMIT).select("project_id", "name")
-names = dict(offered.iter_rows())
+picked_rows = list(event.selection.rows)
+if picked_rows and picked_rows != st.session_state.get("pj_last_rows") and picked_rows[0] < ids.len():
+    st.session_state["pj_pick"] = ids[picked_rows[0]]
+st.session_state["pj_last_rows"] = picked_rows
+names = dict(window.rows.select("project_id", "name").iter_rows())
+names |= dict(rows.select("project_id", "name").iter_rows())  # a page past the first PICK_LIMIT rows
 picked = st.session_state.get("pj_pick")
-if picked and picked not in names:
-    found = perf.filter(pl.col("project_id") == picked)
-    if found.height:
-        names = {picked: found["name"][0], **names}
+facts = None
+if picked and picked not in names:  # chosen elsewhere (a new project, another page): read by its id
+    facts = ui.cached(listing.project_facts, picked, as_of=as_of)
+    if facts is not None:
+        names = {picked: facts["name"], **names}
 if not names:
     st.info(ui.t("pj.none"), icon=":material/filter_alt_off:")
     st.stop()
@@ -350,7 +362,16 @@ project = ui.cached(edits.get_project, pid)
 if project is None:
     st.warning(ui.t("pj.gone", id=ui.plain(pid)))
     st.stop()
-facts = perf.filter(pl.col("project_id") == pid).row(0, named=True)
+listed = rows.filter(pl.col("project_id") == pid)
+if not listed.height:
+    listed = window.rows.filter(pl.col("project_id") == pid)
+if listed.height:
+    facts = listed.row(0, named=True)
+elif facts is None or facts["project_id"] != pid:
+    facts = ui.cached(listing.project_facts, pid, as_of=as_of)
+if facts is None:  # not a project of this plan year
+    st.warning(ui.t("pj.gone", id=ui.plain(pid)))
+    st.stop()
 
 # ---------------------------------------------------------------- the project's facts
 st.subheader(ui.plain(project["name"]))
@@ -397,7 +418,8 @@ tab_progress, tab_years, tab_problems, tab_history, tab_edit, tab_entry = st.tab
 progress = ui.cached(edits.project_progress, pid)
 
 
-with tab_progress:
+def progress_chart() -> alt.LayerChart:
+    """The project's months of the plan year: completed, cumulative and the seasonal expectation."""
     in_year = progress.filter(pl.col("month").dt.year() == year)
     plan = float(facts["annual_plan_wan"])
     scale, unit = (config.WAN_PER_YI, ui.t("unit.yi")) if plan >= config.WAN_PER_YI else (1, ui.t("unit.wan"))
@@ -439,7 +461,11 @@ with tab_progress:
     lines = alt.Chart(long).transform_filter(alt.datum.series != series["monthly"]).mark_line(point=True).encode(
         x=x, y=y, color=color, tooltip=tooltip,
         strokeDash=alt.condition(alt.datum.series == series["expected"], alt.value([6, 4]), alt.value([1, 0])))
-    st.altair_chart((bars + lines).properties(height=300), width="stretch")
+    return (bars + lines).properties(height=300)
+
+
+with tab_progress:
+    ui.chart(progress_chart, key="pj_progress_chart", deps=(pid, as_of), width="stretch")
     if progress.is_empty():
         st.caption(ui.t("pj.no_progress"))
     else:
@@ -474,16 +500,20 @@ with tab_years:
             .unpivot(index="year", on=list(bars), variable_name="series", value_name="value")
             .with_columns(pl.col("series").replace(bars))
         )
-        year_tip = [alt.Tooltip("year:N", title=ui.t("pj.col.year")), alt.Tooltip("series:N", title=" "),
-                    alt.Tooltip("value:Q", title=unit, format=",.2f")]
-        year_chart = alt.Chart(long).mark_bar().encode(
-            x=alt.X("year:N", title=None, axis=alt.Axis(labelAngle=0)),
-            xOffset=alt.XOffset("series:N", sort=list(bars.values())),
-            y=alt.Y("value:Q", title=unit),
-            color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
-                            scale=alt.Scale(domain=list(bars.values()), range=["#c9d8e8", "#1f77b4"])),
-            tooltip=year_tip,
-        ).properties(height=200, width=max(160, 110 * by_year.height))
+
+        def year_chart() -> alt.Chart:
+            """Plan and completion per plan year, side by side."""
+            year_tip = [alt.Tooltip("year:N", title=ui.t("pj.col.year")), alt.Tooltip("series:N", title=" "),
+                        alt.Tooltip("value:Q", title=unit, format=",.2f")]
+            return alt.Chart(long).mark_bar().encode(
+                x=alt.X("year:N", title=None, axis=alt.Axis(labelAngle=0)),
+                xOffset=alt.XOffset("series:N", sort=list(bars.values())),
+                y=alt.Y("value:Q", title=unit),
+                color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                                scale=alt.Scale(domain=list(bars.values()), range=["#c9d8e8", "#1f77b4"])),
+                tooltip=year_tip,
+            ).properties(height=200, width=max(160, 110 * by_year.height))
+
         st.dataframe(
             by_year.select(
                 pl.col("year"),
@@ -503,7 +533,7 @@ with tab_years:
                            "plan_ratio": money(ui.t("pj.col.year_ratio"), format="percent"),
                            "cumulative": money(ui.t("pj.m.cumulative"), format="%.2f")},
         )
-        st.altair_chart(year_chart, width="content", key="pj_years_chart")
+        ui.chart(year_chart, key="pj_years_chart", deps=(pid,))
 
 with tab_problems:
     if facts["open_problems"]:
@@ -553,7 +583,7 @@ with tab_edit:
             st.info(ui.t("pj.no_changes"))
         else:
             try:
-                with store.connect(ui.db_path()) as con:
+                with ui.write_connection() as con:
                     version = edits.update_project(con, pid, changes, expected_version=base["version"],
                                                    user=me)  # type: ignore[arg-type]
             except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
@@ -585,7 +615,7 @@ with tab_entry:
                                    value=None if row.get("physical_pct") is None else float(row["physical_pct"]))
         levels = [None, *config.PROBLEM_LEVELS]
         level = e3.selectbox(ui.t("col.problem_level"), levels, index=levels.index(row.get("problem_level")),
-                             format_func=lambda v: "—" if v is None else ui.enum(v), key=f"{key}level_{LANG}")
+                             format_func=lambda v: "—" if v is None else ENUM[v], key=f"{key}level_{LANG}")
         problems = st.text_area(ui.t("col.problems"), value=row.get("problems") or "", height=68,
                                 key=key + "problems")
         enter = st.form_submit_button(ui.t("pj.enter"), type="primary", disabled=not can_enter,
@@ -596,7 +626,7 @@ with tab_entry:
                  "physical_pct": None if physical is None else Decimal(f"{physical:.2f}"),
                  "problems": problems.strip() or None, "problem_level": level}
         try:
-            with store.connect(ui.db_path()) as con:
+            with ui.write_connection() as con:
                 outcome = edits.record_progress(con, entry, user=me)  # type: ignore[arg-type]
         except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
             show_refusal(exc)

@@ -23,21 +23,63 @@ def scalar(db: Path, sql: str, params: list[object] | None = None) -> object:
         return con.execute(sql, params or []).fetchall()[0][0]
 
 
+def rows(db: Path, sql: str, params: list[object] | None = None) -> list[tuple[object, ...]]:
+    """Rows read straight from the database."""
+    with store.connect(db, read_only=True) as con:
+        return con.execute(sql, params or []).fetchall()
+
+
 def edit_key(name: str, version: int = 1, project: str = FIRST) -> str:
     return f"pj_e_{project}_{version}_{name}"
 
 
+PAGE_SIZE = 100  # rows of the list per page (app_pages/projects.py)
+
+
+def page_count(n: int) -> int:
+    return max(1, -(-n // PAGE_SIZE))
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_projects_page_shows_every_project_in_both_languages(open_page: Callable[..., AppTest], app_db: Path,
-                                                             lang: str) -> None:
+def test_projects_page_lists_every_project_one_page_at_a_time(open_page: Callable[..., AppTest], app_db: Path,
+                                                               lang: str) -> None:
     at = open_page(PAGE, lang=lang)
     no_exception(at)
     total = scalar(app_db, "select count(*) from projects")
-    assert at.dataframe[0].value.shape[0] == total
+    first = at.dataframe[0].value
+    assert first.shape[0] == PAGE_SIZE < total  # the browser gets one page, not the library
+    assert first["project_id"].tolist() == [
+        r[0] for r in rows(app_db, "select project_id from projects order by project_id limit ?", [PAGE_SIZE])]
+    assert at.number_input(key="pj_page").max == page_count(total)
     text = page_text(at)
-    assert f"{total:,}" in text
+    assert f"{total:,}" in text  # the count is of every project, not of the page
     assert ("项目库" if lang == "zh" else "Projects") in text
     assert ("亿元" if lang == "zh" else "100 m yuan") in text
+    # the last page holds the rest
+    at.number_input(key="pj_page").set_value(page_count(total)).run()
+    no_exception(at)
+    last = at.dataframe[0].value
+    assert last.shape[0] == total - PAGE_SIZE * (page_count(total) - 1)
+    assert last["project_id"].tolist()[-1] == scalar(app_db, "select max(project_id) from projects")
+
+
+def test_the_list_is_sorted_by_the_database_over_every_project(open_page: Callable[..., AppTest],
+                                                               app_db: Path) -> None:
+    at = open_page(PAGE)
+    at.selectbox(key="pj_sort_zh").set_value("total_investment_wan").run()
+    at.toggle(key="pj_desc").set_value(True).run()
+    no_exception(at)
+    biggest = rows(app_db, "select project_id from projects order by total_investment_wan desc nulls last, project_id"
+                   " limit ?", [PAGE_SIZE])
+    assert at.dataframe[0].value["project_id"].tolist() == [r[0] for r in biggest]
+    # a page further on continues the same order
+    at.number_input(key="pj_page").set_value(2).run()
+    second = rows(app_db, "select project_id from projects order by total_investment_wan desc nulls last, project_id"
+                  " limit ? offset ?", [PAGE_SIZE, PAGE_SIZE])
+    assert at.dataframe[0].value["project_id"].tolist() == [r[0] for r in second]
+    # a new filter starts again at the first page
+    at.toggle(key="pj_f_major").set_value(True).run()
+    assert at.number_input(key="pj_page").value == 1
 
 
 def test_unit_filter_reduces_the_table_to_that_unit(open_page: Callable[..., AppTest], app_db: Path) -> None:
@@ -45,7 +87,10 @@ def test_unit_filter_reduces_the_table_to_that_unit(open_page: Callable[..., App
     at.multiselect(key="pj_f_unit").set_value(["QK"]).run()
     no_exception(at)
     table = at.dataframe[0].value
-    assert table.shape[0] == scalar(app_db, "select count(*) from projects where unit_id = 'QK'")
+    in_unit = scalar(app_db, "select count(*) from projects where unit_id = 'QK'")
+    assert table.shape[0] == min(PAGE_SIZE, in_unit)
+    assert at.number_input(key="pj_page").max == page_count(in_unit)
+    assert f"{in_unit:,}" in page_text(at)
     assert set(table["unit"]) == {"长春汽车经济技术开发区"}  # the full name, as on every page
 
 
@@ -59,6 +104,20 @@ def test_search_and_lagging_filters_combine(open_page: Callable[..., AppTest], a
     table = at.dataframe[0].value
     assert 0 < table.shape[0] < scalar(app_db, "select count(*) from projects")
     assert table["is_lagging"].all()
+
+
+def test_a_project_past_the_picker_s_first_rows_can_be_opened(open_page: Callable[..., AppTest],
+                                                                app_db: Path) -> None:
+    total = int(str(scalar(app_db, "select count(*) from projects")))
+    last = str(scalar(app_db, "select max(project_id) from projects"))
+    at = open_page(PAGE)
+    assert last not in at.selectbox(key="pj_pick").options[-1]  # the picker offers the first 1,000
+    at.number_input(key="pj_page").set_value(page_count(total)).run()  # the last page: its rows are offered
+    at.selectbox(key="pj_pick").set_value(last).run()
+    no_exception(at)
+    name = scalar(app_db, "select name from projects where project_id = ?", [last])
+    assert at.subheader[0].value == name
+    assert at.text_input(key=edit_key("name", project=last)).value == name
 
 
 def test_an_edit_reaches_the_database_and_the_audit_log(open_page: Callable[..., AppTest], app_db: Path) -> None:
