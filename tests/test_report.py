@@ -284,6 +284,45 @@ def test_names_are_escaped_in_every_format(sample_db: Path, tmp_path: Path) -> N
     assert formula_like and all(c.data_type == "s" for c in formula_like)
 
 
+def test_a_list_longer_than_a_sheet_holds_is_cut_said_so_and_written_whole_beside_the_report(
+        sample_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with store.connect(sample_db) as con:  # a formula-like name must stay text in the CSV too
+        con.execute("update projects set name = '=HYPERLINK(\"x\")' where project_id = 'CC2016-0024'")
+        check = targets.check_report(con, as_of=SEPT, limit=10_000)
+        disagreements = chains.gaps_report(con, limit=None)["role_disagreements"]
+    monkeypatch.setattr(report.data, "SHEET_ROWS", 50)
+    paths = {p.name: p for p in report.build_report(sample_db, as_of=SEPT, out_dir=tmp_path, now=NOW)}
+    lagging_csv, dis_csv = "portfolio-report-2016-09-lagging.csv", "portfolio-report-2016-09-disagreements.csv"
+    assert set(paths) == {"portfolio-report-2016-09.html", "portfolio-report-2016-09.xlsx",
+                          "portfolio-report-2016-09.md", lagging_csv, dis_csv}
+    n, d = check["lagging_count"], len(disagreements)
+    assert n > 50 and d > 50 and len(check["violations"]) <= 50  # the sample: 292 lagging, 98 disagreements
+    # the sheet: a title row saying what was cut and where the rest is, then the first 50 rows
+    ws = openpyxl.load_workbook(paths["portfolio-report-2016-09.xlsx"])["滞后项目"]
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][0] == f"本表只列出前 50 行（共 {n} 行）；全部 {n} 行见报告旁的 {lagging_csv}。"
+    header, body = rows[2], rows[3:]
+    assert len(body) == 50
+    assert [r[0] for r in body] == [r["project_id"] for r in check["lagging_projects"][:50]]
+    # the CSV: every row, the same columns, formulas defused
+    whole = pl.read_csv(paths[lagging_csv], infer_schema=False)
+    assert tuple(whole.columns) == header and whole.height == n
+    assert whole["项目编号"].to_list() == [r["project_id"] for r in check["lagging_projects"]]
+    assert "'=HYPERLINK(\"x\")" in whole["项目"].to_list()
+    assert pl.read_csv(paths[dis_csv], infer_schema=False)["项目编号"].to_list() == [
+        r["project_id"] for r in disagreements]
+    # a sheet under the cap is as before: header first
+    assert [c.value for c in openpyxl.load_workbook(paths["portfolio-report-2016-09.xlsx"])["包保问题"][1]][0] == "问题类型"
+    # the HTML and the Markdown say so too
+    html = html_lib.unescape(paths["portfolio-report-2016-09.html"].read_text(encoding="utf-8"))
+    assert (f"共 {n} 项，此处列出前 20 项；Excel 附表“滞后项目”列出前 50 项，全部 {n} 项见报告旁的 {lagging_csv}。"
+            in html)
+    assert f"Excel 附表“申报不一致”列出前 50 项，全部 {d} 项见报告旁的 {dis_csv}。" in html
+    assert f"“滞后项目”共 {n} 行，见 {lagging_csv}" in html
+    md = paths["portfolio-report-2016-09.md"].read_text(encoding="utf-8")
+    assert f"完整清单（CSV）：{lagging_csv}、{dis_csv}" in md
+
+
 def test_without_as_of_the_latest_month_with_progress_is_reported(sample_db_template: Path, tmp_path: Path) -> None:
     paths = report.build_report(sample_db_template, out_dir=tmp_path, formats=["md"], now=NOW)
     assert [p.name for p in paths] == ["portfolio-report-2016-09.md"]

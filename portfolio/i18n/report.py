@@ -14,6 +14,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.highlights": ("本月要点", "Highlights"),
     "report.more_in_xlsx": ("共 {n} 项，此处列出前 {shown} 项，其余见 Excel 附表。",
                             "{n} in all; the first {shown} are listed, the rest are in the Excel workbook."),
+    "report.more_capped": ("共 {n} 项，此处列出前 {shown} 项；Excel 附表“{sheet}”列出前 {cap} 项，全部 {n} 项见报告旁的 {file}。",
+                           "{n} in all; the first {shown} are listed; the Excel sheet “{sheet}” lists the first {cap}, "
+                           "and {file} beside the report holds all {n}."),
     "report.none": ("无", "None"),
     # sections
     "report.sec.targets": ("一、年度目标完成情况", "1. Annual targets"),
@@ -304,6 +307,14 @@ LABELS: dict[str, tuple[str, str]] = {
     "report.yoy.cell_no_prev_official": ("暂无上年同期统计数据", "No bureau figure for last year"),
     "report.xlsx.required_level": ("应有层级", "Required level"),
     "report.xlsx.item": ("项目或环节", "Project or segment"),
+    "report.xlsx.capped": ("本表只列出前 {shown} 行（共 {n} 行）；全部 {n} 行见报告旁的 {file}。",
+                           "This sheet shows the first {shown} of {n} rows; {file} beside the report holds all {n}."),
+    "report.xlsx.ids_more": ("……共 {n} 个", "… {n} in all"),
+    "report.notes.capped": ("Excel 附表每张最多列 {cap} 行；更长的清单只列前 {cap} 行，全部写在报告旁的 CSV 文件里：{lists}。",
+                            "An Excel sheet lists at most {cap} rows; a longer list shows its first {cap} and is written "
+                            "whole to a CSV file beside the report: {lists}."),
+    "report.notes.capped_item": ("“{sheet}”共 {n} 行，见 {file}", "“{sheet}”, {n} rows, in {file}"),
+    "report.md.lists": ("完整清单（CSV）：{files}", "Full lists (CSV): {files}"),
     "report.md.top_lagging": ("滞后最多的项目", "Most behind"),
     "report.md.top_gaps": ("待招商缺口", "Open gaps"),
     "report.md.changes": ("与上月相比", "Since last month"),

@@ -22,7 +22,9 @@ from .data import (
     FILE_STEM,
     FORMATS,
     LAGGING_TOP,
+    LIST_STEM,
     MAPS,
+    SHEET_ROWS,
     VIOLATIONS_TOP,
     Progress,
     ReportData,
@@ -32,7 +34,7 @@ from .data import (
     report_year,
 )
 from .render import fmt_num, fmt_pct, fmt_wan, fmt_yi, render_html, render_markdown
-from .sheets import render_xlsx, report_sheets
+from .sheets import list_frames, render_xlsx, report_book, report_sheets
 from .snapshots import (
     SNAPSHOT_DIR,
     compare,
@@ -42,10 +44,10 @@ from .snapshots import (
 )
 
 __all__ = [
-    "CHANGES_TOP", "DISAGREEMENTS_TOP", "FILE_STEM", "FORMATS", "LAGGING_TOP", "MAPS", "SNAPSHOT_DIR",
-    "VIOLATIONS_TOP", "WRITERS", "ReportData", "Snapshot", "build_report", "collect", "compare", "fmt_num",
-    "fmt_pct", "fmt_wan", "fmt_yi", "previous_snapshot", "render_html", "render_markdown", "render_xlsx",
-    "report_month", "report_sheets", "report_year", "snapshot_path", "write_snapshot",
+    "CHANGES_TOP", "DISAGREEMENTS_TOP", "FILE_STEM", "FORMATS", "LAGGING_TOP", "LIST_STEM", "MAPS", "SHEET_ROWS",
+    "SNAPSHOT_DIR", "VIOLATIONS_TOP", "WRITERS", "ReportData", "Snapshot", "build_report", "collect", "compare",
+    "fmt_num", "fmt_pct", "fmt_wan", "fmt_yi", "list_frames", "previous_snapshot", "render_html", "render_markdown",
+    "render_xlsx", "report_book", "report_month", "report_sheets", "report_year", "snapshot_path", "write_snapshot",
 ]
 
 WRITERS: dict[str, tuple[str, Callable[[ReportData, str], str | bytes]]] = {
@@ -66,7 +68,10 @@ def _earlier_report(path: Path) -> bool:
 def build_report(db: str | Path | None, *, as_of: date | None = None, year: int | None = None,
                  out_dir: str | Path = "reports", formats: Sequence[str] = FORMATS,
                  progress: Progress | None = None, now: datetime | None = None, lang: str = "zh") -> list[Path]:
-    """Write the month's report in the given formats and its snapshot; returns the report paths.
+    """Write the month's report in the given formats and its snapshot; returns the paths written.
+
+    A list longer than SHEET_ROWS rows is cut in the xlsx and written whole beside it as CSV
+    (``portfolio-report-YYYY-MM-<list>.csv``, among the paths returned).
 
     ``year`` is the plan year (default: the year of ``as_of``, else the current plan year);
     ``as_of`` defaults to the year's latest month with progress. A closed year's report is the
@@ -93,6 +98,9 @@ def build_report(db: str | Path | None, *, as_of: date | None = None, year: int 
     targets = {fmt: files.check_output(out / f"{FILE_STEM.format(month=data.month)}.{fmt}", kind="report",
                                        db=db_path, legacy=_earlier_report)
                for fmt in chosen}
+    # a list the xlsx cuts at SHEET_ROWS rows is written whole beside it
+    lists = {key: files.check_output(out / data.list_file(key), kind="report", db=db_path)
+             for key in (data.capped() if "xlsx" in chosen else {})}
     written = []
     for fmt in chosen:
         message, render = WRITERS[fmt]
@@ -105,6 +113,12 @@ def build_report(db: str | Path | None, *, as_of: date | None = None, year: int 
             else:
                 tmp.write_text(content, encoding="utf-8")
         written.append(path)
+    if lists:
+        say("写出完整清单（CSV）…")
+        for key, frame in list_frames(data, lang).items():
+            with files.atomic(lists[key], kind="report") as tmp:
+                frame.write_csv(tmp, include_bom=True)
+            written.append(lists[key])
     say("保存本月快照…")
     write_snapshot(out, data.snapshot)
     return written

@@ -17,6 +17,7 @@ import duckdb
 import polars as pl
 
 from .. import chains, monthly, store, targets, units, years
+from ..chains.gaps import gaps_payload
 from ..targets.official import official_series
 
 FORMATS = ("html", "xlsx", "md")
@@ -27,6 +28,12 @@ LAGGING_TOP = 20
 VIOLATIONS_TOP = 50
 DISAGREEMENTS_TOP = 20
 CHANGES_TOP = 30
+#: Rows one xlsx sheet holds at most. A longer list (lagging projects, violations, disagreements,
+#: new problems, changes: they grow with the library) is cut there; the sheet, the HTML and the
+#: Markdown say so, and the whole list is written beside the report as CSV (:data:`LIST_STEM`).
+SHEET_ROWS = 100_000
+#: The CSV holding every row of a cut sheet: ``portfolio-report-YYYY-MM-lagging.csv``.
+LIST_STEM = FILE_STEM + "-{key}"
 #: Chain maps drawn: the chains with the most open gaps (then most gaps).
 MAPS = 2
 FLAG_RANK = {"green": 0, "amber": 1, "red": 2}
@@ -71,11 +78,32 @@ class ReportData:
     year: int = 0
     #: official against library by month of the year (:func:`portfolio.targets.official.official_series`)
     official: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: every role disagreement (``gaps`` lists the first ones and counts them all)
+    disagreements: pl.DataFrame = field(default_factory=pl.DataFrame)
 
     @property
     def month(self) -> str:
         """The report month as ``YYYY-MM``."""
         return self.as_of.strftime("%Y-%m")
+
+    def list_sizes(self) -> dict[str, int]:
+        """Rows of each sheet that lists projects or changes (the sheets a big library makes long)."""
+        return {"lagging": self.lagging.height, "violations": self.violations.height,
+                "disagreements": self.disagreements.height, "new_problems": self.new_problems.height,
+                "changes": sum(frame.height for frame in self.changes.values())}
+
+    @property
+    def sheet_rows(self) -> int:
+        """Rows one xlsx sheet holds at most (:data:`SHEET_ROWS`, read when asked)."""
+        return SHEET_ROWS
+
+    def capped(self) -> dict[str, int]:
+        """The lists longer than :data:`SHEET_ROWS` (their sheet is cut, a CSV has them whole): key → rows."""
+        return {key: n for key, n in self.list_sizes().items() if n > self.sheet_rows}
+
+    def list_file(self, key: str) -> str:
+        """The name of the CSV beside the report that holds every row of list ``key``."""
+        return f"{LIST_STEM.format(month=self.month, key=key)}.csv"
 
 
 def report_year(con: duckdb.DuckDBPyConnection, *, year: int | None = None, as_of: date | None = None) -> int:
@@ -133,7 +161,7 @@ def _month_facts(con: duckdb.DuckDBPyConnection, *, as_of: date, projects: pl.Da
 def _snapshot_of(month: str, projects: pl.DataFrame, gap_list: list[dict[str, Any]]) -> Snapshot:
     gap_frame = pl.DataFrame(
         [{"node_id": g["node_id"], "chain": g["chain"], "node": g["node"], "kind": g["kind"],
-          "open": g["open"], "addressed": len(g["addressed_by"])} for g in gap_list],
+          "open": g["open"], "addressed": g["addressed_count"]} for g in gap_list],
         schema={"node_id": pl.String, "chain": pl.String, "node": pl.String, "kind": pl.String,
                 "open": pl.Boolean, "addressed": pl.Int64},
     )
@@ -166,7 +194,8 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, year: 
     series = monthly.targets_monthly(con, as_of=month, year=year)
     official = official_series(con, year=year)
     say("产业链缺口分析…")
-    gaps = chains.gaps_report(con, year=year)
+    gap_payload = gaps_payload(con, year=year)
+    gaps = gap_payload.report
     maps = []
     for chain_id in _map_chains(gaps):
         nodes, edges = chains.chain_map_frames(con, chain=chain_id, year=year)
@@ -190,6 +219,7 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, year: 
         snapshot=_snapshot_of(month.strftime("%Y-%m"), projects, gaps["gaps"]),
         year=year,
         official=official,
+        disagreements=gap_payload.disagreements,
         rules={"on_track": cfg.on_track, "at_risk": cfg.at_risk, "coverage": cfg.coverage_at_risk,
                "green": cfg.green, "amber": cfg.amber, "stalled": cfg.stalled_months,
                "low": cfg.forecast["low_quantile"], "high": cfg.forecast["high_quantile"]},

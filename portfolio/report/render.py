@@ -10,7 +10,7 @@ import polars as pl
 
 from .. import chains, config, targets, units
 from ..i18n import t
-from .data import CHANGES_TOP, DISAGREEMENTS_TOP, FILE_STEM, ReportData
+from .data import CHANGES_TOP, DISAGREEMENTS_TOP, FILE_STEM, FLAG_RANK, ReportData
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 TARGET_ROWS = [
@@ -115,9 +115,11 @@ class Words:
             return self("report.yoy.flat")
         return self("report.yoy.up" if value > 0 else "report.yoy.down", pct=f"{abs(value):.1f}%")
 
-    def ids(self, ids: list[str] | None) -> str:
+    def ids(self, ids: list[str] | None, count: int | None = None) -> str:
+        """The first id and how many there are (``count``: the whole list's length when ``ids`` is cut)."""
         ids = ids or []
-        more = (f" 等{len(ids)}个" if self.lang == "zh" else f" … ({len(ids)})") if len(ids) > 1 else ""
+        n = len(ids) if count is None else count
+        more = (f" 等{n}个" if self.lang == "zh" else f" … ({n})") if n > 1 else ""
         return (ids[0] + more) if ids else "—"
 
 
@@ -277,26 +279,52 @@ _SHOWS = {
 Table = tuple[str, list[dict[str, str]], list[dict[str, str]], int]
 
 
+def wan_text(expr: pl.Expr) -> pl.Expr:
+    """:func:`fmt_wan` over a column: whole 万元 with thousands separators (half to even), ``—`` for none."""
+    value = expr.cast(pl.Float64)
+    digits = value.abs().round(0).cast(pl.Int64).cast(pl.String)
+    grouped = digits.str.reverse().str.replace_all(r"(\d{3})", "$1,").str.reverse().str.strip_chars_start(",")
+    return (pl.when(value.is_null()).then(pl.lit("—"))
+            .otherwise(pl.concat_str([pl.when(value < 0).then(pl.lit("-")).otherwise(pl.lit("")), grouped])))
+
+
+def _filled(template: str, value: pl.Expr) -> pl.Expr:
+    """A catalogue sentence with its one ``{n}`` filled from a column."""
+    before, _, after = template.partition("\x00")
+    return pl.concat_str([pl.lit(before), value.cast(pl.String), pl.lit(after)])
+
+
+def table_frame(key: str, frame: pl.DataFrame, w: Words) -> pl.DataFrame:
+    """The cells of one list as text, one column per shown key (the HTML tables and the xlsx sheets)."""
+    cells = []
+    for c in _SHOWS[key]:
+        col = pl.col(c)
+        if c not in frame.columns and c != "why":
+            cells.append(pl.lit("—").alias(c))
+            continue
+        dtype = frame.schema.get(c)
+        if c in ("flag", "flag_before"):
+            text = col.replace_strict({k: w.flag(k) for k in FLAG_RANK}, default=None, return_dtype=pl.String)
+        elif c in ("kind", "kind_before"):
+            labels = {v: w.kind(v) for v in frame[c].unique().to_list() if v is not None}
+            text = col.replace_strict(labels, default=None, return_dtype=pl.String)
+        elif c == "why":
+            text = pl.when(pl.col("kind_now").is_null()).then(pl.lit(w("report.changes.no_longer_gap"))) \
+                .otherwise(_filled(w("report.changes.now_addressed", n="\x00"), pl.col("addressed_now")))
+        elif c.endswith("_wan"):
+            text = wan_text(col)
+        elif dtype == pl.Boolean:
+            text = col.replace_strict({True: "True", False: "False"}, return_dtype=pl.String)
+        else:
+            text = col.cast(pl.String)
+        cells.append(text.fill_null("—").alias(c))
+    return frame.select(cells) if frame.height else pl.DataFrame(schema=dict.fromkeys(_SHOWS[key], pl.String))
+
+
 def _table(key: str, frame: pl.DataFrame, w: Words, limit: int | None) -> Table:
     """(key, columns, formatted rows, total) of one list, its first ``limit`` rows."""
-    cols = _SHOWS[key]
-    rows = []
-    for r in (frame if limit is None else frame.head(limit)).iter_rows(named=True):
-        cells = {}
-        for c in cols:
-            v = r.get(c)
-            if c in ("flag", "flag_before"):
-                v = w.flag(v)
-            elif c in ("kind", "kind_before"):
-                v = w.kind(v)
-            elif c == "why":
-                v = w("report.changes.no_longer_gap") if r["kind_now"] is None else \
-                    w("report.changes.now_addressed", n=r["addressed_now"])
-            elif c.endswith("_wan"):
-                v = fmt_wan(v)
-            cells[c] = "—" if v is None else str(v)
-        rows.append(cells)
-    columns = [{"key": c, "title": w(_COLUMNS[c][0]), "cls": _COLUMNS[c][1]} for c in cols]
+    rows = table_frame(key, frame if limit is None else frame.head(limit), w).to_dicts()
+    columns = [{"key": c, "title": w(_COLUMNS[c][0]), "cls": _COLUMNS[c][1]} for c in _SHOWS[key]]
     return key, columns, rows, frame.height
 
 
@@ -351,6 +379,30 @@ def _basis_note(data: ReportData, w: Words) -> str:
     if any(is_allocated(r) for r in rows):
         return w("report.basis.mixed", coverage=fmt_pct(city["coverage"] if city else None))
     return w("report.basis.assigned")
+
+
+def _more(data: ReportData, w: Words) -> Any:
+    """The note under a list shown in part: the rest are in the xlsx, or, for a list the xlsx cuts, in its CSV."""
+    capped = data.capped()
+
+    def more(key: str, n: int, shown: int) -> str:
+        if key in capped:
+            return w("report.more_capped", n=fmt_num(n), shown=fmt_num(shown), sheet=w(f"report.sheet.{key}"),
+                     cap=fmt_num(data.sheet_rows), file=data.list_file(key))
+        return w("report.more_in_xlsx", n=fmt_num(n), shown=shown)
+
+    return more
+
+
+def _capped_notes(data: ReportData, w: Words) -> list[str]:
+    """The line of the notes naming the lists the xlsx cuts and the CSV files that hold them whole."""
+    capped = data.capped()
+    if not capped:
+        return []
+    sep = "；" if w.lang == "zh" else "; "
+    lists = sep.join(w("report.notes.capped_item", sheet=w(f"report.sheet.{key}"), n=fmt_num(n),
+                       file=data.list_file(key)) for key, n in capped.items())
+    return [w("report.notes.capped", cap=fmt_num(data.sheet_rows), lists=lists)]
 
 
 def _svg(svg: str, prefix: str) -> Any:
@@ -434,8 +486,10 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
         previous_is_last_month=data.previous is not None and data.previous.month == _previous_month(data.as_of),
         facts=_facts(data), change_tables=change_tables(data, w),
         notes=[w("report.notes.status", **rules), w("report.notes.flag", **rules), w("report.notes.forecast", **rules),
-               w("report.notes.gaps", **data.gaps["rules"]), w("report.notes.money"), w("report.notes.snapshot", month=data.month)],
-        first_report=data.previous is None, month_table=month_table(data, w),
+               w("report.notes.gaps", **data.gaps["rules"]), w("report.notes.money"), w("report.notes.snapshot", month=data.month),
+               *_capped_notes(data, w)],
+        first_report=data.previous is None, month_table=month_table(data, w), more=_more(data, w),
+        disagreement_total=data.gaps["role_disagreement_summary"]["total"],
     )
     return str(html)
 
@@ -474,5 +528,6 @@ def render_markdown(data: ReportData, lang: str = "zh") -> str:
         fact_lines=[f"{w('report.changes.' + k)}：{v}" if lang == "zh" else f"{w('report.changes.' + k)}: {v}"
                     for k, v in _facts(data)],
         files={"html": f"{stem}.html", "xlsx": f"{stem}.xlsx"},
+        list_files=("、" if lang == "zh" else ", ").join(data.list_file(key) for key in data.capped()),
     )
     return str(text)

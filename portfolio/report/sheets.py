@@ -8,7 +8,7 @@ import polars as pl
 
 from .. import chains, config
 from .data import FLAG_RANK, ReportData
-from .render import Words, change_tables, in_group_order, is_allocated, month_table, yoy_line
+from .render import Words, in_group_order, is_allocated, month_table, table_frame, yoy_line
 
 
 def _yi_cols(frame: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
@@ -21,8 +21,16 @@ def _yi_cols(frame: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
 
 
 def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]:
-    """The xlsx tables: one frame per sheet, headers with their units (亿元 for sums, 万元 for projects)."""
+    """The xlsx tables: one frame per sheet, headers with their units (亿元 for sums, 万元 for projects).
+
+    Every row of every sheet; :func:`render_xlsx` cuts the lists longer than SHEET_ROWS."""
     w = Words(lang)
+    return {w(f"report.sheet.{key}"): frame for key, frame in _sheet_frames(data, w).items()}
+
+
+def _sheet_frames(data: ReportData, w: Words) -> dict[str, pl.DataFrame]:
+    """The sheets by key (``lagging``, ``violations`` … as in ``report.sheet.<key>``)."""
+    lang = w.lang
 
     def h(key: str) -> str:
         return w(key if "." in key else f"report.col.{key}")
@@ -96,13 +104,14 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
         "leader_level": h("level"), "required_level": w("report.xlsx.required_level"), "reason": h("reason"),
     })
     gap_rows = frame([dict(g, kind=w.kind(g["kind"]), reason=(g["reasons_en"] if lang == "en" else g["reasons"]),
-                           output_wan=float(g["output_wan"] or 0)) for g in data.gaps["gaps"]]) \
+                           addressed_by=_addressed(g, w), output_wan=float(g["output_wan"] or 0))
+                      for g in data.gaps["gaps"]]) \
         if data.gaps["gaps"] else pl.DataFrame()
     gap_names = {"kind": h("kind"), "rank": h("rank"), "chain": h("chain"), "node": h("node"), "score": h("score"),
                  "firms": h("firms"), "output_wan": w("col.output_wan"), "addressed_by": h("addressed_by"),
                  "open": h("open"), "reason": h("reasons")}
     gaps_sheet = _yi_cols(gap_rows, gap_names) if gap_rows.height else pl.DataFrame()
-    dis = frame(data.gaps["role_disagreements"]) if data.gaps["role_disagreements"] else pl.DataFrame()
+    dis = data.disagreements
     dis_sheet = _yi_cols(dis.with_columns(pl.col("declared_role").replace_strict(
         {k: w.kind(k) for k in chains.KINDS}, default=None).alias("declared_role"),
         pl.col("segment_kind").cast(pl.String).alias("segment_kind")), {
@@ -128,27 +137,35 @@ def report_sheets(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]
         "cumulative_extra_wan": w("report.xlsx.cumulative_extra_wan"), "closes_gap": w("report.xlsx.closes_gap"),
     }) if drivers.height else pl.DataFrame()
     sheets = {
-        w("report.sheet.targets"): targets_sheet,
-        w("report.sheet.monthly"): monthly_sheet,
-        w("report.sheet.official"): _official_sheet(data, w),
-        w("report.sheet.drivers"): drivers_sheet,
-        w("report.sheet.tiers"): tiers,
-        w("report.sheet.units"): groups["unit"],
-        w("report.sheet.chains"): groups["chain"],
-        w("report.sheet.lagging"): lagging_sheet,
-        w("report.sheet.responsibility"): _yi_cols(frame(data.check["responsibility"]), {
+        "targets": targets_sheet,
+        "monthly": monthly_sheet,
+        "official": _official_sheet(data, w),
+        "drivers": drivers_sheet,
+        "tiers": tiers,
+        "units": groups["unit"],
+        "chains": groups["chain"],
+        "lagging": lagging_sheet,
+        "responsibility": _yi_cols(frame(data.check["responsibility"]), {
             "leader_level": h("level"), "count": h("count"), "plan_count": h("plan_count"), "count_diff": h("diff"),
             "cumulative_label": h("basis"), "cumulative_count": h("cumulative"),
             "plan_cumulative_count": h("plan_cumulative")}),
-        w("report.sheet.violations"): violations,
-        w("report.sheet.gaps"): gaps_sheet,
-        w("report.sheet.open_gaps"): gaps_sheet.filter(pl.col(h("open"))) if gaps_sheet.height else gaps_sheet,
-        w("report.sheet.disagreements"): dis_sheet,
-        w("report.sheet.new_problems"): _new_problems_sheet(data, w),
+        "violations": violations,
+        "gaps": gaps_sheet,
+        "open_gaps": gaps_sheet.filter(pl.col(h("open"))) if gaps_sheet.height else gaps_sheet,
+        "disagreements": dis_sheet,
+        "new_problems": _new_problems_sheet(data, w),
     }
     if data.previous is not None:  # the first report in a folder has nothing to compare with
-        sheets[w("report.sheet.changes")] = _changes_sheet(data, w)
+        sheets["changes"] = _changes_sheet(data, w)
     return sheets
+
+
+def _addressed(gap: dict[str, Any], w: Words) -> list[str]:
+    """A gap's pipeline projects for its cell; when ``gaps`` cut the list, the last item says how many in all."""
+    ids, count = list(gap["addressed_by"] or []), gap.get("addressed_count")
+    if count is not None and count > len(ids):
+        ids.append(w("report.xlsx.ids_more", n=f"{count:,}"))
+    return ids
 
 
 def _library_prev() -> list[pl.Expr]:
@@ -195,30 +212,73 @@ def _official_sheet(data: ReportData, w: Words) -> pl.DataFrame:
 
 def _new_problems_sheet(data: ReportData, w: Words) -> pl.DataFrame:
     """The projects whose problem was first reported this month, every one."""
-    _key, cols, cells, _total = month_table(data, w, limit=None)
-    return pl.DataFrame([{c["title"]: r[c["key"]] for c in cols} for r in cells],
-                        schema={c["title"]: pl.String for c in cols})
+    _key, cols, _rows, _total = month_table(data, w, limit=0)
+    return table_frame("new_problem_list", data.new_problems, w).rename({c["key"]: c["title"] for c in cols})
 
 
 def _changes_sheet(data: ReportData, w: Words) -> pl.DataFrame:
     """Every change since the previous snapshot as one row: what changed, the item, before and after."""
-    rows: list[dict[str, Any]] = []
-    for key, cols, cells, _total in change_tables(data, w, limit=None):
-        for r in cells:
-            rows.append({w("report.col.change"): w(f"report.changes.{key}"),
-                         w("report.xlsx.item"): " · ".join(r[c["key"]] for c in cols
-                                                            if c["key"] in ("project_id", "name", "chain", "node")),
-                         w("report.col.before"): next((r[c["key"]] for c in cols if c["key"].endswith("_before")), ""),
-                         w("report.col.after"): next((r[c["key"]] for c in cols if c["key"] in ("status", "flag", "kind")
-                                                      and key not in ("new_projects", "removed_projects")), ""),
-                         w("report.col.reason"): r.get("why") or r.get("open_problems") or ""})
-    return pl.DataFrame(rows, infer_schema_length=None)
+    parts = []
+    for key, frame in data.changes.items():
+        if not frame.height:
+            continue
+        cells = table_frame(key, frame, w)
+        cols = cells.columns
+        item = [c for c in cols if c in ("project_id", "name", "chain", "node")]
+        before = next((c for c in cols if c.endswith("_before")), None)
+        after = next((c for c in cols if c in ("status", "flag", "kind")
+                      and key not in ("new_projects", "removed_projects")), None)
+        reason = "why" if "why" in cols else "open_problems" if "open_problems" in cols else None
+        parts.append(cells.select(
+            pl.lit(w(f"report.changes.{key}")).alias(w("report.col.change")),
+            pl.concat_str([pl.col(c) for c in item], separator=" · ").alias(w("report.xlsx.item")),
+            (pl.col(before) if before else pl.lit("")).alias(w("report.col.before")),
+            (pl.col(after) if after else pl.lit("")).alias(w("report.col.after")),
+            (pl.col(reason) if reason else pl.lit("")).alias(w("report.col.reason")),
+        ))
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def report_book(data: ReportData, lang: str = "zh") -> tuple[dict[str, pl.DataFrame], dict[str, str],
+                                                                 dict[str, pl.DataFrame]]:
+    """The workbook's sheets (long lists cut at SHEET_ROWS), the titles of the cut sheets, and the whole lists cut.
+
+    A cut sheet's title row says how many rows it shows, how many there are and which CSV holds them all."""
+    w = Words(lang)
+    frames = _sheet_frames(data, w)
+    capped = data.capped()
+    sheets: dict[str, pl.DataFrame] = {}
+    titles: dict[str, str] = {}
+    whole: dict[str, pl.DataFrame] = {}
+    for key, frame in frames.items():
+        name = w(f"report.sheet.{key}")
+        if key in capped:
+            whole[key] = frame
+            titles[name] = w("report.xlsx.capped", shown=f"{data.sheet_rows:,}", n=f"{frame.height:,}",
+                             file=data.list_file(key))
+            frame = frame.head(data.sheet_rows)
+        sheets[name] = frame
+    return sheets, titles, whole
 
 
 def render_xlsx(data: ReportData, lang: str = "zh") -> bytes:
-    """The report's tables as an Excel workbook (one sheet each; formats, frozen headers, widths)."""
+    """The report's tables as an Excel workbook (one sheet each; formats, frozen headers, widths).
+
+    A list longer than SHEET_ROWS rows shows its first SHEET_ROWS under a title row saying so
+    (:func:`report_book`; :func:`write_lists` writes it whole)."""
     from .. import export
 
-    content = export.write_xlsx(report_sheets(data, lang))
+    sheets, titles, _whole = report_book(data, lang)
+    content = export.write_xlsx(sheets, titles=titles) if titles else export.write_xlsx(sheets)
     assert content is not None
     return content
+
+
+def list_frames(data: ReportData, lang: str = "zh") -> dict[str, pl.DataFrame]:
+    """The lists the xlsx cut, whole and ready for CSV (lists as text, formulas defused), by key."""
+    from .. import export, textsafe
+
+    if not data.capped():
+        return {}
+    return {key: textsafe.formula_safe_frame(export.flatten(frame, decimals=True))
+            for key, frame in report_book(data, lang)[2].items()}
