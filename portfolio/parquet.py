@@ -436,7 +436,8 @@ def _labelled(cities: Mapping[str, str | Path] | Sequence[str | Path]) -> list[t
     if isinstance(cities, Mapping):
         items = [(str(k), Path(v)) for k, v in cities.items()]
     else:
-        items = [(Path(v).name, Path(v)) for v in cities]
+        # a folder named city=长春 (the layout other engines read as a partition) is the city 长春
+        items = [(Path(v).name.removeprefix("city="), Path(v)) for v in cities]
     labels = [label for label, _ in items]
     if not items:
         raise ExportUnusable("请至少给出一个城市的导出文件夹（no city folders given）。")
@@ -446,7 +447,7 @@ def _labelled(cities: Mapping[str, str | Path] | Sequence[str | Path]) -> list[t
 
 
 def open_province(cities: Mapping[str, str | Path] | Sequence[str | Path]) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB over several cities' exports (``{city label: folder}``, or folders named by city).
+    """An in-memory DuckDB over several cities' exports (``{city: folder}``, or folders named ``city`` or ``city=city``).
 
     Each city gets its own catalog ``city_1``, ``city_2`` … with its tables, rules and named views
     (each city's own plan year, month and targets). The main catalog has every table and named

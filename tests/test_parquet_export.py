@@ -118,7 +118,7 @@ def test_the_folder_is_hive_partitioned_by_year_and_unit(exported) -> None:
 
 def test_a_province_reads_several_cities_with_a_city_column(exported, tmp_path: Path) -> None:
     db, folder = exported
-    second = tmp_path / "jilin"
+    second = tmp_path / "city=吉林"
     shutil.copytree(folder, second)
     with store.connect(db, read_only=True) as con:
         units = _rows(con, "select * from v_unit_progress")
@@ -136,6 +136,11 @@ def test_a_province_reads_several_cities_with_a_city_column(exported, tmp_path: 
                            .sort(status.columns), status.sort(status.columns), check_exact=True)
     finally:
         pc.close()
+    named = parquet.open_province([second])  # a folder named city=吉林 is the city 吉林
+    try:
+        assert named.execute("select distinct city from v_target_progress").fetchall() == [("吉林",)]
+    finally:
+        named.close()
 
 
 def test_year_keeps_only_that_years_plans_and_progress(sample_db: Path, tmp_path: Path) -> None:
