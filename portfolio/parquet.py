@@ -288,35 +288,34 @@ def export_parquet(db: str | Path | None, target: str | Path, *, year: int | Non
     place; it may replace an earlier export the tool wrote and nobody changed."""
     started = time.monotonic()
     path = check_target(target, db=db)
+    con = store.open_connection(db, read_only=True)  # a database that cannot be read: nothing created
+    tmp: Path | None = None
     try:
+        try:
+            chosen = years.resolve_year(con, year) if year is not None else None
+        except years.YearError as exc:
+            raise ExportRefused(str(exc)) from exc
         path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ExportRefused(f"无法创建文件夹 {path.parent}（{exc.strerror or exc}）（cannot create the folder）。") from exc
-    _remove_stale(path)
-    token = f"{os.getpid()}.{secrets.token_hex(4)}"
-    tmp = path.parent / f".{path.name}.{token}.tmp"
-    try:
+        _remove_stale(path)
+        token = f"{os.getpid()}.{secrets.token_hex(4)}"
+        tmp = path.parent / f".{path.name}.{token}.tmp"
         tmp.mkdir()
         counts: dict[str, int] = {}
-        with store.connect(db, read_only=True) as con:
-            try:
-                chosen = years.resolve_year(con, year) if year is not None else None
-            except years.YearError as exc:
-                raise ExportRefused(str(exc)) from exc
-            con.execute("begin transaction")
-            meta = dict(con.execute("select key, value from meta").fetchall())
-            for table in exported_tables():
-                folder = tmp / table
-                folder.mkdir()
-                parts = PARTITIONS.get(table)
-                source = _source_sql(table, chosen)
-                if parts:
-                    sql = (f"copy ({source}) to {_literal(str(folder))}"
-                           f" (format parquet, compression zstd, partition_by ({', '.join(parts)}), overwrite_or_ignore)")
-                else:
-                    sql = f"copy ({source}) to {_literal(str(folder / 'data_0.parquet'))} (format parquet, compression zstd)"
-                counts[table] = int(con.execute(sql).fetchall()[0][0])
-            con.execute("commit")
+        con.execute("begin transaction")
+        meta = dict(con.execute("select key, value from meta").fetchall())
+        for table in exported_tables():
+            folder = tmp / table
+            folder.mkdir()
+            parts = PARTITIONS.get(table)
+            source = _source_sql(table, chosen)
+            if parts:
+                sql = (f"copy ({source}) to {_literal(str(folder))}"
+                       f" (format parquet, compression zstd, partition_by ({', '.join(parts)}), overwrite_or_ignore)")
+            else:
+                sql = f"copy ({source}) to {_literal(str(folder / 'data_0.parquet'))} (format parquet, compression zstd)"
+            counts[table] = int(con.execute(sql).fetchall()[0][0])
+        con.execute("commit")
+        con.close()  # the files are written: writers need not wait for the checksums
         listed: list[dict[str, Any]] = []
         for file in _data_files(tmp):
             _fsync(file)
@@ -343,7 +342,9 @@ def export_parquet(db: str | Path | None, target: str | Path, *, year: int | Non
         raise ExportRefused(
             f"导出到 {path} 失败：{exc.strerror or exc}；原有内容未改动（export failed）。") from exc
     finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        con.close()
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
     return ExportResult(path=path, tables=counts, files=len(listed), bytes=sum(f["size"] for f in listed),
                         seconds=time.monotonic() - started, year=chosen, manifest=manifest)
 

@@ -144,7 +144,9 @@ def test_a_province_reads_several_cities_with_a_city_column(exported, tmp_path: 
 
 
 def test_year_keeps_only_that_years_plans_and_progress(sample_db: Path, tmp_path: Path) -> None:
+    before = sample_db.read_bytes()
     result = parquet.export_parquet(sample_db, tmp_path / "y2016", year=2016)
+    assert sample_db.read_bytes() == before  # read through a read-only connection
     with parquet.opened(result.path) as pq:
         assert pq.execute("select distinct year(month) from progress").fetchall() == [(2016,)]
         assert pq.execute("select distinct year from plans").fetchall() == [(2016,)]
@@ -169,6 +171,9 @@ def test_the_database_its_folder_and_foreign_folders_are_refused(sample_db: Path
         parquet.export_parquet(sample_db, bad)
     assert sample_db.read_bytes() == before
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+    with pytest.raises(store.StoreError):
+        parquet.export_parquet(tmp_path / "missing.duckdb", tmp_path / "new" / "export")
+    assert not (tmp_path / "new").exists()  # nothing created for a database that cannot be read
 
 
 def test_an_export_the_tool_wrote_is_replaced_and_a_changed_one_is_not(sample_db: Path, tmp_path: Path) -> None:
