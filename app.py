@@ -11,4 +11,4 @@ try:
     ui.banners(user)
     page.run()
 finally:
-    ui.release()  # the run's read connection: nothing stays open between runs
+    ui.finish()  # the run's read connection: nothing stays open between runs

@@ -1,8 +1,6 @@
 """产业链: one chain's map, its ranked 补链/增链/丰链 gaps, role disagreements, the after-pipeline view."""
 
-from typing import Any
 
-import altair as alt
 import polars as pl
 import streamlit as st
 
@@ -13,11 +11,6 @@ EN = ui.lang() == "en"
 SEP = "; " if EN else "；"
 LIST_SEP = ", " if EN else "、"
 CHANGES = ("closed", "changed", "remains", "new")
-
-
-def natural(figure: Any) -> Any:
-    """An Altair chart at its natural size: the width it was built for is the plot's, not the total."""
-    return figure.properties(autosize=alt.AutoSizeParams(type="pad", contains="padding"))
 
 
 def enum(column: str) -> pl.Expr:
@@ -75,8 +68,9 @@ cards[5].metric(ui.t("ch.open"), row["open"], border=True, help=ui.t("ch.open_he
 
 # ---------------------------------------------------------------- the map
 st.subheader(ui.t("ch.map"))
-map_spec = ui.chart_spec(lambda: natural(charts.chain_map(*ui.cached(chains.chain_map_frames, chain=chain_id, year=year),
-                                                          lang=ui.lang())), key="ch_map", deps=(chain_id, year))
+# at its natural size: the width it was built for is the plot's, not the total
+map_spec = ui.chart_spec(lambda: charts.chain_map(*ui.cached(chains.chain_map_frames, chain=chain_id, year=year),
+                                                  lang=ui.lang()), key="ch_map", deps=(chain_id, year), natural=True)
 # a wide chain scrolls sideways inside its own box rather than widening the page
 with st.container(height=int(map_spec["height"]) + 170, border=False):
     ui.draw(map_spec, key="ch_map")
@@ -99,8 +93,8 @@ every_chain = o1.toggle(ui.t("ch.scatter_all"), key="ch_scatter_all")
 addressed = o2.toggle(ui.t("ch.scatter_addressed"), key="ch_scatter_addressed")
 points = ui.cached(chains.gaps, year=year) if every_chain else gaps
 # fewer y ticks: the chart labels them with one decimal, so 0.05 steps would read 0.6, 0.6, 0.7
-ui.chart(lambda: natural(charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed, width=560, height=380))
-         .configure_axisY(tickCount=6), key="ch_scatter", deps=(chain_id, year, every_chain, addressed))
+ui.chart(lambda: charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed, width=560, height=380)
+         .configure_axisY(tickCount=6), key="ch_scatter", deps=(chain_id, year, every_chain, addressed), natural=True)
 
 # ---------------------------------------------------------------- declared roles that disagree
 st.subheader(ui.t("ch.disagree"))

@@ -3,7 +3,6 @@
 from collections.abc import Callable
 from typing import Any
 
-import altair as alt
 import polars as pl
 import streamlit as st
 
@@ -17,8 +16,7 @@ band = ui.cached(targets.settings).forecast
 
 def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...], into: Any = st) -> None:
     """An Altair chart at its natural size (the width it was built for is the plot's), built once per revision."""
-    ui.chart(lambda: build().properties(autosize=alt.AutoSizeParams(type="pad", contains="padding")), key=key,
-             deps=deps, into=into)
+    ui.chart(build, key=key, deps=deps, into=into, natural=True)
 
 
 def yi(wan: Any, sign: bool = False) -> str:

@@ -222,32 +222,38 @@ export_col.download_button(ui.t("pj.export", n=f"{window.matched:,}"), data=expo
 
 
 # ---------------------------------------------------------------- form fields shared by edit and new
-def project_fields(prefix: str, values: dict[str, Any], *, new: bool, unit_options: list[str]) -> dict[str, Any]:
-    """The project widgets in rows of three; returns field -> entered value (amounts as Decimal 万元)."""
+def project_fields(prefix: str, values: dict[str, Any], *, new: bool, unit_options: list[str]) -> dict[str, str]:
+    """The project widgets in rows of three; returns field -> widget key (:func:`entered` reads the values)."""
     out: dict[str, Any] = {}
+    keys: dict[str, str] = {}
 
     def choice(col: Any, name: str, options: list[Any], labels: Any, *, optional: bool) -> None:
         opts = ([None] if optional else []) + options
         current = values.get(name)
         index = opts.index(current) if current in opts else (0 if optional or not new else None)
         shown = {o: "—" if o is None else labels(o) for o in opts}
-        out[name] = col.selectbox(ui.t(f"col.{name}"), opts, index=index, key=f"{prefix}{name}_{LANG}",
+        keys[name] = f"{prefix}{name}_{LANG}"
+        out[name] = col.selectbox(ui.t(f"col.{name}"), opts, index=index, key=keys[name],
                                   format_func=shown.__getitem__)
 
     def amount(col: Any, name: str) -> None:
         current = values.get(name)
+        keys[name] = f"{prefix}{name}"
         out[name] = col.number_input(ui.t(f"col.{name}"), min_value=0.0, step=100.0, format="%.2f",
-                                     value=None if current is None else float(current), key=f"{prefix}{name}")
+                                     value=None if current is None else float(current), key=keys[name])
 
     def when(col: Any, name: str) -> None:
+        keys[name] = f"{prefix}{name}"
         out[name] = col.date_input(ui.t(f"col.{name}"), value=values.get(name), min_value=date(2000, 1, 1),
-                                   max_value=date(2040, 12, 31), key=f"{prefix}{name}", format="YYYY-MM-DD")
+                                   max_value=date(2040, 12, 31), key=keys[name], format="YYYY-MM-DD")
 
     def text(col: Any, name: str) -> None:
-        out[name] = col.text_input(ui.t(f"col.{name}"), value=values.get(name) or "", key=f"{prefix}{name}")
+        keys[name] = f"{prefix}{name}"
+        out[name] = col.text_input(ui.t(f"col.{name}"), value=values.get(name) or "", key=keys[name])
 
     def major(col: Any, name: str) -> None:
-        out[name] = col.checkbox(ui.t(f"col.{name}"), value=bool(values.get(name)), key=f"{prefix}{name}")
+        keys[name] = f"{prefix}{name}"
+        out[name] = col.checkbox(ui.t(f"col.{name}"), value=bool(values.get(name)), key=keys[name])
 
     widgets: dict[str, Callable[[Any], None]] = {
         "project_id": lambda c: text(c, "project_id"),
@@ -280,10 +286,77 @@ def project_fields(prefix: str, values: dict[str, Any], *, new: bool, unit_optio
     for row in rows:
         for col, name in zip(st.columns(3, vertical_alignment="bottom"), row, strict=False):
             widgets[name](col)
+    return keys
+
+
+def entered(keys: dict[str, str]) -> dict[str, Any]:
+    """The values in a form's widgets (``keys``: field -> widget key): amounts as Decimal 万元, blank text None."""
+    out = {name: st.session_state.get(key) for name, key in keys.items()}
     for name in ("total_investment_wan", "annual_plan_wan"):
-        if out[name] is not None:
+        if out.get(name) is not None:
             out[name] = Decimal(f"{out[name]:.2f}")
     return {k: (v.strip() or None) if isinstance(v, str) else v for k, v in out.items()}
+
+
+# The forms save in their submit button's callback, which Streamlit runs before the next run: that
+# run then reads the new revision and shows the saved state, one run in all (saving in the run and
+# calling st.rerun() would draw the whole page twice). What the save says is kept for that run.
+REFUSED = (edits.EditRefused, access.PermissionDenied, store.StoreError)
+
+
+def refused(form: str, exc: Exception) -> None:
+    """Keep a refused write's sentence and row-level reasons for the run that shows the form."""
+    errors = getattr(exc, "errors", None)
+    st.session_state[f"pj_{form}_refused"] = (str(exc), errors if isinstance(errors, pl.DataFrame) else None)
+
+
+def save_new(keys: dict[str, str], nonce: int) -> None:
+    """Create the project typed into the new-project form (its submit callback)."""
+    record = entered(keys)
+    try:
+        with ui.write_connection() as con:
+            edits.create_project(con, record, user=ui.user())  # type: ignore[arg-type]
+    except REFUSED as exc:
+        refused("new", exc)
+    else:
+        st.session_state["pj_flash"] = ui.t("pj.created", id=ui.plain(record["project_id"]))
+        st.session_state["pj_goto"] = record["project_id"]
+        st.session_state["pj_new_nonce"] = nonce + 1
+
+
+def save_edit(pid: str, keys: dict[str, str], base: dict[str, Any]) -> None:
+    """Save what changed in the edit form, based on the version it was opened on (its submit callback)."""
+    changes = {k: v for k, v in entered(keys).items() if not same(v, base["values"].get(k))}
+    if not changes:
+        st.session_state["pj_edit_unchanged"] = True
+        return
+    try:
+        with ui.write_connection() as con:
+            version = edits.update_project(con, pid, changes, expected_version=base["version"],
+                                           user=ui.user())  # type: ignore[arg-type]
+    except REFUSED as exc:
+        refused("edit", exc)
+    else:
+        st.session_state.pop("pj_edit_base", None)
+        st.session_state["pj_flash"] = ui.t("pj.saved", id=ui.plain(pid), version=version,
+                                            fields="、".join(ui.t(f"col.{k}") for k in changes))
+
+
+def save_entry(pid: str, month: date, key: str) -> None:
+    """Write the month's progress typed into the entry form (its submit callback)."""
+    completed, physical = st.session_state.get(key + "completed"), st.session_state.get(key + "physical")
+    entry = {"project_id": pid, "month": month,
+             "completed_wan": None if completed is None else Decimal(f"{completed:.2f}"),
+             "physical_pct": None if physical is None else Decimal(f"{physical:.2f}"),
+             "problems": (st.session_state.get(key + "problems") or "").strip() or None,
+             "problem_level": st.session_state.get(f"{key}level_{LANG}")}
+    try:
+        with ui.write_connection() as con:
+            outcome = edits.record_progress(con, entry, user=ui.user())  # type: ignore[arg-type]
+    except REFUSED as exc:
+        refused("entry", exc)
+    else:
+        st.session_state["pj_flash"] = ui.t(f"pj.entered.{outcome}", id=ui.plain(pid), month=fmt_month(month))
 
 
 def same(a: Any, b: Any) -> bool:
@@ -293,10 +366,13 @@ def same(a: Any, b: Any) -> bool:
     return (a or None) == (b or None) if isinstance(a, str | None) and isinstance(b, str | None) else a == b
 
 
-def show_refusal(exc: Exception) -> None:
-    """A refused write: its sentence, and the row-level reasons when there are any."""
-    st.error(ui.plain(exc), icon=":material/block:")
-    errors = getattr(exc, "errors", None)
+def show_refusal(form: str) -> None:
+    """A write of ``form`` refused in its callback: the sentence, and the row-level reasons when there are any."""
+    kept = st.session_state.pop(f"pj_{form}_refused", None)
+    if kept is None:
+        return
+    message, errors = kept
+    st.error(ui.plain(message), icon=":material/block:")
     if isinstance(errors, pl.DataFrame) and errors.height:
         st.dataframe(errors.select("column", "value", "reason"), hide_index=True,
                      column_config={"column": ui.t("im.col.column"), "value": ui.t("im.col.value"),
@@ -321,21 +397,11 @@ with st.expander(ui.t("pj.new"), icon=":material/add:"):
     nonce = st.session_state.setdefault("pj_new_nonce", 0)
     own_units = [me.unit_id] if me is not None and me.role == "unit" and me.unit_id else ui.unit_options()
     with st.form("pj_new_form", border=False):
-        record = project_fields(f"pj_n{nonce}_", {"unit_id": own_units[0]} if len(own_units) == 1 else {}, new=True,
-                                unit_options=own_units)
-        create = st.form_submit_button(ui.t("pj.create"), type="primary", disabled=not can_create,
-                                       key="pj_new_submit")
-    if create:
-        try:
-            with ui.write_connection() as con:
-                edits.create_project(con, record, user=me)  # type: ignore[arg-type]
-        except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
-            show_refusal(exc)
-        else:
-            st.session_state["pj_flash"] = ui.t("pj.created", id=ui.plain(record["project_id"]))
-            st.session_state["pj_goto"] = record["project_id"]
-            st.session_state["pj_new_nonce"] = nonce + 1
-            st.rerun()
+        new_keys = project_fields(f"pj_n{nonce}_", {"unit_id": own_units[0]} if len(own_units) == 1 else {},
+                                  new=True, unit_options=own_units)
+        st.form_submit_button(ui.t("pj.create"), type="primary", disabled=not can_create, key="pj_new_submit",
+                              on_click=save_new, args=(new_keys, nonce))
+    show_refusal("new")
 
 # ---------------------------------------------------------------- choosing a project
 ids = table["project_id"]
@@ -574,25 +640,13 @@ with tab_edit:
                   on_click=lambda: st.session_state.pop("pj_edit_base", None))
     st.caption(ui.t("pj.edit_help", version=base["version"]))
     with st.form("pj_edit_form", border=False):
-        entered = project_fields(f"pj_e_{pid}_{base['version']}_", base["values"], new=False,
-                                 unit_options=ui.unit_options())
-        save = st.form_submit_button(ui.t("pj.save"), type="primary", disabled=not can_edit, key="pj_edit_submit")
-    if save:
-        changes = {k: v for k, v in entered.items() if not same(v, base["values"].get(k))}
-        if not changes:
-            st.info(ui.t("pj.no_changes"))
-        else:
-            try:
-                with ui.write_connection() as con:
-                    version = edits.update_project(con, pid, changes, expected_version=base["version"],
-                                                   user=me)  # type: ignore[arg-type]
-            except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
-                show_refusal(exc)
-            else:
-                st.session_state.pop("pj_edit_base", None)
-                st.session_state["pj_flash"] = ui.t("pj.saved", id=ui.plain(pid), version=version,
-                                                    fields="、".join(ui.t(f"col.{k}") for k in changes))
-                st.rerun()
+        edit_keys = project_fields(f"pj_e_{pid}_{base['version']}_", base["values"], new=False,
+                                   unit_options=ui.unit_options())
+        st.form_submit_button(ui.t("pj.save"), type="primary", disabled=not can_edit, key="pj_edit_submit",
+                              on_click=save_edit, args=(pid, edit_keys, base))
+    if st.session_state.pop("pj_edit_unchanged", False):
+        st.info(ui.t("pj.no_changes"))
+    show_refusal("edit")
 
 with tab_entry:
     can_enter = access.can(me, "enter_progress", unit_id=project["unit_id"]) and not closed
@@ -608,28 +662,15 @@ with tab_entry:
     with st.form("pj_entry_form", border=False):
         key = f"pj_p_{pid}_{month:%Y%m}_"
         e1, e2, e3 = st.columns(3)
-        completed = e1.number_input(ui.t("col.completed_wan"), min_value=0.0, step=100.0, format="%.2f",
+        e1.number_input(ui.t("col.completed_wan"), min_value=0.0, step=100.0, format="%.2f",
                                     value=float(row["completed_wan"]) if row else None, key=key + "completed")
-        physical = e2.number_input(ui.t("col.physical_pct"), min_value=0.0, max_value=100.0, step=1.0,
+        e2.number_input(ui.t("col.physical_pct"), min_value=0.0, max_value=100.0, step=1.0,
                                    format="%.2f", key=key + "physical",
                                    value=None if row.get("physical_pct") is None else float(row["physical_pct"]))
         levels = [None, *config.PROBLEM_LEVELS]
-        level = e3.selectbox(ui.t("col.problem_level"), levels, index=levels.index(row.get("problem_level")),
+        e3.selectbox(ui.t("col.problem_level"), levels, index=levels.index(row.get("problem_level")),
                              format_func=lambda v: "—" if v is None else ENUM[v], key=f"{key}level_{LANG}")
-        problems = st.text_area(ui.t("col.problems"), value=row.get("problems") or "", height=68,
-                                key=key + "problems")
-        enter = st.form_submit_button(ui.t("pj.enter"), type="primary", disabled=not can_enter,
-                                      key="pj_entry_submit")
-    if enter:
-        entry = {"project_id": pid, "month": month,
-                 "completed_wan": None if completed is None else Decimal(f"{completed:.2f}"),
-                 "physical_pct": None if physical is None else Decimal(f"{physical:.2f}"),
-                 "problems": problems.strip() or None, "problem_level": level}
-        try:
-            with ui.write_connection() as con:
-                outcome = edits.record_progress(con, entry, user=me)  # type: ignore[arg-type]
-        except (edits.EditRefused, access.PermissionDenied, store.StoreError) as exc:
-            show_refusal(exc)
-        else:
-            st.session_state["pj_flash"] = ui.t(f"pj.entered.{outcome}", id=ui.plain(pid), month=fmt_month(month))
-            st.rerun()
+        st.text_area(ui.t("col.problems"), value=row.get("problems") or "", height=68, key=key + "problems")
+        st.form_submit_button(ui.t("pj.enter"), type="primary", disabled=not can_enter, key="pj_entry_submit",
+                              on_click=save_entry, args=(pid, month, key))
+    show_refusal("entry")

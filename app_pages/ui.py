@@ -102,6 +102,12 @@ def release() -> None:
         con.close()
 
 
+def finish() -> None:
+    """End of a run (``app.py``): close its read connection and drop its memo (:func:`run_memo`)."""
+    _RUN.memo = None
+    release()
+
+
 def read_revision() -> tuple[int, int]:
     """The file's identity and its data revision, read now (on the run's connection)."""
     with read_connection().cursor() as con:
@@ -168,13 +174,37 @@ def cached(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /, *args:
     identity and revision (:func:`revision`) and the arguments.
     """
     name = f"{fn.__module__}.{fn.__qualname__}"
-    return cast(R, _call(name, str(db_path()), revision(), args, tuple(sorted(kwargs.items())), _fn=fn))
+    items = tuple(sorted(kwargs.items()))
+    return cast(R, run_memo((name, args, items), lambda: _call(name, str(db_path()), revision(), args, items,
+                                                                  _fn=fn)))
+
+
+def run_memo(key: Any, compute: Callable[[], R]) -> R:
+    """``compute()`` once per run for ``key`` (hashable; otherwise computed every time).
+
+    A page asks for the same cached result many times (every unit label, every year label);
+    Streamlit hashes the arguments on each call, which adds up to tens of milliseconds a run.
+    The memo is emptied when a run starts (:func:`start`), so it never outlives the revision.
+    """
+    memo: dict[Any, Any] | None = getattr(_RUN, "memo", None)
+    if memo is None:
+        return compute()
+    try:
+        return cast(R, memo[key])
+    except KeyError:
+        memo[key] = value = compute()
+        return value
+    except TypeError:  # an unhashable argument (a dict of filters): Streamlit's own key only
+        return compute()
 
 
 @st.cache_resource(show_spinner=False, max_entries=256, ttl=6 * 3600)
-def _spec(key: str, db: str, rev: tuple[int, int], language: str, deps: tuple[Any, ...],
+def _spec(key: str, db: str, rev: tuple[int, int], language: str, deps: tuple[Any, ...], natural: bool,
           _build: Callable[[], Any]) -> dict[str, Any]:
-    return vega_spec(_build())
+    spec = vega_spec(_build())
+    if natural:  # set on the spec: Altair's .properties() would deep-copy the chart and its data first
+        spec["autosize"] = {"type": "pad", "contains": "padding"}
+    return spec
 
 
 def vega_spec(figure: Any) -> dict[str, Any]:
@@ -201,20 +231,23 @@ def vega_spec(figure: Any) -> dict[str, Any]:
     return spec
 
 
-def chart_spec(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = ()) -> dict[str, Any]:
+def chart_spec(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = (),
+               natural: bool = False) -> dict[str, Any]:
     """The Vega-Lite spec of ``build()`` (an Altair chart), built once per data revision, language and ``deps``.
 
     Building an Altair chart and validating it against the schema takes 50–200 ms a chart, on
     every rerun; cached, a rerun only sends the spec. ``deps`` are the values the chart is
     built from beyond the data revision and the language (the month, metric, project …).
+    ``natural``: drawn at its natural size, the width it was built for being the plot's (autosize
+    pad, padding included).
     """
-    return _spec(key, str(db_path()), revision(), lang(), deps, _build=build)
+    return _spec(key, str(db_path()), revision(), lang(), deps, natural, _build=build)
 
 
 def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = (), into: Any = st,
-          width: int | str = "content") -> None:
+          width: int | str = "content", natural: bool = False) -> None:
     """Draw the Altair chart ``build()`` through its cached spec (:func:`chart_spec`)."""
-    draw(chart_spec(build, key=key, deps=deps), key=key, into=into, width=width)
+    draw(chart_spec(build, key=key, deps=deps, natural=natural), key=key, into=into, width=width)
 
 
 def draw(spec: dict[str, Any], *, key: str, into: Any = st, width: int | str = "content") -> None:
@@ -253,7 +286,14 @@ def payload(as_of: date) -> targets.CheckPayload:
     per data revision and month, and the overview, the target checks, the forecast, the lagging
     list and 包保 all read it.
     """
-    return cached(targets.check_payload, as_of=as_of, limit=PAYLOAD_LIMIT, year=as_of.year)
+    return cast(targets.CheckPayload, _payload(str(db_path()), revision(), as_of, PAYLOAD_LIMIT))
+
+
+# a project frame per month: a few months at a time, so that a large library stays within memory
+@st.cache_resource(show_spinner=COMPUTING, max_entries=4, ttl=6 * 3600)
+def _payload(db: str, rev: tuple[int, int], as_of: date, limit: int) -> targets.CheckPayload:
+    with read_connection().cursor() as con:
+        return targets.check_payload(con, as_of=as_of, limit=limit, year=as_of.year)
 
 
 def rollup(as_of: date, by: str) -> pl.DataFrame:
@@ -325,7 +365,11 @@ def auth_section() -> object | None:
 
 
 def auth_configured() -> bool:
-    """True when .streamlit/secrets.toml has an [auth] table (OpenID Connect sign-in)."""
+    """True when .streamlit/secrets.toml has an [auth] table (OpenID Connect sign-in); read once a run."""
+    return run_memo("auth_configured", _auth_configured)
+
+
+def _auth_configured() -> bool:
     try:
         return auth_section() is not None
     except local_mode.SecretsUnreadable:
@@ -405,6 +449,7 @@ def start() -> access.User | None:
     this run's data revision read (once: :func:`revision`) and the user resolved, both on the
     run's read connection (:func:`read_connection`; ``app.py`` releases it when the run ends).
     """
+    _RUN.memo = {}  # this run's memo (run_memo): nothing carried over from an earlier run
     _language_switch()
     try:
         section = auth_section()
@@ -602,14 +647,14 @@ def unit_label(unit_id: str | None) -> str:
     """A unit as a picker shows it: full name (short name, aliases); the id itself if unknown."""
     if unit_id is None:
         return "—"
-    return unit_list.labels(units()).get(unit_id, unit_id)
+    return run_memo("unit_labels", lambda: unit_list.labels(units())).get(unit_id, unit_id)
 
 
 def unit_name(unit_id: str | None) -> str:
     """A unit's display name (its full name); the id itself if unknown."""
     if unit_id is None:
         return "—"
-    return unit_list.names(units()).get(unit_id, unit_id)
+    return run_memo("unit_names", lambda: unit_list.names(units())).get(unit_id, unit_id)
 
 
 def unit_multiselect(label: str, *, key: str, only: Sequence[str | None] | None = None, into: Any = st,
