@@ -158,6 +158,22 @@ def _month_facts(con: duckdb.DuckDBPyConnection, *, as_of: date, projects: pl.Da
     return facts, new_problems
 
 
+#: The per-project columns the report reads (snapshot, month facts, unit and chain roll-ups).
+PROJECT_COLUMNS = ("project_id", "name", "status", "flag", "tier", "unit_id", "unit_name", "chain_id", "chain_name",
+                   "leader", "leader_level", "stalled", "idle_months", "is_lagging", "open_problems",
+                   "open_problem_level", "open_problem_since", "total_investment_wan", "annual_plan_wan",
+                   "completed_wan", "expected_wan", "forecast_wan")
+
+
+def report_projects(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
+    """Every project of the year of ``as_of`` with only the columns the report reads (``project_status_at``).
+
+    A third of the whole project frame: at a million projects about 160 MB and a quarter of the
+    memory to build, where the whole frame's query peaks near 2 GB."""
+    cols = ", ".join(PROJECT_COLUMNS)
+    return store.fetch(con, f"select {cols} from project_status_at(?) order by project_id", [as_of])
+
+
 def _snapshot_of(month: str, projects: pl.DataFrame, gap_list: list[dict[str, Any]]) -> Snapshot:
     gap_frame = pl.DataFrame(
         [{"node_id": g["node_id"], "chain": g["chain"], "node": g["node"], "kind": g["kind"],
@@ -189,7 +205,9 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, year: 
     say(f"目标检查（{year} 年度，截至 {month:%Y-%m}）…")
     payload = targets.check_payload(con, as_of=month, year=year, limit=LAGGING_TOP,
                                     violations_limit=VIOLATIONS_TOP)
-    cfg, projects, check = payload.settings, payload.projects, payload.report
+    cfg, check, lagging, violations = payload.settings, payload.report, payload.lagging, payload.violations
+    del payload  # the check's own frames go before the report reads its narrow one
+    projects = report_projects(con, as_of=month)
     facts, new_problems = _month_facts(con, as_of=month, projects=projects, cfg=cfg)
     series = monthly.targets_monthly(con, as_of=month, year=year)
     official = official_series(con, year=year)
@@ -211,8 +229,8 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, year: 
         unit_rollup=targets.rollup_of(projects, by="unit"),
         units=units.units_frame(con),
         chain_rollup=targets.rollup_of(projects, by="chain"),
-        lagging=payload.lagging,
-        violations=payload.violations,
+        lagging=lagging,
+        violations=violations,
         month_facts=facts,
         new_problems=new_problems,
         maps=maps,
