@@ -468,6 +468,27 @@ def test_an_update_bumps_version_and_writes_old_and_new_values_to_the_audit_log(
     assert json.loads(entry["new_values"]) == {"total_investment_wan": "8000.00", "leader_level": "局级"}
 
 
+def test_audit_rows_written_a_chunk_at_a_time_are_the_same_rows_in_the_same_order(
+        db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    query = ("select action, table_name, record_id, old_values, new_values, source from audit_log"
+             " where table_name = 'projects' order by audit_id")
+    rows = [project(项目编号=f"C{i}") for i in range(5)]
+    changed = [project(项目编号=f"C{i}", **{"总投资（万元）": "0.8亿"}) for i in (1, 3)] + rows[:1]
+    whole = db.with_name("whole.duckdb")
+    shutil.copy(db, whole)
+    ingest_rows(whole, tmp_path, rows, source="s")
+    ingest_rows(whole, tmp_path, changed, source="s")
+    monkeypatch.setattr(ingest.writing, "AUDIT_CHUNK", 2)  # 5 inserts in 3 chunks, 2 updates in 1
+    first = ingest_rows(db, tmp_path, rows, source="s")
+    second = ingest_rows(db, tmp_path, changed, source="s")
+    assert (first.rows_read, first.inserted, second.updated, second.unchanged) == (5, 5, 2, 1)
+    with store.connect(db, read_only=True) as con, store.connect(whole, read_only=True) as ref:
+        chunked, at_once = store.fetch(con, query), store.fetch(ref, query)
+    assert chunked.height == 7
+    assert chunked["record_id"].to_list() == ["C0", "C1", "C2", "C3", "C4", "C1", "C3"]
+    assert_frame_equal(chunked, at_once)
+
+
 def test_an_insert_is_audited_with_its_new_values(db: Path, tmp_path: Path) -> None:
     ingest_rows(db, tmp_path, [project(项目编号="A1")], source="src")
     with store.connect(db, read_only=True) as con:
