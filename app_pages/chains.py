@@ -102,8 +102,9 @@ disagreements = ui.cached(chains.role_disagreements, chain=chain_id, year=year)
 if disagreements.is_empty():
     st.success(ui.t("ch.disagree_none"))
 else:
-    st.dataframe(
-        disagreements.select(
+    ui.table(
+        disagreements,
+        view=lambda frame: frame.select(
             pl.col("project_id").alias(ui.t("col.project_id")),
             pl.col("project").alias(ui.t("tg.col.project")),
             enum("status").alias(ui.t("ch.col.project_status")),
@@ -152,5 +153,5 @@ summary_view = summary.select(
     pl.col("open").alias(ui.t("ch.col.open_gaps")),
 )
 st.dataframe(summary_view, hide_index=True, placeholder="—", key="ch_summary_table")
-ui.download_xlsx({"summary": summary_view, "gaps": gap_view(ui.cached(chains.gaps, year=year), with_chain=True)},
+ui.download_xlsx(lambda: {"summary": summary_view, "gaps": gap_view(ui.cached(chains.gaps, year=year), with_chain=True)},
                  "gaps_all_chains.xlsx", key="ch_all_xlsx", label=ui.t("ch.download_all"))

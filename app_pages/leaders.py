@@ -29,6 +29,14 @@ def leader(column: str) -> pl.Expr:
     return pl.col(column).replace(targets.NO_OWNER, ui.t("tg.no_owner"))
 
 
+def leader_projects(projects: pl.DataFrame, *, leader: str, level: str) -> pl.DataFrame:
+    """One leader's projects (of one level; the no-owner group), furthest behind first."""
+    return projects.filter(
+        pl.col("leader").is_null() if leader == targets.NO_OWNER else pl.col("leader") == leader,
+        pl.col("leader_level").is_null() if level == targets.NO_OWNER else pl.col("leader_level") == level,
+    ).sort("behind_wan", descending=True, nulls_last=True)
+
+
 def group_columns() -> list[pl.Expr]:
     """The roll-up columns shared by the level and leader tables."""
     return [
@@ -89,14 +97,20 @@ chosen = st.multiselect(ui.t("ld.filter_level"), [*LEVELS, targets.NO_OWNER],
                         format_func=lambda v: ui.enum(v) if v in LEVELS else ui.t("tg.no_owner"), key="ld_level",
                         placeholder=ui.t("tg.all"))
 shown = leaders.filter(pl.col("leader_level").is_in(chosen)) if chosen else leaders
-leader_view = shown.select(
-    leader("leader").alias(ui.t("tg.col.leader")),
-    level("leader_level").alias(ui.t("tg.col.leader_level")),
-    *group_columns(),
-)
-st.caption(ui.t("ld.leaders_shown", n=shown.height))
-st.dataframe(leader_view, hide_index=True, placeholder="—", key="ld_leaders_table")
-ui.download_xlsx({"levels": level_view, "leaders": leader_view}, f"responsibility_{month:%Y-%m}.xlsx",
+
+
+def leader_view(frame: pl.DataFrame) -> pl.DataFrame:
+    """Leaders as shown and downloaded."""
+    return frame.select(
+        leader("leader").alias(ui.t("tg.col.leader")),
+        level("leader_level").alias(ui.t("tg.col.leader_level")),
+        *group_columns(),
+    )
+
+
+st.caption(ui.t("ld.leaders_shown", n=f"{shown.height:,}"))
+ui.table(shown, view=leader_view, hide_index=True, placeholder="—", key="ld_leaders_table")
+ui.download_xlsx(lambda: {"levels": level_view, "leaders": leader_view(shown)}, f"responsibility_{month:%Y-%m}.xlsx",
                  key="ld_leaders_xlsx", label=ui.t("ld.download_leaders"))
 
 # ---------------------------------------------------------------- one leader's projects
@@ -111,46 +125,47 @@ def describe(key: tuple[str, str]) -> str:
                 level=ui.enum(lv) if lv in LEVELS else ui.t("tg.no_owner"), n=rows[key]["projects"])
 
 
-pick = st.selectbox(ui.t("ld.pick"), list(rows), format_func=describe, key="ld_leader")
+described = {key: describe(key) for key in rows}  # built now: a format_func must not read the session later
+pick = st.selectbox(ui.t("ld.pick"), list(rows), format_func=described.__getitem__, key="ld_leader")
 if pick is not None:
     name, lv = pick
     row = rows[pick]
-    mine = payload.projects.filter(
-        pl.col("leader").is_null() if name == targets.NO_OWNER else pl.col("leader") == name,
-        pl.col("leader_level").is_null() if lv == targets.NO_OWNER else pl.col("leader_level") == lv,
-    )
+    mine = ui.derived(leader_projects, payload.projects, of=("ld", month), leader=name, level=lv)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(ui.t("ld.projects"), row["projects"], border=True)
     m2.metric(ui.t("ld.investment"), f"{float(row['total_investment_wan']) / 10_000:,.1f}", border=True)
     m3.metric(ui.t("ld.lagging"), row["lagging"], border=True)
     m4.metric(ui.t("ld.open_problems"), row["open_problems"], border=True)
-    project_view = mine.sort("behind_wan", descending=True, nulls_last=True).select(
-        pl.col("project_id").alias(ui.t("col.project_id")),
-        pl.col("name").alias(ui.t("tg.col.project")),
-        pl.col("unit_name").alias(ui.t("tg.col.unit")),
-        pl.col("tier").replace(TIERS).alias(ui.t("tg.col.tier")),
-        pl.col("status").replace_strict({s: ui.enum(s) for s in config.STATUSES}, default=pl.col("status"))
-        .alias(ui.t("tg.col.status_project")),
-        yi("total_investment_wan").alias(ui.t("tg.col.total_yi")),
-        yi("annual_plan_wan").alias(ui.t("tg.col.plan_yi")),
-        yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
-        (pl.col("performance") * 100).round(1).alias(ui.t("tg.col.performance_pct")),
-        pl.concat_str([pl.col("flag").replace_strict(FLAGS, default=None),
-                       pl.when(pl.col("stalled")).then(pl.lit(ui.t("tg.flag.stalled")))],
-                      separator=" · ", ignore_nulls=True).alias(ui.t("tg.col.flag")),
-        pl.col("open_problems").alias(ui.t("tg.col.problem")),
-        pl.col("open_problem_months").alias(ui.t("tg.col.problem_months")),
-    )
-    st.dataframe(project_view, hide_index=True, placeholder="—", key="ld_projects_table")
-    ui.download_xlsx({"projects": project_view}, f"leader_projects_{month:%Y-%m}.xlsx", key="ld_projects_xlsx",
-                     label=ui.t("ld.download_projects"))
+
+    def project_view(frame: pl.DataFrame) -> pl.DataFrame:
+        """One leader's projects as shown and downloaded."""
+        return frame.select(
+            pl.col("project_id").alias(ui.t("col.project_id")),
+            pl.col("name").alias(ui.t("tg.col.project")),
+            pl.col("unit_name").alias(ui.t("tg.col.unit")),
+            pl.col("tier").replace(TIERS).alias(ui.t("tg.col.tier")),
+            pl.col("status").replace_strict({s: ui.enum(s) for s in config.STATUSES}, default=pl.col("status"))
+            .alias(ui.t("tg.col.status_project")),
+            yi("total_investment_wan").alias(ui.t("tg.col.total_yi")),
+            yi("annual_plan_wan").alias(ui.t("tg.col.plan_yi")),
+            yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
+            (pl.col("performance") * 100).round(1).alias(ui.t("tg.col.performance_pct")),
+            pl.concat_str([pl.col("flag").replace_strict(FLAGS, default=None),
+                           pl.when(pl.col("stalled")).then(pl.lit(ui.t("tg.flag.stalled")))],
+                          separator=" · ", ignore_nulls=True).alias(ui.t("tg.col.flag")),
+            pl.col("open_problems").alias(ui.t("tg.col.problem")),
+            pl.col("open_problem_months").alias(ui.t("tg.col.problem_months")),
+        )
+    ui.table(mine, view=project_view, hide_index=True, placeholder="—", key="ld_projects_table")
+    ui.download_xlsx(lambda: {"projects": project_view(mine)}, f"leader_projects_{month:%Y-%m}.xlsx",
+                     key="ld_projects_xlsx", label=ui.t("ld.download_projects"))
 
 # ---------------------------------------------------------------- rule violations
 st.header(ui.t("ld.violations"))
 words = ui.cached(targets.responsibility_words)  # the 包保 rules in force fill the texts
 st.caption(ui.t("ld.violations_caption", **words))
 violations = payload.violations
-found = dict(violations.group_by("rule").len().iter_rows())
+found = payload.report["violation_counts"]  # every violation counted by rule
 for card, rule in zip(st.columns(len(RULES)), RULES, strict=True):
     card.metric(ui.t(f"ld.rule.{rule}", **words), found.get(rule, 0), border=True)
 if violations.is_empty():
@@ -168,19 +183,22 @@ else:
         .then(pl.format(ui.t("ld.reason.below_min_level"), amount, level("required_level"), level("leader_level")))
         .otherwise(pl.format(ui.t("ld.reason.major_below_level"), level("required_level"), level("leader_level")))
     )
-    violation_view = violations.select(
-        pl.col("project_id").alias(ui.t("col.project_id")),
-        pl.col("name").alias(ui.t("tg.col.project")),
-        pl.col("unit_name").alias(ui.t("tg.col.unit")),
-        yi("total_investment_wan").alias(ui.t("tg.col.total_yi")),
-        pl.col("is_major").alias(ui.t("ld.col.major")),
-        pl.col("leader").alias(ui.t("tg.col.leader")),
-        level("leader_level").alias(ui.t("tg.col.leader_level")),
-        pl.col("rule").replace_strict({r: ui.t(f"ld.rule.{r}", **words) for r in RULES}, default=pl.col("rule"))
-        .alias(ui.t("ld.col.rule")),
-        level("required_level").alias(ui.t("ld.col.required")),
-        (reason_en if EN else pl.col("reason")).alias(ui.t("ld.col.reason")),
-    )
-    st.dataframe(violation_view, hide_index=True, placeholder="—", key="ld_violations_table")
-    ui.download_xlsx({"violations": violation_view}, "responsibility_violations.xlsx", key="ld_violations_xlsx",
-                     label=ui.t("ld.download_violations"))
+
+    def violation_view(frame: pl.DataFrame) -> pl.DataFrame:
+        """Violations as shown and downloaded."""
+        return frame.select(
+            pl.col("project_id").alias(ui.t("col.project_id")),
+            pl.col("name").alias(ui.t("tg.col.project")),
+            pl.col("unit_name").alias(ui.t("tg.col.unit")),
+            yi("total_investment_wan").alias(ui.t("tg.col.total_yi")),
+            pl.col("is_major").alias(ui.t("ld.col.major")),
+            pl.col("leader").alias(ui.t("tg.col.leader")),
+            level("leader_level").alias(ui.t("tg.col.leader_level")),
+            pl.col("rule").replace_strict({r: ui.t(f"ld.rule.{r}", **words) for r in RULES}, default=pl.col("rule"))
+            .alias(ui.t("ld.col.rule")),
+            level("required_level").alias(ui.t("ld.col.required")),
+            (reason_en if EN else pl.col("reason")).alias(ui.t("ld.col.reason")),
+        )
+    ui.table(violations, view=violation_view, hide_index=True, placeholder="—", key="ld_violations_table")
+    ui.download_xlsx(lambda: {"violations": violation_view(violations)}, "responsibility_violations.xlsx",
+                     key="ld_violations_xlsx", label=ui.t("ld.download_violations"))

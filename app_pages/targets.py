@@ -208,46 +208,57 @@ ui.download_xlsx({"shortfall": shortfall, "accelerate": accelerate}, f"forecast_
 # ---------------------------------------------------------------- lagging projects
 st.header(ui.t("tg.lagging"))
 st.caption(ui.t("tg.lagging_rule"))
-lagging = payload.lagging.with_columns(chain_label().alias("chain_label"))
+lagging = payload.lagging  # every lagging project, furthest behind first
 f1, f2, f3, f4 = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
 units = ui.unit_multiselect(ui.t("tg.filter_unit"), key="tg_unit", only=lagging["unit_id"].unique().to_list(),
                             into=f1, placeholder=ui.t("tg.all"))
-chain_names = f2.multiselect(ui.t("tg.filter_chain"), lagging["chain_label"].unique().sort().to_list(),
-                             key="tg_chain", placeholder=ui.t("tg.all"))
+chain_names = lagging["chain_name"].drop_nulls().unique().sort().to_list()
+# built now: a format_func must not read the session later
+chain_labels = dict(zip(chain_names, pl.DataFrame({"chain_name": chain_names}, schema={"chain_name": pl.String})
+                        .select(chain_label()).to_series(), strict=True))
+picked_chains = f2.multiselect(ui.t("tg.filter_chain"), chain_names, format_func=chain_labels.__getitem__,
+                               key="tg_chain", placeholder=ui.t("tg.all"))
 flags = f3.multiselect(ui.t("tg.filter_flag"), list(FLAGS), format_func=FLAGS.get, key="tg_flag",
                        placeholder=ui.t("tg.all"))
 open_only = f4.toggle(ui.t("tg.filter_open"), key="tg_open_only")
 shown = lagging
 if units:
     shown = shown.filter(pl.col("unit_id").is_in(units))
-if chain_names:
-    shown = shown.filter(pl.col("chain_label").is_in(chain_names))
+if picked_chains:
+    shown = shown.filter(pl.col("chain_name").is_in(picked_chains))
 if flags:
     shown = shown.filter(pl.col("flag").is_in(flags).fill_null(False) | (pl.col("stalled") & ("stalled" in flags)))
 if open_only:
     shown = shown.filter(pl.col("open_problems").is_not_null())
 flag_text = pl.concat_str([labelled("flag", FLAGS), pl.when(pl.col("stalled")).then(pl.lit(FLAGS["stalled"]))],
                           separator=" · ", ignore_nulls=True)
-lag_view = shown.select(
-    pl.col("project_id").alias(ui.t("col.project_id")),
-    pl.col("name").alias(ui.t("tg.col.project")),
-    pl.col("unit_name").alias(ui.t("tg.col.unit")),
-    pl.col("chain_label").alias(ui.t("tg.col.chain")),
-    pl.col("tier").replace(TIERS).alias(ui.t("tg.col.tier")),
-    pl.col("leader").alias(ui.t("tg.col.leader")),
-    yi("annual_plan_wan").alias(ui.t("tg.col.plan_yi")),
-    yi("expected_wan").alias(ui.t("tg.col.expected_yi")),
-    yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
-    yi("behind_wan").alias(ui.t("tg.col.behind_yi")),
-    pct("performance").alias(ui.t("tg.col.performance_pct")),
-    flag_text.alias(ui.t("tg.col.flag")),
-    pl.col("idle_months").alias(ui.t("tg.col.idle_months")),
-    pl.col("open_problems").alias(ui.t("tg.col.problem")),
-    labelled("open_problem_level", {v: ui.enum(v) for v in config.PROBLEM_LEVELS}).alias(ui.t("tg.col.problem_level")),
-    pl.col("open_problem_since").dt.strftime("%Y-%m").alias(ui.t("tg.col.problem_since")),
-    pl.col("open_problem_months").alias(ui.t("tg.col.problem_months")),
-)
-st.caption(ui.t("tg.shown", n=shown.height, total=lagging.height))
-st.dataframe(lag_view, hide_index=True, placeholder="—", key="tg_lagging_table")
-ui.download_xlsx({"lagging": lag_view}, f"lagging_{month:%Y-%m}.xlsx", key="tg_lagging_xlsx",
+LEVELS = {v: ui.enum(v) for v in config.PROBLEM_LEVELS}
+
+
+def lag_view(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lagging projects as shown and downloaded."""
+    return frame.select(
+        pl.col("project_id").alias(ui.t("col.project_id")),
+        pl.col("name").alias(ui.t("tg.col.project")),
+        pl.col("unit_name").alias(ui.t("tg.col.unit")),
+        chain_label().alias(ui.t("tg.col.chain")),
+        pl.col("tier").replace(TIERS).alias(ui.t("tg.col.tier")),
+        pl.col("leader").alias(ui.t("tg.col.leader")),
+        yi("annual_plan_wan").alias(ui.t("tg.col.plan_yi")),
+        yi("expected_wan").alias(ui.t("tg.col.expected_yi")),
+        yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
+        yi("behind_wan").alias(ui.t("tg.col.behind_yi")),
+        pct("performance").alias(ui.t("tg.col.performance_pct")),
+        flag_text.alias(ui.t("tg.col.flag")),
+        pl.col("idle_months").alias(ui.t("tg.col.idle_months")),
+        pl.col("open_problems").alias(ui.t("tg.col.problem")),
+        labelled("open_problem_level", LEVELS).alias(ui.t("tg.col.problem_level")),
+        pl.col("open_problem_since").dt.strftime("%Y-%m").alias(ui.t("tg.col.problem_since")),
+        pl.col("open_problem_months").alias(ui.t("tg.col.problem_months")),
+    )
+
+
+st.caption(ui.t("tg.shown", n=f"{shown.height:,}", total=f"{lagging.height:,}"))
+ui.table(shown, view=lag_view, hide_index=True, placeholder="—", key="tg_lagging_table")
+ui.download_xlsx(lambda: {"lagging": lag_view(shown)}, f"lagging_{month:%Y-%m}.xlsx", key="tg_lagging_xlsx",
                  label=ui.t("tg.download_lagging"))

@@ -547,12 +547,36 @@ def headers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.rename(i18n.translate_columns(frame.columns, lang()))
 
 
-def download_xlsx(frames: dict[str, pl.DataFrame], file_name: str, *, key: str, label: str | None = None) -> None:
-    """A download button for frames as an xlsx workbook (one sheet each), written only when clicked."""
-    sheets = {name: headers(f) for name, f in frames.items()}
-    st.download_button(label or t("ui.download_xlsx"), data=lambda: export.write_xlsx(sheets) or b"",
-                       file_name=file_name, mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+def download_xlsx(frames: dict[str, pl.DataFrame] | Callable[[], dict[str, pl.DataFrame]], file_name: str, *,
+                  key: str, label: str | None = None) -> None:
+    """A download button for frames as an xlsx workbook (one sheet each), written only when clicked.
+
+    ``frames`` may be a function giving them: then they too are made only when clicked."""
+    def workbook() -> bytes:
+        sheets = frames() if callable(frames) else frames
+        return export.write_xlsx({name: headers(f) for name, f in sheets.items()}) or b""
+
+    st.download_button(label or t("ui.download_xlsx"), data=workbook, file_name=file_name,
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                        key=key, icon=":material/download:")
+
+
+#: Rows a table sends to the browser at most; the downloads hold every row.
+TABLE_ROWS = 1000
+
+
+def table(frame: pl.DataFrame, *, key: str, view: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+          limit: int = TABLE_ROWS, into: Any = st, **kwargs: Any) -> None:
+    """``st.dataframe`` of the first ``limit`` rows of ``frame`` (through ``view``, applied to those rows only).
+
+    A million projects make lists of hundreds of thousands of rows (lagging projects, 包保
+    violations): sending them all costs seconds on every rerun. When rows are left out a caption
+    says how many, and that the download has them all.
+    """
+    shown = frame.head(limit)
+    into.dataframe(view(shown) if view is not None else shown, key=key, **kwargs)
+    if frame.height > limit:
+        into.caption(t("ui.capped", n=f"{limit:,}", total=f"{frame.height:,}"))
 
 
 YEAR_KEY = "ui_year"

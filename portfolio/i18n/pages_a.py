@@ -290,6 +290,8 @@ LABELS.update({
     # ------------------------------------------------------------------ plan years (issue 13): picker, closed
     # years, year on year on the overview, targets and project pages, the S-curve's extra series
     "ui.year": ("计划年度", "Plan year"),
+    "ui.capped": ("表格只显示前 {n} 行（共 {total} 行）；下载的 Excel 含全部行。",
+                  "The table shows the first {n} of {total} rows; the Excel download has them all."),
     "ui.year_item": ("{year}年", "{year}"),
     "ui.year_current": ("{year}年（当前）", "{year} (current)"),
     "ui.year_closed": ("{year}年（已结转）", "{year} (closed)"),
