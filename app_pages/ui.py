@@ -566,13 +566,14 @@ TABLE_ROWS = 1000
 
 
 def table(frame: pl.DataFrame, *, key: str, view: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
-          limit: int = TABLE_ROWS, into: Any = st, **kwargs: Any) -> None:
-    """``st.dataframe`` of the first ``limit`` rows of ``frame`` (through ``view``, applied to those rows only).
+          limit: int | None = None, into: Any = st, **kwargs: Any) -> None:
+    """``st.dataframe`` of the first ``limit`` (:data:`TABLE_ROWS`) rows of ``frame`` (through ``view``, on those only).
 
     A million projects make lists of hundreds of thousands of rows (lagging projects, 包保
     violations): sending them all costs seconds on every rerun. When rows are left out a caption
     says how many, and that the download has them all.
     """
+    limit = TABLE_ROWS if limit is None else limit
     shown = frame.head(limit)
     into.dataframe(view(shown) if view is not None else shown, key=key, **kwargs)
     if frame.height > limit:

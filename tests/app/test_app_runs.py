@@ -1,0 +1,109 @@
+"""How a run uses the database: one open per run, closed after it, one project frame shared by the pages,
+charts built once per data revision, long tables cut to a page with a note (issue 14; no timing here)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app_pages import ui
+from portfolio import access, charts, edits, i18n, store
+from portfolio.store import connection
+from tests.app.conftest import no_exception, page_text
+
+
+@pytest.fixture
+def opens(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[bool]]:
+    """Every open of the database file in this process (True for read-only), as the runs make them."""
+    seen: list[bool] = []
+    original = connection.connect_retrying
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        seen.append(bool(kwargs.get("read_only")))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(connection, "connect_retrying", counting)
+    yield seen
+
+
+@pytest.fixture
+def frames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The queries that read ``project_status_at`` (each builds a project frame in DuckDB)."""
+    seen: list[str] = []
+    original = connection.fetch
+
+    def counting(con: Any, sql: str, params: Any = None) -> Any:
+        if "project_status_at(" in sql:
+            seen.append(sql)
+        return original(con, sql, params)
+
+    monkeypatch.setattr(connection, "fetch", counting)
+    monkeypatch.setattr(store, "fetch", counting)
+    return seen
+
+
+def test_a_run_opens_the_database_once_and_leaves_it_closed(open_page: Callable[..., AppTest], app_db: Path,
+                                                            opens: list[bool]) -> None:
+    at = open_page("app_pages/overview.py")  # a first visit: a dozen cached results, one open
+    assert opens == [True]
+    for page in ("app_pages/projects.py", "app_pages/targets.py", "app_pages/leaders.py"):
+        opens.clear()
+        at.switch_page(page).run()
+        no_exception(at)
+        assert opens == [True], page
+        opens.clear()
+        at.run()  # a rerun on the same revision: the revision is read once
+        assert opens == [True], page
+    # nothing stays open between runs: a writer in this process gets the file at once (no retry loop)
+    with store.connect(app_db, timeout=0.5) as con:
+        con.execute("select 1").fetchall()
+
+
+def test_overview_targets_and_leaders_share_one_project_frame(open_page: Callable[..., AppTest],
+                                                              frames: list[str]) -> None:
+    at = open_page("app_pages/overview.py")
+    for page in ("app_pages/targets.py", "app_pages/leaders.py", "app_pages/overview.py"):
+        at.switch_page(page).run()
+        no_exception(at)
+    assert len(frames) == 1  # the check payload's, for the month the three pages show
+
+
+def test_a_chart_is_built_once_per_data_revision(open_page: Callable[..., AppTest], app_db: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[str] = []
+    original = charts.s_curve
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(kwargs.get("lang", "zh"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "s_curve", counting)
+    at = open_page("app_pages/overview.py")
+    assert built == ["zh"]
+    at.run()
+    at.run()
+    assert built == ["zh"]  # reruns send the kept spec
+    drawn = [c.proto for c in at.get("vega_lite_chart")]
+    assert drawn and all('"autosize"' in c.spec for c in drawn)  # drawn at their natural size
+    with store.connect(app_db) as con:  # a change anywhere makes a new revision
+        edits.update_project(con, "CC2016-0001", {"note": "新的修订"}, expected_version=1, user=access.LOCAL_USER)
+    at.run()
+    no_exception(at)
+    assert built == ["zh", "zh"]
+
+
+def test_a_long_table_sends_only_its_first_rows_and_says_so(open_page: Callable[..., AppTest],
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ui, "TABLE_ROWS", 5)
+    at = open_page("app_pages/targets.py")
+    header = i18n.t("col.project_id", "zh")
+    lagging = next(d.value for d in at.dataframe if header in d.value.columns)
+    assert lagging.shape[0] == 5
+    shown = next(c.value for c in at.caption if "个滞后项目" in c.value)
+    total = int(shown.split("/")[1].split("个")[0].replace(",", "").strip())
+    assert total > 5
+    assert i18n.t("ui.capped", "zh", n="5", total=f"{total:,}") in page_text(at)
