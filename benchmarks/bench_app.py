@@ -391,12 +391,17 @@ def main() -> None:
     parser.add_argument("--reruns", type=int, default=RERUNS)
     parser.add_argument("--no-write", action="store_true", help="print only, leave the docs alone")
     parser.add_argument("--cache", type=Path, help="folder of the sample databases (as bench_check.py)")
+    parser.add_argument("--render", action="store_true", help="rewrite the section from the recorded results only")
     parser.add_argument("--page", choices=list(PAGES), help=argparse.SUPPRESS)
     parser.add_argument("--db", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--warm-db", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.page:
         print(json.dumps(measure_page(args.page, args.db, args.warm_db, args.cap, args.reruns), ensure_ascii=False))
+        return
+    if args.render:
+        write(section(previous_results()))
+        print(f"rewrote the section of {DOC.relative_to(ROOT)}")
         return
     import bench_check
 
