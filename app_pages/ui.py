@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -161,9 +162,33 @@ COMPUTING = "正在计算…（computing…）"
 @st.cache_resource(show_spinner=COMPUTING, max_entries=64, ttl=6 * 3600)
 def _call(name: str, db: str, rev: tuple[int, int], args: tuple[Any, ...],
           kwargs: tuple[tuple[str, Any], ...], _fn: Callable[..., Any]) -> Any:
-    # a cursor of the run's connection: no new open of the file, and its own results and temp objects
-    with read_connection().cursor() as con:
+    with reading() as con:
         return _fn(con, *args, **dict(kwargs))
+
+
+#: A computation longer than this lets the run's connection go when it ends (see :func:`reading`).
+HOLD_S = 0.5
+
+
+@contextmanager
+def reading() -> Iterator[duckdb.DuckDBPyConnection]:
+    """A cursor of the run's read connection for one cached computation (its own results and temp objects).
+
+    After a long computation (a first visit of a large library) the connection is released, so
+    a writer waiting for the file (a save in another session, an import from the command line)
+    gets it between two computations rather than only at the end of the run; the next miss
+    opens it again, which is cheap beside such a computation.
+    """
+    started = time.monotonic()
+    depth = getattr(_RUN, "depth", 0)
+    _RUN.depth = depth + 1
+    try:
+        with read_connection().cursor() as con:
+            yield con
+    finally:
+        _RUN.depth = depth
+    if depth == 0 and time.monotonic() - started > HOLD_S:
+        release()
 
 
 def cached(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /, *args: P.args, **kwargs: P.kwargs) -> R:
@@ -292,7 +317,7 @@ def payload(as_of: date) -> targets.CheckPayload:
 # a project frame per month: a few months at a time, so that a large library stays within memory
 @st.cache_resource(show_spinner=COMPUTING, max_entries=4, ttl=6 * 3600)
 def _payload(db: str, rev: tuple[int, int], as_of: date, limit: int) -> targets.CheckPayload:
-    with read_connection().cursor() as con:
+    with reading() as con:
         return targets.check_payload(con, as_of=as_of, limit=limit, year=as_of.year)
 
 

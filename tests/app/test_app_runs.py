@@ -47,7 +47,8 @@ def frames(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 def test_a_run_opens_the_database_once_and_leaves_it_closed(open_page: Callable[..., AppTest], app_db: Path,
-                                                            opens: list[bool]) -> None:
+                                                            opens: list[bool], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ui, "HOLD_S", 3600.0)  # no computation counts as long, however loaded the machine
     at = open_page("app_pages/overview.py")  # a first visit: a dozen cached results, one open
     assert opens == [True]
     for page in ("app_pages/projects.py", "app_pages/targets.py", "app_pages/leaders.py"):
@@ -61,6 +62,18 @@ def test_a_run_opens_the_database_once_and_leaves_it_closed(open_page: Callable[
     # nothing stays open between runs: a writer in this process gets the file at once (no retry loop)
     with store.connect(app_db, timeout=0.5) as con:
         con.execute("select 1").fetchall()
+
+
+def test_a_long_computation_lets_the_file_go_until_the_next_one(open_page: Callable[..., AppTest], app_db: Path,
+                                                                 opens: list[bool],
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ui, "HOLD_S", 0.0)  # every computation counts as long
+    at = open_page("app_pages/overview.py")
+    no_exception(at)
+    assert len(opens) > 2  # opened again for each cached result after the first
+    opens.clear()
+    at.run()  # all cached: only the revision is read
+    assert opens == [True]
 
 
 def test_overview_targets_and_leaders_share_one_project_frame(open_page: Callable[..., AppTest],
