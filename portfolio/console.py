@@ -274,7 +274,7 @@ def print_gaps(result: dict[str, Any], console: Console) -> None:
         for d in dis[:30]:
             say(f"  {d['project_id']} {d['project']}：{d['reason']}")
         if len(dis) > 30:
-            say(f"  ……其余 {len(dis) - 30} 个见 --json 输出。")
+            say(f"  ……其余 {len(dis) - 30} 个见 --json --all 输出。")
     counts = result["after_pipeline"]["counts"]
     ratio = result["rules"]["new_firm_output_ratio"]
     say("在库项目全部建成后（每个尚非本环节本地企业的建设单位成为一家本地企业，"
