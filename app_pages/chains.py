@@ -1,5 +1,6 @@
 """产业链: one chain's map, its ranked 补链/增链/丰链 gaps, role disagreements, the after-pipeline view."""
 
+from typing import Any
 
 import polars as pl
 import streamlit as st
@@ -44,11 +45,35 @@ def gap_view(frame: pl.DataFrame, *, with_chain: bool) -> pl.DataFrame:
     )
 
 
+#: Columns of the report's records that may be empty in every row (typed, not null-typed, then).
+DISAGREE = {"node": pl.String, "segment_kind": pl.String, "reason": pl.String, "reason_en": pl.String}
+AFTER = {"node_en": pl.String, "kind_before": pl.String, "kind_after": pl.String, "hhi_before": pl.Float64,
+         "hhi_after": pl.Float64, "addressed_by": pl.List(pl.String)}
+
+
+def rows_of(records: list[dict[str, Any]], schema: dict[str, Any], chain: str) -> pl.DataFrame:
+    """The rows of one chain among a ``gaps --json`` list."""
+    frame = pl.DataFrame(records, schema_overrides=schema, infer_schema_length=None)
+    return frame.filter(pl.col("chain_id") == chain) if frame.height else frame
+
+
+def disagreement_rows(records: list[dict[str, Any]], *, chain: str) -> pl.DataFrame:
+    """The chain's projects whose declared role differs from their segment's class (``role_disagreements``)."""
+    return rows_of(records, DISAGREE, chain)
+
+
+def after_rows(records: list[dict[str, Any]], *, chain: str) -> pl.DataFrame:
+    """The chain's segments before and after the pipeline is built (``after_pipeline``)."""
+    return rows_of(records, AFTER, chain)
+
+
 st.title(ui.t("ch.title"))
 pick_chain, pick_year = st.columns([4, 1], vertical_alignment="bottom")
 # the pipeline of the plan year picked (shared with the other pages); a closed year as it was closed
 year = ui.year_picker("ch_year", into=pick_year)
-report = ui.cached(chains.gaps_report, year=year)
+# every row (no cut lists): the declared-role and after-pipeline tables below are this report's rows of
+# the chain picked, so the page classifies the segments three times, not five
+report = ui.cached(chains.gaps_report, year=year, limit=None, ids_limit=None)
 summary = pl.DataFrame(report["summary"]["by_chain"])
 nodes_def, _edges = ui.cached(chains.load_definition)
 names = dict(nodes_def.select("chain_id", "chain_en" if EN else "chain").unique(maintain_order=True).iter_rows())
@@ -98,7 +123,8 @@ ui.chart(lambda: charts.gap_scatter(points, lang=ui.lang(), open_only=not addres
 
 # ---------------------------------------------------------------- declared roles that disagree
 st.subheader(ui.t("ch.disagree"))
-disagreements = ui.cached(chains.role_disagreements, chain=chain_id, year=year)
+disagreements = ui.derived(disagreement_rows, report["role_disagreements"], of=("ch_gaps_report", year),
+                           chain=chain_id)
 if disagreements.is_empty():
     st.success(ui.t("ch.disagree_none"))
 else:
@@ -122,8 +148,8 @@ st.subheader(ui.t("ch.after"))
 # the assumption as the library makes it: statuses and settings from the same rules
 st.caption(ui.t("ch.after_caption", statuses=LIST_SEP.join(ui.enum(s) for s in config.PIPELINE_STATUSES),
                 **report["rules"]))
-after = ui.cached(chains.after_pipeline, chain=chain_id, year=year)
-counts = dict(after.group_by("change").len().iter_rows())
+after = ui.derived(after_rows, report["after_pipeline"]["segments"], of=("ch_gaps_report", year), chain=chain_id)
+counts = dict(after.group_by("change").len().iter_rows()) if after.height else {}
 for card, change in zip(st.columns(4), CHANGES, strict=True):
     card.metric(ui.t(f"ch.change.{change}"), counts.get(change, 0), border=True)
 if not after.is_empty():
