@@ -34,6 +34,7 @@ keep their previous rows (with their own date and commit).
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import math
@@ -722,6 +723,9 @@ def measure(n: int, db: Path, repeat: int) -> dict[str, Any]:
         "gaps": {"project": gaps_project, "hand": gaps_hand, "pandas": gaps_pandas},
         "report": {"project": report_project, "hand": report_hand, "pandas": report_pandas},
     }
+    shape: dict[str, Callable[[Any], Any]] = {
+        "check": lambda r: check_headline_of(r, flags), "gaps": gaps_headline_of,
+        "report": lambda r: report_headline_of(r, flags)}
     times: dict[str, dict[str, list[float]]] = {w: {m: [] for m in METHODS} for w in WORKS}
     first: dict[str, dict[str, float | None]] = {w: dict.fromkeys(METHODS) for w in WORKS}
     peak: dict[str, dict[str, float]] = {w: dict.fromkeys(METHODS, 0.0) for w in WORKS}
@@ -733,12 +737,13 @@ def measure(n: int, db: Path, repeat: int) -> dict[str, Any]:
         counts = con.execute("select (select count(*) from projects), (select count(*) from progress),"
                              " (select count(*) from progress where month between ? and ?)",
                              [date(AS_OF.year, 1, 1), AS_OF]).fetchall()[0]
-        flags = _project_flags(con)
+        flags = _project_flags(con)  # shape (above) reads it when the first round ends
         for rnd in range(repeat + 1):
             for work in WORKS:
                 for method in METHODS:
                     if method in errors[work]:
                         continue
+                    gc.collect()  # the previous call's garbage goes before the clock starts
                     loads.append(os.getloadavg()[0])
                     try:
                         with RssWatch() as rss:
@@ -752,22 +757,17 @@ def measure(n: int, db: Path, repeat: int) -> dict[str, Any]:
                     peak[work][method] = max(peak[work][method], rss.peak / 2**20)
                     if rnd == 0:
                         first[work][method] = elapsed
-                        answers[work][method] = result
+                        try:  # keep only the headline: the project's frames would weigh on later calls
+                            answers[work][method] = shape[work](result) if method == "project" else result
+                        except Exception as exc:
+                            errors[work]["compare"] = f"cannot read the project's answer: {type(exc).__name__}: {exc}"
                     else:
                         times[work][method].append(elapsed)
                     del result
             print(f"  n={n:,} round {rnd}/{repeat} done, load {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
     mismatches: dict[str, list[str]] = {}
-    shape = {"check": lambda r: check_headline_of(r, flags), "gaps": gaps_headline_of,
-             "report": lambda r: report_headline_of(r, flags)}
     for work in WORKS:
-        got = dict(answers[work])
-        if "project" in got:
-            try:
-                got["project"] = shape[work](got["project"])
-            except Exception as exc:
-                errors[work]["compare"] = f"cannot read the project's answer: {type(exc).__name__}: {exc}"
-                got.pop("project")
+        got = answers[work]
         found = []
         names = [m for m in METHODS if m in got]
         for i, a in enumerate(names):
