@@ -200,6 +200,14 @@ def load_auth_section(paths: Sequence[Path]) -> object | None:
     Raises :class:`SecretsUnreadable` when a file exists but cannot be read or parsed: the app
     would not find its sign-in settings either.
     """
+    return load_secrets_section(paths, "auth")
+
+
+def load_secrets_section(paths: Sequence[Path], name: str, *, what: str = "登录设置") -> object | None:
+    """The merged ``[name]`` value of the secrets files (None without one), later files overriding.
+
+    ``what`` names the settings in the :class:`SecretsUnreadable` sentence (``[mail]``: 邮件设置).
+    """
     merged: dict[str, object] = {}
     for path in paths:
         if not path.exists():
@@ -209,9 +217,9 @@ def load_auth_section(paths: Sequence[Path]) -> object | None:
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             reason = re.sub(r"\s+", " ", str(exc)).strip()
             raise SecretsUnreadable(
-                f"无法读取登录设置文件 {path}：{reason}（cannot read the secrets file）。"
+                f"无法读取{what}文件 {path}：{reason}（cannot read the secrets file）。"
             ) from exc
-    return merged.get("auth")
+    return merged.get(name)
 
 
 def describe(problems: Iterable[AuthProblem], lang: str = i18n.DEFAULT_LANG) -> str:
