@@ -297,3 +297,48 @@ LABELS.update({
                 "Batch {batch} undone: {restored} rows restored, {deleted} removed, {reinserted} written back "
                 "(recorded as batch {new})."),
 })
+
+LABELS.update({
+    # ------------------------------------------------------------ 数据导入: the preview of changes (pv.)
+    "pv.yes": ("是", "Yes"),
+    "pv.no": ("否", "No"),
+    "pv.unit.wan": (" 万元", " (10k yuan)"),
+    "pv.action.insert": ("新增", "new"),
+    "pv.action.update": ("更新", "update"),
+    "pv.action.unchanged": ("不变", "unchanged"),
+    "pv.changes": ("更新的 {rows} 行共 {n} 处变化（原值 → 新值）",
+                   "{n} changed values in {rows} updated rows (old → new)"),
+    "pv.no_changes": ("已有的行没有任何变化。", "No stored row changes."),
+    "pv.warn.count": ("{rows} 行有需要核对的变化（{n} 条提醒）。提醒不阻止导入：请核对后再导入。",
+                      "{rows} rows have changes to check ({n} warnings). They do not block the import: "
+                      "check them, then import."),
+    "pv.warnings": ("需要核对的变化", "Changes to check"),
+    "pv.warn.pct_backwards": ("形象进度倒退：{old} → {new}", "Physical progress goes back: {old} → {new}"),
+    "pv.warn.pct_below_previous": ("形象进度 {new} 低于 {month} 的 {prev}",
+                                   "Physical progress {new} is below {prev} of {month}"),
+    "pv.warn.cumulative_backwards": ("累计完成投资倒退：本月完成 {old} → {new}，累计减少 {delta}",
+                                     "Cumulative completion goes back: the month's {old} → {new}, "
+                                     "{delta} less in total"),
+    "pv.warn.ytd_backwards": ("本年累计倒退：{old} → {new}", "Year to date goes back: {old} → {new}"),
+    "pv.warn.above_plan": ("本月完成 {new}，超过项目年度计划 {plan}",
+                           "The month's {new} exceeds the project's annual plan of {plan}"),
+    "pv.warn.total_jump": ("总投资变化超过一半：{old} → {new}（{share}）",
+                           "Total investment changes by more than half: {old} → {new} ({share})"),
+    "pv.capped": ("显示前 {n} 行，共 {total} 行；下载的 Excel 含全部行。",
+                  "Showing the first {n} of {total} rows; the Excel download has them all."),
+    "pv.download": ("下载完整预览（Excel）", "Download the full preview (Excel)"),
+    "pv.sheet.changes": ("变化明细", "Changes"),
+    "pv.sheet.warnings": ("需核对", "To check"),
+    "pv.sheet.rows": ("可导入的行", "Valid rows"),
+    "pv.sheet.rejects": ("拒收明细", "Rejected"),
+    "pv.col.row": ("行号", "Row"),
+    "pv.col.record": ("记录", "Record"),
+    "pv.col.field": ("字段", "Field"),
+    "pv.col.old": ("原值", "Old"),
+    "pv.col.new": ("新值", "New"),
+    "pv.col.action": ("导入时", "On import"),
+    "pv.col.warning": ("提醒", "Warning"),
+    "pv.done_toast": ("导入完成：新增 {inserted} 行，更新 {updated} 行。", "Imported: {inserted} new, {updated} updated."),
+    "pv.undone_toast": ("已撤销批次 {batch}。", "Batch {batch} undone."),
+    "pv.import_another": ("要再导入一个文件，请在上方重新选择。", "To import another file, choose it above."),
+})
