@@ -251,9 +251,15 @@ def report(
     out_dir: Annotated[Path, typer.Option("--out", help="输出目录")] = Path("reports"),
     fmt: Annotated[str, typer.Option("--format", help="html,xlsx,md 的任意组合")] = "html,xlsx,md",
     year: Annotated[int | None, typer.Option("--year", help="计划年度（默认当前年度）")] = None,
+    mail_to: Annotated[str | None, typer.Option(
+        "--mail", metavar="TO[,TO...]",
+        help="把报告发给这些收件人（逗号分隔）：Markdown 摘要为正文，附 HTML 与 xlsx；SMTP 设置见 docs/report.md")] = None,
+    mail_units: Annotated[bool, typer.Option(
+        "--mail-units", help="同时给 secrets.toml [mail.units] 中的每个单位发送本单位的滞后项目清单")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON：写出的文件与每个收件人的发送结果")] = False,
     db: DbOption = None,
 ) -> None:
-    """生成月度缺口分析报告，打印写出的文件路径。"""
+    """生成月度缺口分析报告，打印写出的文件路径；--mail 发送给收件人。"""
     from . import report as report_mod
 
     formats = [f.strip().lower() for f in fmt.split(",") if f.strip()]
@@ -261,14 +267,85 @@ def report(
     if bad or not formats:
         fail(f"不支持的格式 {', '.join(bad) or fmt!r}；可选 html、xlsx、md。")
     month = parse_month(as_of)
+    plan = _mail_plan(db, mail_to, mail_units) if mail_to is not None or mail_units else None
+    if plan is not None:  # the letter needs all three: the Markdown body, the HTML and the xlsx attached
+        formats = list(dict.fromkeys([*formats, "html", "xlsx", "md"]))
     note_rules_at(db)
     try:
         paths = report_mod.build_report(db, as_of=month, year=year, out_dir=out_dir, formats=formats,
                                         progress=lambda msg: err.print(msg))
     except (store.StoreError, ValueError, OSError) as exc:
         fail(str(exc))
-    for p in paths:
-        out.print(str(p))
+    deliveries = _mail_report(db, plan, paths) if plan is not None else None
+    if as_json:
+        payload: dict[str, Any] = {"paths": [str(p) for p in paths]}
+        if deliveries is not None:
+            payload["mail"] = [d.to_dict() for d in deliveries]
+        print_json(payload)
+    else:
+        for p in paths:
+            out.print(str(p))
+    failed = [d for d in deliveries or [] if d.status != "sent"]
+    if failed:
+        who = "、".join(dict.fromkeys(visible(d.to) for d in failed))
+        fail(f"报告未能发送给 {who}：{failed[0].error or ''}报告文件已写出，见上面的路径"
+             f"（{len(failed)} of {len(deliveries or [])} deliveries failed; the report files are written）。", code=1)
+
+
+def _mail_plan(db: Path | None, mail_to: str | None, mail_units: bool) -> dict[str, Any]:
+    """Everything ``--mail`` needs, checked before the report is written (exit 2, nothing written or sent)."""
+    from . import mail, units
+
+    try:
+        settings, by_unit = mail.load()
+        recipients = mail.parse_recipients(mail_to) if mail_to is not None else []
+    except mail.MailConfigError as exc:
+        fail(str(exc))
+    if not mail_units:
+        return {"settings": settings, "recipients": recipients, "units": {}, "names": {}, "unit_of": None}
+    if not by_unit:
+        fail("--mail-units 需要在 .streamlit/secrets.toml 中配置 [mail.units]：单位编号 = \"a@x.cn, b@y.cn\""
+             "（no [mail.units] table; see docs/report.md）。")
+    try:
+        with store.connect(db, read_only=True) as con:
+            known = units.units_frame(con).select("unit_id", "name")
+            unit_of = store.fetch(con, "select project_id, unit_id from projects where list_contains(?, unit_id)",
+                                  [list(by_unit)])
+    except store.StoreError as exc:
+        fail(str(exc))
+    names = dict(zip(known["unit_id"], known["name"], strict=True))
+    unknown = [u for u in by_unit if u not in names]
+    if unknown:
+        fail(f"[mail.units] 中的单位编号 {'、'.join(visible(u) for u in unknown)} 不存在；"
+             f"可选 {'、'.join(names)}（unknown unit id）。")
+    return {"settings": settings, "recipients": recipients, "units": by_unit, "names": names, "unit_of": unit_of}
+
+
+def _mail_report(db: Path | None, plan: dict[str, Any], paths: list[Path]) -> list[Any]:
+    """Write each unit's lagging list beside the report and send the letters; one line per recipient on stderr."""
+    from . import files, mail
+
+    def write_unit_file(target: Path, content: bytes) -> Path:
+        return files.write_output(target, content, kind="report", db=store.resolve_db(db))
+
+    stem = next((p.stem for p in paths if p.suffix == ".md"), "")
+    try:
+        letters = mail.report_letters(plan["settings"], paths, month=stem[-7:], recipients=plan["recipients"],
+                                      units=plan["units"], unit_names=plan["names"], unit_of=plan["unit_of"],
+                                      write_unit_file=write_unit_file)
+    except (mail.MailConfigError, files.UnsafeOutput) as exc:
+        fail(str(exc))
+    except (OSError, ValueError) as exc:
+        fail(f"无法准备邮件：{exc}（cannot prepare the mail）。", code=1)
+    for letter in letters:
+        if letter.unit is not None:
+            paths.append(letter.attachments[-1])
+    deliveries = mail.send(plan["settings"], letters, say=lambda msg: err.print(msg, markup=False))
+    for d in deliveries:
+        unit = f"（{visible(d.unit)}）" if d.unit else ""
+        line = f"已发送：{visible(d.to)}{unit}" if d.status == "sent" else f"未送达：{visible(d.to)}{unit} {d.error}"
+        err.print(line, markup=False)
+    return deliveries
 
 
 @app.command()
