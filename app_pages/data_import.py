@@ -18,13 +18,16 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import access, batches, edits, i18n, ingest, store, years
+from portfolio import access, batches, i18n, ingest, store, years
+from portfolio.ingest import preview as changes_of
 
 me = ui.user()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 KIND_OPTIONS = ["auto", *ingest.KINDS]
 #: History years offered before the first plan year (their plans and progress can be imported).
 HISTORY_YEARS = 3
+#: Rows each preview table shows; the download holds them all.
+PREVIEW_ROWS = 200
 
 
 def kind_label(kind: str) -> str:
@@ -67,31 +70,49 @@ def saved_upload(uploaded: Any) -> Path:
     return path
 
 
-def existing_keys(ledger: ingest.Ledger, valid: pl.DataFrame) -> pl.DataFrame:
-    """The valid rows' keys already in the database (the import updates or leaves them)."""
-    with store.connect(ui.db_path(), read_only=True) as con:
-        return edits.existing_keys(con, ledger.kind, valid)
-
-
 def preview(path: Path, kind: str | None, sheet: str | None, year: int | None) -> dict[str, Any]:
-    """Read and validate without writing; cached in the session per file, options and data revision."""
-    cache_key = (str(path), kind, sheet, year, ui.revision(), str(me.allowed_units if me else None))
+    """Read, validate and compare without writing; cached in the session per file, options, language
+    and data revision. ``changes`` is what the import would change (``ingest.preview_changes``)."""
+    cache_key = (str(path), kind, sheet, year, ui.revision(), str(me.allowed_units if me else None), ui.lang())
     cached = st.session_state.get("im_preview")
     if cached and cached["key"] == cache_key:
         return cached
     ledger = ingest.read_ledger(path, kind=kind, sheet=sheet)
     with store.connect(ui.db_path(), read_only=True) as con:
         valid, errors = ingest.validate(con, ledger, allowed_units=me.allowed_units if me else None, year=year)
-    key = list(ingest.KEYS[ledger.kind])
-    marked = valid.join(existing_keys(ledger, valid).with_columns(pl.lit(True).alias("_exists")), on=key,
-                        how="left", maintain_order="left")
+        changes = changes_of.preview_changes(con, valid, ledger.kind, lang=ui.lang())
     rejects = path.with_name(f"{path.stem}.rejects.xlsx")
     if errors.height:
         ingest.write_rejects(ledger, errors, rejects)
-    result = {"key": cache_key, "ledger": ledger, "valid": marked, "errors": errors,
+    result = {"key": cache_key, "ledger": ledger, "valid": valid, "errors": errors, "changes": changes,
               "rejects": rejects if errors.height else None}
     st.session_state["im_preview"] = result
     return result
+
+
+def uploader_key() -> str:
+    """The uploader's key: a new one after each import, so the imported file is no longer offered."""
+    gen = int(st.session_state.get("im_upload_gen", 0))
+    return "im_file" if gen == 0 else f"im_file_{gen}"
+
+
+def capped(frame: pl.DataFrame, *, key: str, **kwargs: Any) -> None:
+    """The first :data:`PREVIEW_ROWS` rows of a preview table, saying so when more were left out."""
+    st.dataframe(frame.head(PREVIEW_ROWS), key=key, hide_index=True, width="stretch", **kwargs)
+    if frame.height > PREVIEW_ROWS:
+        st.caption(ui.t("pv.capped", n=f"{PREVIEW_ROWS:,}", total=f"{frame.height:,}"))
+
+
+def show_result(result: dict[str, Any]) -> None:
+    """The outcome of the import just done, where the preview and its button were."""
+    st.success(ui.t("im.done", file=ui.plain(Path(result["file"]).name), kind=kind_label(result["kind"]),
+                    revision=result["revision"]), icon=":material/task_alt:")
+    cols = st.columns(6)
+    for col, name in zip(cols, ("rows_read", "inserted", "updated", "unchanged", "rejected", "skipped"), strict=True):
+        col.metric(ui.t(f"im.count.{name}"), f"{result[name]:,}")
+    if result["rejects_file"] and Path(result["rejects_file"]).exists():
+        rejects_button(result["rejects_file"], "im_rejects_after")
+    st.caption(ui.t("pv.import_another"))
 
 
 def rejects_button(path: str | Path, key: str) -> None:
@@ -136,6 +157,7 @@ def undo_batch(batch: int) -> None:
     else:
         st.session_state["ih_done"] = {"batch": batch, "restored": done.restored, "deleted": done.deleted,
                                        "reinserted": done.reinserted, "new": done.batch}
+        st.session_state["im_toast"] = ui.t("pv.undone_toast", batch=batch)
     st.rerun()
 
 
@@ -202,6 +224,8 @@ def import_history() -> None:
 
 
 # ---------------------------------------------------------------- choosing the file
+if (toast := st.session_state.pop("im_toast", None)) is not None:  # an import or undo just done
+    st.toast(toast, icon=":material/task_alt:")
 st.title(ui.t("im.title"))
 left, right = st.columns([3, 1], gap="large")
 with right, st.container(border=True):
@@ -219,7 +243,8 @@ with left:
     picked = int(c2.selectbox(ui.t("im.year"), year_list, key=f"im_year_{ui.lang()}", help=ui.t("im.year_help"),
                               format_func=lambda y: year_label(y, current_year)))
     sheet = c3.text_input(ui.t("im.sheet"), key="im_sheet", placeholder=ui.t("im.sheet_ph")).strip() or None
-    uploaded = st.file_uploader(ui.t("im.file"), type=["xlsx", "xlsm", "xls", "csv", "parquet"], key="im_file")
+    # a new key after each import: the imported file, its preview and its button are gone
+    uploaded = st.file_uploader(ui.t("im.file"), type=["xlsx", "xlsm", "xls", "csv", "parquet"], key=uploader_key())
 # the current year is the default: a 年度 column then places each row (as the CLI without --year)
 year = None if picked == current_year else picked
 
@@ -227,7 +252,10 @@ can_import = access.can(me, "import")
 if not can_import:
     st.caption(ui.t("im.no_right"))
 if uploaded is None:
-    st.info(ui.t("im.hint"), icon=":material/upload_file:")
+    if (result := st.session_state.get("im_result")) is not None:
+        show_result(result)
+    else:
+        st.info(ui.t("im.hint"), icon=":material/upload_file:")
     import_history()
     st.stop()
 
@@ -242,17 +270,7 @@ except (ingest.FileProblem, store.StoreError) as exc:
 ledger: ingest.Ledger = pv["ledger"]
 valid: pl.DataFrame = pv["valid"]
 errors: pl.DataFrame = pv["errors"]
-
-# ---------------------------------------------------------------- the result of an import
-result = st.session_state.get("im_result")
-if result and result["file"] == str(path):
-    st.success(ui.t("im.done", file=ui.plain(path.name), kind=kind_label(result["kind"]), revision=result["revision"]),
-               icon=":material/task_alt:")
-    cols = st.columns(6)
-    for col, name in zip(cols, ("rows_read", "inserted", "updated", "unchanged", "rejected", "skipped"), strict=True):
-        col.metric(ui.t(f"im.count.{name}"), f"{result[name]:,}")
-    if result["rejects_file"]:
-        rejects_button(result["rejects_file"], "im_rejects_after")
+changes: changes_of.ImportPreview = pv["changes"]
 
 # ---------------------------------------------------------------- the preview
 st.subheader(ui.t("im.preview"))
@@ -263,44 +281,53 @@ if "_year" in valid.columns and valid.height:
     st.caption(ui.t("im.years_read", years="，".join(
         ui.t("im.year_rows", year=y, n=f"{n:,}") for y, n in per_year.iter_rows())))
 rejected_rows = errors["row"].n_unique() if errors.height else 0
-new_rows = valid.filter(pl.col("_exists").is_null()).height
+counts = changes.counts()
 cols = st.columns(6)
 cols[0].metric(ui.t("im.count.rows_read"), f"{ledger.rows_read:,}")
 cols[1].metric(ui.t("im.count.valid"), f"{valid.height:,}")
-cols[2].metric(ui.t("im.count.new"), f"{new_rows:,}")
-cols[3].metric(ui.t("im.count.existing"), f"{valid.height - new_rows:,}", help=ui.t("im.existing_help"))
+cols[2].metric(ui.t("im.count.new"), f"{counts['insert']:,}")
+cols[3].metric(ui.t("im.count.existing"), f"{valid.height - counts['insert']:,}", help=ui.t("im.existing_help"))
 cols[4].metric(ui.t("im.count.rejected"), f"{rejected_rows:,}")
 cols[5].metric(ui.t("im.count.skipped"), f"{len(ledger.skipped_rows):,}")
 if ledger.skipped_rows:
     st.caption(ui.t("im.skipped_rows", rows="、".join(map(str, ledger.skipped_rows[:50]))))
+unit_names = dict(ui.units().select("unit_id", "display_name").iter_rows())
+if changes.warnings.height:  # suspicious changes first: they do not block the import, the user checks them
+    st.warning(ui.t("pv.warn.count", rows=f"{changes.warned_rows:,}", n=f"{changes.warnings.height:,}"),
+               icon=":material/warning:")
+    st.markdown(f"**{ui.t('pv.warnings')}**")
+    capped(changes.warnings.select(
+        pl.col("_row").alias(ui.t("pv.col.row")), pl.col("record").alias(ui.t("pv.col.record")),
+        pl.col("message").alias(ui.t("pv.col.warning"))), key="im_warnings")
+if changes.changes.height:
+    title = ui.t("pv.changes", rows=f"{counts['update']:,}", n=f"{changes.changes.height:,}")
+    st.markdown(f"**{title}**")
+    capped(changes.changes.select(
+        pl.col("_row").alias(ui.t("pv.col.row")), pl.col("record").alias(ui.t("pv.col.record")),
+        pl.col("label").alias(ui.t("pv.col.field")), pl.col("old").alias(ui.t("pv.col.old")),
+        pl.col("new").alias(ui.t("pv.col.new"))), key="im_changes")
+elif valid.height and counts["insert"] < valid.height:
+    st.caption(ui.t("pv.no_changes"))
 
 if errors.height:
     st.markdown(f"**{ui.t('im.rejects', n=errors.height, rows=rejected_rows)}**")
-    st.dataframe(errors, hide_index=True, width="stretch",
-                 column_config={"row": ui.t("im.col.row"), "column": ui.t("im.col.column"),
-                                "value": ui.t("im.col.value"), "reason": ui.t("im.col.reason")})
+    capped(changes_of.display_errors(errors), key="im_errors",
+           column_config={"row": ui.t("im.col.row"), "column": ui.t("im.col.column"),
+                          "value": ui.t("im.col.value"), "reason": ui.t("im.col.reason")})
     rejects_button(pv["rejects"], "im_rejects_before")
 if valid.height:
     st.markdown(f"**{ui.t('im.valid', n=valid.height)}**")
-    shown = valid.select(
-        pl.col("_row"),
-        pl.when(pl.col("_exists").is_null()).then(pl.lit(ui.t("im.new"))).otherwise(pl.lit(ui.t("im.existing")))
-        .alias("_action"),
-        *([pl.col("_year")] if "_year" in valid.columns else []),
-        pl.exclude("^_.*$"),
-    )
-    if "unit_id" in shown.columns:  # the unit each row was matched to, by its full name as on every page
-        names = dict(ui.units().select("unit_id", "display_name").iter_rows())
-        shown = shown.with_columns(pl.col("unit_id").replace_strict(names, default=pl.col("unit_id")))
-    if "metric" in shown.columns:  # the statistics' indicator as staff name it
-        shown = shown.with_columns(pl.col("metric").replace_strict(
-            {m: metric_label(m) for m in ingest.METRIC_LABELS.values()}, default=pl.col("metric")))
-    if "month" in shown.columns:  # a month, not a timestamp
-        shown = shown.with_columns(pl.col("month").dt.strftime("%Y-%m"))
-    own = {"_row": "im.col.row", "_action": "im.col.action", "_year": "im.col.year",
+    shown = changes_of.display_rows(valid.head(PREVIEW_ROWS), ledger.kind, changes, lang=ui.lang(),
+                                    unit_names=unit_names)
+    own = {"_row": "im.col.row", "_action": "im.col.action", "_warnings": "pv.col.warning", "_year": "im.col.year",
            "cumulative_wan": "im.col.cumulative_wan", "yoy_pct": "im.col.yoy_pct"}
     st.dataframe(ui.headers(shown).rename({c: ui.t(k) for c, k in own.items()}, strict=False),
-                 hide_index=True, width="stretch", height="auto" if valid.height <= 10 else 400)
+                 hide_index=True, width="stretch", height="auto" if shown.height <= 10 else 400, key="im_valid")
+    if valid.height > PREVIEW_ROWS:
+        st.caption(ui.t("pv.capped", n=f"{PREVIEW_ROWS:,}", total=f"{valid.height:,}"))
+    ui.download_xlsx(lambda: changes_of.preview_sheets(valid, ledger.kind, changes, lang=ui.lang(),
+                                                      unit_names=unit_names, errors=errors),
+                     f"导入预览_{path.stem}.xlsx", key="im_preview_xlsx", label=ui.t("pv.download"))
 
 # ---------------------------------------------------------------- the import
 st.divider()
@@ -319,7 +346,13 @@ if go:
     except (ingest.FileProblem, ingest.ImportFailed, store.StoreError) as exc:
         st.error(ui.plain(exc), icon=":material/block:")
     else:
+        # the next run shows the outcome where the preview was, with a toast; the uploader is a new
+        # one (its key changes), so the imported file, its preview and the import button are gone
         st.session_state["im_result"] = done.to_dict()
+        st.session_state["im_toast"] = ui.t("pv.done_toast", inserted=f"{done.inserted:,}",
+                                            updated=f"{done.updated:,}")
+        st.session_state["im_upload_gen"] = int(st.session_state.get("im_upload_gen", 0)) + 1
+        st.session_state.pop("im_preview", None)
         st.rerun()
 
 import_history()
