@@ -235,7 +235,7 @@ _INERT = {"\r\n": " ↵ ", "\n": " ↵ ", "\r": " ↵ "} | {
 
 def inert(expr: pl.Expr) -> pl.Expr:
     """User text shown on one line: controls and direction overrides as visible escapes, line breaks as ↵."""
-    return expr.str.replace_many(list(_INERT), list(_INERT.values()))
+    return expr.str.replace_many(list(_INERT), list(_INERT.values()), leftmost=True)  # "\r\n" before "\r"
 
 
 def headers(lang: str = i18n.DEFAULT_LANG) -> dict[str, str]:
