@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -106,3 +107,74 @@ def test_a_unit_user_may_import_only_their_units_rows(open_page: Callable[..., A
     at.button(key="im_go").click().run()
     assert fetch(app_db, "select project_id, updated_by from projects where project_id like 'CC2016-91%'") == [
         ("CC2016-9101", "汽开区<qk>")]
+
+
+PROGRESS = "项目编号,月份,本月完成投资(万元),形象进度(%),存在问题\nCC2016-0001,2016-09,0,45,\nCC2016-0002,2016-10,100,80,\n"
+
+
+@pytest.fixture
+def backwards_progress(app_db: Path) -> tuple[str, bytes, str]:
+    """A progress ledger taking CC2016-0001's September from 52.95% back to 45%, and a new month."""
+    with store.connect(app_db) as con:
+        con.execute("update progress set physical_pct = 52.95 where project_id = 'CC2016-0001'"
+                    " and month = date '2016-09-01'")
+    return ("进度.csv", PROGRESS.encode("utf-8"), "text/csv")
+
+
+def frame_with(at: AppTest, column: str) -> Any:
+    """The first table on the page with ``column``."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_the_preview_shows_old_to_new_and_warns_when_progress_goes_back(
+        open_page: Callable[..., AppTest], backwards_progress: tuple[str, bytes, str]) -> None:
+    at = open_page(PAGE)
+    at.file_uploader(key="im_file").set_value(backwards_progress).run()
+    no_exception(at)
+    assert any("1 行有需要核对的变化（1 条提醒）" in w.value for w in at.warning)
+    warned = frame_with(at, "提醒")
+    assert "形象进度倒退：52.95% → 45%" in warned["提醒"].tolist()
+    changes = frame_with(at, "原值")
+    assert changes[["记录", "字段", "原值", "新值"]].values.tolist()[:2] == [
+        ["CC2016-0001 2016-09", "形象进度", "52.95%", "45%"],
+        ["CC2016-0001 2016-09", "存在问题", "设备采购延迟；拆迁安置未完成", "—"]]
+    rows = frame_with(at, "导入时")
+    assert rows["导入时"].tolist() == ["更新", "新增"]
+    assert rows["月份"].tolist() == ["2016-09", "2016-10"]  # months, not timestamps
+    assert "None" not in rows.astype(str).to_string()
+    assert "im_preview_xlsx" in {b.key for b in at.download_button}
+    assert at.button(key="im_go").label == "导入 2 行"
+
+
+def test_after_the_import_the_preview_and_button_are_gone_and_it_is_confirmed(
+        open_page: Callable[..., AppTest], app_db: Path, backwards_progress: tuple[str, bytes, str]) -> None:
+    at = open_page(PAGE)
+    at.file_uploader(key="im_file").set_value(backwards_progress).run()
+    at.button(key="im_go").click().run()
+    no_exception(at)
+    assert fetch(app_db, "select physical_pct::varchar from progress where project_id = 'CC2016-0001'"
+                         " and month = date '2016-09-01'") == [("45.00",)]
+    assert [t.value for t in at.toast] == ["导入完成：新增 1 行，更新 1 行。"]
+    assert any("已导入" in s.value for s in at.success)
+    text = page_text(at)
+    assert "导入前预览（尚未写入）" not in text
+    assert not [b for b in at.button if b.key == "im_go"]
+    assert not [d for d in at.dataframe if "原值" in d.value.columns]
+    assert [u.key for u in at.get("file_uploader")] == ["im_file_1"]  # a fresh uploader, empty
+    assert at.file_uploader(key="im_file_1").value in (None, [])
+    # the next run keeps the outcome but shows the toast only once
+    at.run()
+    assert not at.toast and any("已导入" in s.value for s in at.success)
+
+
+def test_an_undo_is_confirmed_with_a_toast(open_page: Callable[..., AppTest],
+                                           backwards_progress: tuple[str, bytes, str]) -> None:
+    at = open_page(PAGE)
+    at.file_uploader(key="im_file").set_value(backwards_progress).run()
+    at.button(key="im_go").click().run()
+    batch = max(int(b.key.removeprefix("ih_undo_")) for b in at.button if (b.key or "").startswith("ih_undo_"))
+    at.button(key=f"ih_undo_{batch}").click().run()
+    at.button(key="ih_yes").click().run()
+    no_exception(at)
+    assert [t.value for t in at.toast] == [f"已撤销批次 {batch}。"]
+    assert any(f"已撤销批次 {batch}" in s.value for s in at.success)
