@@ -10,10 +10,16 @@ and distances.
 Graph loops here run once per *segment* (a hundred or so), never per project or enterprise:
 those are aggregated in SQL first (:func:`segment_coverage`).
 
+One classification serves every view: :func:`analysis` reads the plan year's projects once (one
+query: coverage, the firms once the pipeline is built, the declared roles; only the columns used)
+and classifies the segments; ``gaps``, ``after_pipeline``, ``role_disagreements``, ``gaps_report``
+and ``chain_map_frames`` take a connection and make one, their ``*_of`` twins take an analysis
+(a page or a report showing several of them classifies once).
+
 Modules: ``rules`` (settings, class rule), ``sql`` (coverage and concentration), ``definition``
 (segments, edges, checks), ``metrics`` (coverage, graph metrics), ``classify`` (class, score,
-reasons), ``gaps`` (gaps, disagreements, after the pipeline, the JSON payload), ``layout``
-(the chain map).
+reasons), ``gaps`` (the analysis, gaps, disagreements, after the pipeline, the JSON payload),
+``layout`` (the chain map).
 """
 
 from __future__ import annotations
@@ -22,14 +28,22 @@ from .classify import analyse, classify
 from .definition import ChainDefinitionError, load_definition, resolve_chain, validate_definition
 from .gaps import (
     CHANGES,
+    ChainAnalysis,
+    after_of,
     after_pipeline,
+    analysis,
+    disagreements_of,
     gaps,
+    gaps_of,
     gaps_report,
+    payload_of,
+    report_of,
     role_disagreements,
     segment_classes,
+    summary_of,
 )
-from .layout import COLUMNS, COLUMNS_EN, chain_map_frames, layout
-from .metrics import segment_coverage, segment_kinds, segment_metrics
+from .layout import COLUMNS, COLUMNS_EN, chain_map_frames, layout, map_frames_of
+from .metrics import kinds, segment_coverage, segment_kinds, segment_metrics
 from .rules import (
     FACTORS,
     KINDS,
@@ -43,8 +57,9 @@ from .rules import (
 
 __all__ = [
     "CHANGES", "COLUMNS", "COLUMNS_EN", "FACTORS", "KINDS", "KINDS_EN", "STAGE_RANK",
-    "ChainDefinitionError", "ChainRules", "after_pipeline", "analyse", "chain_map_frames",
-    "classify", "gaps", "gaps_report", "kind_expr", "layout", "load_definition", "load_rules",
-    "resolve_chain", "role_disagreements", "chain_rules", "segment_classes", "segment_coverage",
-    "segment_kinds", "segment_metrics", "validate_definition",
+    "ChainAnalysis", "ChainDefinitionError", "ChainRules", "after_of", "after_pipeline", "analyse", "analysis",
+    "chain_map_frames", "classify", "disagreements_of", "gaps", "gaps_of", "gaps_report", "kind_expr", "kinds",
+    "layout", "load_definition", "load_rules", "map_frames_of", "payload_of", "report_of", "resolve_chain",
+    "role_disagreements", "chain_rules", "segment_classes", "segment_coverage", "segment_kinds",
+    "segment_metrics", "summary_of", "validate_definition",
 ]

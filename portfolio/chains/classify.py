@@ -76,8 +76,16 @@ def _bn(wan: float) -> str:
     return f"{wan / 100_000:,.2f} bn yuan"
 
 
+#: Pipeline project ids a reason names (the rest are counted).
+REASON_IDS = 5
+
+
 def _reasons(frame: pl.DataFrame, rules: ChainRules) -> tuple[list[list[str]], list[list[str]]]:
     """Reasons a person can check, in Chinese and English (one pass over the segments)."""
+    # a reason names the first few pipeline projects and counts them all: the rows read here carry
+    # those few (a segment of a million-project library has tens of thousands)
+    count = pl.col("pipeline_projects") if "pipeline_projects" in frame.columns else pl.col("pipeline_ids").list.len()
+    frame = frame.with_columns(count.alias("_n_ids"), pl.col("pipeline_ids").list.head(REASON_IDS))
     seg = {r["node_id"]: r for r in frame.iter_rows(named=True)}
     pipeline = "/".join(config.PIPELINE_STATUSES)
 
@@ -145,11 +153,11 @@ def _reasons(frame: pl.DataFrame, rules: ChainRules) -> tuple[list[list[str]], l
                 zh.append(f"直接下游 {firms(r['present_successors'], cid)}依赖此环节")
                 en.append(f"Local customers rely on it: {firms(r['present_successors'], cid, True)}")
         if kind is not None:
-            ids = r["pipeline_ids"]
-            if ids:
-                shown = "、".join(ids[:5]) + (f" 等 {len(ids)} 个项目" if len(ids) > 5 else " ")
+            ids, n = r["pipeline_ids"], r["_n_ids"]
+            if n:
+                shown = "、".join(ids) + (f" 等 {n} 个项目" if n > REASON_IDS else " ")
                 zh.append(f"在库项目（{pipeline}）{shown}正在{kind}")
-                en.append(f"Pipeline projects {', '.join(ids[:5])}" + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+                en.append(f"Pipeline projects {', '.join(ids)}" + (f" and {n - REASON_IDS} more" if n > REASON_IDS else "")
                           + f" address it ({KINDS_EN[kind]})")
             else:
                 zh.append("暂无在库项目：招商目标")

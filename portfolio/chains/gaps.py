@@ -8,22 +8,38 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from .. import config, store, years
+from .. import store, years
 from . import sql
 from .classify import analyse
 from .definition import load_definition, resolve_chain
-from .metrics import segment_coverage
+from .metrics import kinds
 from .rules import FACTORS, KINDS, KINDS_EN, ChainRules, chain_rules
 
 Con = duckdb.DuckDBPyConnection
 
 
-def _inputs(con: Con, year: int | None = None) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, ChainRules]:
-    """Coverage, edges, classes and the rules they were classified by (plan ``year``'s pipeline)."""
-    _, edges = load_definition(con)
-    rules = chain_rules(con)
-    coverage = segment_coverage(con, rules=rules, year=_year(con, year))
-    return coverage, edges, analyse(coverage, edges, validate=False, rules=rules), rules
+@dataclass(frozen=True)
+class ChainAnalysis:
+    """One classification of every segment for a plan year, and everything derived from it.
+
+    Made by :func:`analysis` from one pass over the year's projects; :func:`gaps`,
+    :func:`after_pipeline`, :func:`role_disagreements`, :func:`gaps_report` and
+    :func:`portfolio.chains.chain_map_frames` are views of it (``*_of``), so a page or a report
+    that shows several of them classifies the segments once.
+    """
+
+    #: the plan year (the current one when none was asked for)
+    year: int
+    rules: ChainRules
+    edges: pl.DataFrame
+    #: every segment: coverage, graph metrics, kind, category, score, reasons (``pipeline_ids`` sorted)
+    classes: pl.DataFrame
+    #: every segment that is a gap before or after the pipeline is built (:func:`after_pipeline`)
+    after: pl.DataFrame
+    #: every declared chain role that differs from its segment's class (:func:`role_disagreements`)
+    disagreements: pl.DataFrame
+    #: ``pipeline_ids`` holds the first this many ids of each segment (None: all)
+    ids_limit: int | None = None
 
 
 def _year(con: Con, year: int | None) -> int | None:
@@ -31,9 +47,54 @@ def _year(con: Con, year: int | None) -> int | None:
     return None if year is None else years.resolve_year(con, year)
 
 
+#: The coverage columns of :func:`analysis_sql`'s rows (those of :func:`segment_coverage`).
+_AFTER_FIRMS = {"firms_after": "firms", "output_after_wan": "output_wan", "hhi_after": "hhi",
+                "concentrated_after": "concentrated"}
+
+
+def analysis(con: Con, *, year: int | None = None, ids_limit: int | None = None) -> ChainAnalysis:
+    """Classify every segment of plan ``year`` (default the current one; a closed year as it was closed).
+
+    One query reads the year's projects once (:func:`sql.analysis_sql`): coverage, the firms once
+    the pipeline is built, and the declared roles; the graph metrics and reasons are computed per
+    segment. ``ids_limit`` keeps only the first that many pipeline ids a segment (``gaps --json``
+    by default); None keeps every one.
+    """
+    checked = _year(con, year)
+    _, edges = load_definition(con)
+    rules = chain_rules(con)
+    rows = store.fetch(con, sql.analysis_sql(str(int(rules.hhi_threshold)), sql.year_projects(checked), ids_limit),
+                       {"ratio": rules.new_firm_output_ratio})
+    segments = rows.filter(pl.col("node_id").is_not_null())
+    coverage = segments.select(pl.exclude(*_AFTER_FIRMS, "declared_node_id", "declared")).with_columns(
+        pl.col("pipeline_ids").list.sort())
+    classes = analyse(coverage, edges, validate=False, rules=rules)
+    future = kinds(
+        segments.select("node_id", "emerging", *[pl.col(a).alias(b) for a, b in _AFTER_FIRMS.items()]), edges)
+    declared = (
+        rows.select(pl.coalesce("node_id", "declared_node_id").alias("node_id"), "declared")
+        .explode("declared").drop_nulls("declared").unnest("declared")
+        .sort("project_id")
+        .select("project_id", "project", "status", "node_id", "project_chain_id", "chain_role")
+    )
+    return ChainAnalysis(
+        year=years.resolve_year(con, year), rules=rules, edges=edges, classes=classes,
+        after=_after(classes, future), disagreements=_disagreements(classes, declared), ids_limit=ids_limit,
+    )
+
+
+def _chain(an: ChainAnalysis, chain: str | None) -> str | None:
+    """A chain id of the analysis (None: every chain); ValueError naming the valid ones."""
+    if chain is None or chain in set(an.classes["chain_id"].to_list()):
+        return chain
+    valid = "、".join(f"{n}（{c}）" for c, n in an.classes.select("chain_id", "chain").unique(maintain_order=True)
+                     .iter_rows())
+    raise ValueError(f"未知的产业链“{chain}”；可选：{valid}。")
+
+
 def segment_classes(con: Con, *, year: int | None = None) -> pl.DataFrame:
     """Every segment of the combined graph with coverage, metrics, kind, category and score."""
-    return _inputs(con, year)[2]
+    return analysis(con, year=year).classes
 
 
 def _gap_rows(classes: pl.DataFrame, chain_id: str | None) -> pl.DataFrame:
@@ -59,19 +120,16 @@ def _gap_rows(classes: pl.DataFrame, chain_id: str | None) -> pl.DataFrame:
 def gaps(con: Con, *, chain: str | None = None, year: int | None = None) -> pl.DataFrame:
     """The gap segments (补链 / 增链 / 丰链), ranked by score within each kind, optionally one chain."""
     chain_id = resolve_chain(con, chain) if chain else None
-    return _gap_rows(segment_classes(con, year=year), chain_id)
+    return gaps_of(analysis(con, year=year), chain=chain_id)
 
 
-def _disagreements(con: Con, classes: pl.DataFrame, chain_id: str | None, year: int | None = None) -> pl.DataFrame:
-    pipe = ", ".join("?" for _ in config.PIPELINE_STATUSES)
-    declared = store.fetch(
-        con,
-        "select project_id, name as project, status, node_id, chain_id as project_chain_id,"
-        f" chain_role from {sql.year_projects(_year(con, year))}"
-        f" where chain_role is not null and status in ({pipe})"
-        " order by project_id",
-        list(config.PIPELINE_STATUSES),
-    )
+def gaps_of(an: ChainAnalysis, *, chain: str | None = None) -> pl.DataFrame:
+    """:func:`gaps` of an analysis; ``chain`` is a chain id (None: every chain)."""
+    return _gap_rows(an.classes, _chain(an, chain))
+
+
+def _disagreements(classes: pl.DataFrame, declared: pl.DataFrame) -> pl.DataFrame:
+    """The declared roles (pipeline projects, by id) that differ from their segment's class, with why."""
     seg = classes.select(
         "node_id", "chain_id", "chain",
         pl.col("name").alias("node"),
@@ -86,8 +144,6 @@ def _disagreements(con: Con, classes: pl.DataFrame, chain_id: str | None, year: 
         .filter(pl.col("kind").is_null() | (pl.col("kind") != pl.col("chain_role")))
         .with_columns(pl.coalesce("chain_id", "project_chain_id").alias("chain_id"))
     )
-    if chain_id is not None:
-        frame = frame.filter(pl.col("chain_id") == chain_id)
     role = pl.col("chain_role")
     reason = (
         pl.when(pl.col("node").is_null())
@@ -127,20 +183,21 @@ def _disagreements(con: Con, classes: pl.DataFrame, chain_id: str | None, year: 
 def role_disagreements(con: Con, *, chain: str | None = None, year: int | None = None) -> pl.DataFrame:
     """Pipeline projects (of plan ``year``) whose declared chain_role differs from their segment's class."""
     chain_id = resolve_chain(con, chain) if chain else None
-    return _disagreements(con, segment_classes(con, year=year), chain_id, year)
+    return disagreements_of(analysis(con, year=year), chain=chain_id)
+
+
+def disagreements_of(an: ChainAnalysis, *, chain: str | None = None) -> pl.DataFrame:
+    """:func:`role_disagreements` of an analysis; ``chain`` is a chain id (None: every chain)."""
+    chain_id = _chain(an, chain)
+    return an.disagreements if chain_id is None else an.disagreements.filter(pl.col("chain_id") == chain_id)
 
 
 CHANGES = {"closed": "缺口消除", "changed": "类别改变", "remains": "仍为缺口", "new": "新出现"}
 
 
-def _after(con: Con, edges: pl.DataFrame, classes: pl.DataFrame, rules: ChainRules,
-           chain_id: str | None, year: int | None = None) -> pl.DataFrame:
-    # the coverage SQL (and its one concentration rule) over the firms once the pipeline is built
-    source = sql.year_projects(_year(con, year))
-    future = store.fetch(con, sql.coverage_sql(sql.after_pipeline_firms(source), str(int(rules.hhi_threshold)),
-                                               projects=source),
-                         {"ratio": rules.new_firm_output_ratio})
-    after = analyse(future, edges, validate=False, rules=rules).select(
+def _after(classes: pl.DataFrame, future: pl.DataFrame) -> pl.DataFrame:
+    """Segments that are gaps before or after the pipeline is built (``future``: the firms and class then)."""
+    after = future.select(
         "node_id", pl.col("firms").alias("firms_after"), pl.col("hhi").alias("hhi_after"),
         pl.col("output_wan").alias("output_after_wan"), pl.col("kind").alias("kind_after"))
     frame = (
@@ -161,8 +218,6 @@ def _after(con: Con, edges: pl.DataFrame, classes: pl.DataFrame, rules: ChainRul
         )
         .with_columns(pl.col("change").replace_strict(CHANGES).alias("change_zh"))
     )
-    if chain_id is not None:
-        frame = frame.filter(pl.col("chain_id") == chain_id)
     return frame
 
 
@@ -180,8 +235,13 @@ def after_pipeline(con: Con, *, chain: str | None = None, year: int | None = Non
     ``output_after_wan`` show what moved.
     """
     chain_id = resolve_chain(con, chain) if chain else None
-    _, edges, classes, rules = _inputs(con, year)
-    return _after(con, edges, classes, rules, chain_id, year)
+    return after_of(analysis(con, year=year), chain=chain_id)
+
+
+def after_of(an: ChainAnalysis, *, chain: str | None = None) -> pl.DataFrame:
+    """:func:`after_pipeline` of an analysis; ``chain`` is a chain id (None: every chain)."""
+    chain_id = _chain(an, chain)
+    return an.after if chain_id is None else an.after.filter(pl.col("chain_id") == chain_id)
 
 
 def _json_value(value: Any) -> Any:
@@ -206,11 +266,11 @@ class GapsPayload:
     disagreements: pl.DataFrame
 
 
-def _ids(column: str, limit: int | None) -> list[pl.Expr]:
-    """A project-id list cut to its first ``limit`` ids, and its full length as ``addressed_count``."""
+def _ids(column: str, limit: int | None, count: str = "pipeline_projects") -> list[pl.Expr]:
+    """A project-id list cut to its first ``limit`` ids, and its full length (``count``) as ``addressed_count``."""
     ids = pl.col(column)
     return [(ids if limit is None else ids.list.head(limit)).alias(column),
-            ids.list.len().fill_null(0).cast(pl.Int64).alias("addressed_count")]
+            pl.col(count).fill_null(0).cast(pl.Int64).alias("addressed_count")]
 
 
 def _disagreement_counts(frame: pl.DataFrame) -> list[dict[str, Any]]:
@@ -234,7 +294,18 @@ def gaps_payload(con: Con, *, chain: str | None = None, year: int | None = None,
     all of them by kind) and the first ``ids_limit`` ids of each ``addressed_by`` list (each gap and
     segment carries ``addressed_count``); None lists everything (``gaps --json --all``)."""
     chain_id = resolve_chain(con, chain) if chain else None
-    _, edges, classes, rules = _inputs(con, year)
+    return payload_of(analysis(con, year=year, ids_limit=ids_limit), chain=chain_id, limit=limit, ids_limit=ids_limit)
+
+
+def payload_of(an: ChainAnalysis, *, chain: str | None = None, limit: int | None = DISAGREEMENTS_SHOWN,
+               ids_limit: int | None = ADDRESSED_SHOWN) -> GapsPayload:
+    """:func:`gaps_payload` of an analysis; ``chain`` is a chain id (None: every chain).
+
+    ``ids_limit`` may not ask for more ids than the analysis kept (:func:`analysis`)."""
+    if an.ids_limit is not None and (ids_limit is None or ids_limit > an.ids_limit):
+        raise ValueError(f"分析只保留了每个环节的前 {an.ids_limit} 个项目编号（the analysis kept {an.ids_limit} ids).")
+    chain_id = _chain(an, chain)
+    classes = an.classes
     rows = _gap_rows(classes, chain_id).with_columns(_ids("addressed_by", ids_limit))
     gap_list = [
         {
@@ -250,25 +321,21 @@ def gaps_payload(con: Con, *, chain: str | None = None, year: int | None = None,
         for r in rows.iter_rows(named=True)
     ]
     scope = classes if chain_id is None else classes.filter(pl.col("chain_id") == chain_id)
-    by_chain = (
-        scope
-        .group_by("chain_id", "chain", maintain_order=True)
-        .agg(
-            pl.len().alias("segments"),
-            pl.col("present").sum().alias("present"),
-            *[(pl.col("kind") == k).sum().alias(k) for k in KINDS],
-            (pl.col("kind").is_not_null() & (pl.col("pipeline_projects") == 0)).sum().alias("open"),
-        )
-    )
-    after = _after(con, edges, classes, rules, chain_id, year)
-    disagreements = _disagreements(con, classes, chain_id, year)
+    after = after_of(an, chain=chain_id)
+    disagreements = disagreements_of(an, chain=chain_id)
     shown = disagreements if limit is None else disagreements.head(limit)
+    segments = (
+        after.join(classes.select("node_id", pl.col("pipeline_projects").alias("_addressed")), on="node_id",
+                   how="left", maintain_order="left")
+        .with_columns(_ids("addressed_by", ids_limit, "_addressed"))
+        .drop("_addressed")
+    )
     report = {
-        "year": years.resolve_year(con, year),
+        "year": an.year,
         "chain": chain_id,
         "gaps": gap_list,
         "summary": {
-            "by_chain": by_chain.to_dicts(),
+            "by_chain": summary_of(an, chain=chain_id).to_dicts(),
             "by_kind": {k: sum(1 for g in gap_list if g["kind"] == k) for k in KINDS},
             "open": sum(1 for g in gap_list if g["open"]),
             "segments": scope.height,
@@ -278,13 +345,29 @@ def gaps_payload(con: Con, *, chain: str | None = None, year: int | None = None,
                                       "by_kind": _disagreement_counts(disagreements)},
         "after_pipeline": {
             "counts": {c: after.filter(pl.col("change") == c).height for c in CHANGES},
-            "segments": after.with_columns(_ids("addressed_by", ids_limit)).to_dicts(),
+            "segments": segments.to_dicts(),
         },
         "limits": {"role_disagreements": limit, "addressed_by": ids_limit},
-        "scoring": rules.scores,
-        "rules": rules.to_table(),
+        "scoring": an.rules.scores,
+        "rules": an.rules.to_table(),
     }
     return GapsPayload(report=report, disagreements=disagreements)
+
+
+def summary_of(an: ChainAnalysis, *, chain: str | None = None) -> pl.DataFrame:
+    """Per chain (``gaps --json`` ``summary.by_chain``): segments, present, each class, open gaps."""
+    chain_id = _chain(an, chain)
+    scope = an.classes if chain_id is None else an.classes.filter(pl.col("chain_id") == chain_id)
+    return (
+        scope
+        .group_by("chain_id", "chain", maintain_order=True)
+        .agg(
+            pl.len().alias("segments"),
+            pl.col("present").sum().alias("present"),
+            *[(pl.col("kind") == k).sum().alias(k) for k in KINDS],
+            (pl.col("kind").is_not_null() & (pl.col("pipeline_projects") == 0)).sum().alias("open"),
+        )
+    )
 
 
 def gaps_report(con: Con, *, chain: str | None = None, year: int | None = None,
@@ -294,3 +377,9 @@ def gaps_report(con: Con, *, chain: str | None = None, year: int | None = None,
     The pipeline is plan ``year``'s (default the current one; a closed year as it was closed).
     Long lists are cut by default (:func:`gaps_payload`); ``limit=None, ids_limit=None`` gives every row."""
     return gaps_payload(con, chain=chain, year=year, limit=limit, ids_limit=ids_limit).report
+
+
+def report_of(an: ChainAnalysis, *, chain: str | None = None, limit: int | None = DISAGREEMENTS_SHOWN,
+              ids_limit: int | None = ADDRESSED_SHOWN) -> dict[str, Any]:
+    """:func:`gaps_report` of an analysis; ``chain`` is a chain id (None: every chain)."""
+    return payload_of(an, chain=chain, limit=limit, ids_limit=ids_limit).report

@@ -10,7 +10,7 @@ import polars as pl
 
 from .. import config
 from .definition import load_definition, resolve_chain
-from .gaps import _inputs
+from .gaps import ChainAnalysis, _chain, analysis
 
 Con = duckdb.DuckDBPyConnection
 
@@ -99,8 +99,15 @@ def chain_map_frames(con: Con, *, chain: str, year: int | None = None) -> tuple[
     """Nodes (layout, category, firms, output, projects) and edges of one chain for :func:`charts.chain_map`.
 
     The pipeline is plan ``year``'s (default the current one; a closed year as it was closed)."""
-    chain_id = resolve_chain(con, chain)
-    _, edges, classes, _rules = _inputs(con, year)
+    return map_frames_of(analysis(con, year=year), chain=resolve_chain(con, chain))
+
+
+def map_frames_of(an: ChainAnalysis, *, chain: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """:func:`chain_map_frames` of an analysis; ``chain`` is a chain id."""
+    chain_id = _chain(an, chain)
+    if chain_id is None:
+        raise ValueError("chain_map_frames 需要一条产业链（a chain id）。")
+    classes, edges = an.classes, an.edges
     pos = _layout(classes, edges, chain_id)
     nodes = pos.join(
         classes.select(

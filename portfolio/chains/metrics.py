@@ -55,21 +55,33 @@ def segment_kinds(
         con.unregister("_segment_firms")
         if scratch:
             con.close()
-    present = stats.select("node_id")
-    links = edges.select("src_node_id", "dst_node_id")
+    frame = nodes.select("node_id", "emerging").join(
+        stats.select("node_id", "firms", "concentrated"), on="node_id", how="left", maintain_order="left")
+    frame = kinds(frame.with_columns(pl.col("firms").fill_null(0)), edges).select("node_id", "kind")
+    return dict(frame.iter_rows())
+
+
+def kinds(segments: pl.DataFrame, edges: pl.DataFrame) -> pl.DataFrame:
+    """``segments`` with ``kind``: the class rule (:func:`kind_expr`) without graph metrics.
+
+    ``segments`` has ``node_id``, ``firms``, ``concentrated`` and ``emerging``; a segment is
+    present with a firm, and its present direct successors and predecessors are counted over
+    ``edges``. The after-the-pipeline view and :func:`segment_kinds` class segments so.
+    """
+    present = segments.filter(pl.col("firms") >= 1).select("node_id")
+    links = edges.select("src_node_id", "dst_node_id").unique()
     n_succ = (links.join(present, left_on="dst_node_id", right_on="node_id", how="semi")
               .group_by("src_node_id").len("n_present_successors").rename({"src_node_id": "node_id"}))
     n_pred = (links.join(present, left_on="src_node_id", right_on="node_id", how="semi")
               .group_by("dst_node_id").len("n_present_predecessors").rename({"dst_node_id": "node_id"}))
-    frame = (
-        nodes.select("node_id", "emerging")
-        .join(stats.select("node_id", "firms", "concentrated"), on="node_id", how="left", maintain_order="left")
+    return (
+        segments
         .join(n_succ, on="node_id", how="left", maintain_order="left")
         .join(n_pred, on="node_id", how="left", maintain_order="left")
-        .with_columns(pl.col("firms", "n_present_successors", "n_present_predecessors").fill_null(0))
-        .select("node_id", kind_expr().alias("kind"))
+        .with_columns(pl.col("n_present_successors", "n_present_predecessors").fill_null(0))
+        .with_columns(kind_expr().alias("kind"))
+        .drop("n_present_successors", "n_present_predecessors")
     )
-    return dict(frame.iter_rows())
 
 
 # --------------------------------------------------------------------------- metrics

@@ -59,29 +59,28 @@ def year_projects(year: int | None) -> str:
     return "project_tiers()" if year is None else f"project_tiers_in({int(year)})"
 
 
-def coverage_sql(firms: str = "enterprises", threshold: str = THRESHOLD, projects: str = "project_tiers()") -> str:
-    """Per segment of ``chain_nodes``: local firms (from ``firms``), HHI, pipeline and finished projects.
-
-    ``projects`` is the plan year's projects (:func:`year_projects`): a closed year reads them as
-    they stood when it was closed."""
-    return f"""
-with f as ({segment_firms_sql(firms, threshold)}
-), p as (
-    select node_id, count(*) as pipeline_projects,
+def _pipeline_sql(projects: str, ids: str = "list(project_id order by project_id)") -> str:
+    """Per segment: the plan year's pipeline projects (count, Σ investment and plan, ids, builders)."""
+    return f"""select node_id, count(*) as pipeline_projects,
            sum(total_investment_wan) as pipeline_investment_wan,
            sum(annual_plan_wan) as pipeline_plan_wan,
-           list(project_id order by project_id) as pipeline_ids,
+           {ids} as pipeline_ids,
            count(distinct {BUILDER}) as pipeline_builders
     from {projects}
     where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})
-    group by node_id
-), d as (
-    select node_id, count(*) as finished_projects
+    group by node_id"""
+
+
+def _finished_sql(projects: str) -> str:
+    """Per segment: the plan year's finished projects."""
+    return f"""select node_id, count(*) as finished_projects
     from {projects}
     where node_id is not null and status in ({_list(config.FINISHED_STATUSES)})
-    group by node_id
-)
-select n.node_id, n.chain_id, c.name as chain, coalesce(c.name_en, c.name) as chain_en,
+    group by node_id"""
+
+
+#: The columns of a segment's coverage (``f``: its firms, ``p``: pipeline, ``d``: finished projects).
+_COVERAGE_COLUMNS = """n.node_id, n.chain_id, c.name as chain, coalesce(c.name_en, c.name) as chain_en,
        n.name, coalesce(n.name_en, n.name) as name_en, n.stage,
        n.weight::double as weight, n.emerging,
        coalesce(f.firms, 0) as firms,
@@ -95,7 +94,22 @@ select n.node_id, n.chain_id, c.name as chain, coalesce(c.name_en, c.name) as ch
        coalesce(p.pipeline_plan_wan, 0)::decimal(38,2) as pipeline_plan_wan,
        coalesce(p.pipeline_ids, []::varchar[]) as pipeline_ids,
        coalesce(p.pipeline_builders, 0) as pipeline_builders,
-       coalesce(d.finished_projects, 0) as finished_projects
+       coalesce(d.finished_projects, 0) as finished_projects"""
+
+
+def coverage_sql(firms: str = "enterprises", threshold: str = THRESHOLD, projects: str = "project_tiers()") -> str:
+    """Per segment of ``chain_nodes``: local firms (from ``firms``), HHI, pipeline and finished projects.
+
+    ``projects`` is the plan year's projects (:func:`year_projects`): a closed year reads them as
+    they stood when it was closed."""
+    return f"""
+with f as ({segment_firms_sql(firms, threshold)}
+), p as (
+    {_pipeline_sql(projects)}
+), d as (
+    {_finished_sql(projects)}
+)
+select {_COVERAGE_COLUMNS}
 from chain_nodes n
 left join chains c using (chain_id)
 left join f using (node_id)
@@ -105,24 +119,93 @@ order by c.rowid, n.rowid
 """
 
 
+def analysis_sql(threshold: str, projects: str = "project_tiers()", ids_limit: int | None = None) -> str:
+    """Everything the gap analysis reads, in one pass over the plan year's projects.
+
+    One row per segment (in :func:`coverage_sql`'s order) with :func:`coverage_sql`'s columns; its
+    firms once the pipeline is built (:func:`after_pipeline_firms`, the same concentration SQL):
+    ``firms_after``, ``output_after_wan``, ``hhi_after``, ``concentrated_after``; and ``declared``,
+    the pipeline projects on it that declare a chain role (``project_id``, ``project``, ``status``,
+    ``project_chain_id``, ``chain_role``; in no order). Declared projects whose ``node_id`` is empty
+    or names no segment come in extra rows without a segment (``node_id`` null, ``declared_node_id``
+    theirs). The year's projects are read once (materialised): only pipeline and finished ones,
+    only the columns used, a name only where it is shown. ``pipeline_ids`` are in no order either;
+    with ``ids_limit`` they are the first that many ids (``pipeline_projects`` counts them all).
+    """
+    pipeline = _list(config.PIPELINE_STATUSES)
+    ids = "list(project_id)" if ids_limit is None else f"min(project_id, {int(ids_limit)})"
+    return f"""
+with yp as materialized (
+    select project_id, node_id, chain_id, status, chain_role, total_investment_wan, annual_plan_wan,
+           case when status in ({pipeline}) then enterprise end as enterprise,
+           case when chain_role is not null and status in ({pipeline}) then name end as name
+    from {projects}
+    where status in ({_list((*config.PIPELINE_STATUSES, *config.FINISHED_STATUSES))})
+), b as materialized (
+    {pipeline_builders_sql("yp")}
+), f as ({segment_firms_sql("enterprises", threshold)}
+), fa as ({segment_firms_sql(after_pipeline_firms(builders="b"), threshold)}
+), p as (
+    -- the coverage's pipeline figures; its builders counted from b (one builder a row there)
+    select p0.* replace (coalesce(pb.builders, 0) as pipeline_builders)
+    from ({_pipeline_sql("yp", ids)}) p0
+    left join (select node_id, count(*) as builders from b group by node_id) pb using (node_id)
+), d as (
+    {_finished_sql("yp")}
+), seg as (
+    select {_COVERAGE_COLUMNS},
+           coalesce(fa.firms, 0) as firms_after,
+           coalesce(fa.output_wan, 0)::decimal(38,2) as output_after_wan,
+           fa.hhi as hhi_after,
+           coalesce(fa.concentrated, false) as concentrated_after,
+           c.rowid as chain_order, n.rowid as node_order
+    from chain_nodes n
+    left join chains c using (chain_id)
+    left join f using (node_id)
+    left join fa using (node_id)
+    left join p using (node_id)
+    left join d using (node_id)
+), decl as (
+    select node_id as declared_node_id,
+           list(struct_pack(project_id, project := name, status, project_chain_id := chain_id, chain_role))
+             as declared
+    from yp
+    where name is not null
+    group by node_id
+)
+select seg.* exclude (chain_order, node_order), decl.declared_node_id, decl.declared
+from seg full join decl on decl.declared_node_id = seg.node_id
+order by seg.chain_order, seg.node_order, decl.declared_node_id
+"""
+
+
 #: The view's text (``v_chain_coverage``) and :func:`portfolio.chains.segment_coverage`'s.
 COVERAGE = coverage_sql()
 
-#: The firms once every pipeline project is built: the local enterprises, plus each builder of a
-#: 谋划/前期/在建 project who is not a local firm on that segment yet, with an output of
-#: ``$ratio`` × the total investment of its pipeline projects there. Firms already there keep
-#: their output (an expansion is not counted).
-def after_pipeline_firms(projects: str = "project_tiers()") -> str:
-    """The firms once every pipeline project of ``projects`` is built (see above)."""
+def pipeline_builders_sql(projects: str = "project_tiers()") -> str:
+    """Per segment and builder (:data:`BUILDER`) of a pipeline project: Σ total investment there."""
+    return f"""select node_id, {BUILDER} as builder, sum(total_investment_wan) as investment_wan
+    from {projects}
+    where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})
+    group by node_id, builder"""
+
+
+def after_pipeline_firms(projects: str = "project_tiers()", *, builders: str | None = None) -> str:
+    """The firms once every pipeline project of ``projects`` is built.
+
+    The local enterprises, plus each builder of a 谋划/前期/在建 project who is not a local firm on
+    that segment yet, with an output of ``$ratio`` × the total investment of its pipeline projects
+    there. Firms already there keep their output (an expansion is not counted). ``builders`` is
+    :func:`pipeline_builders_sql` of ``projects`` as a relation, when the caller has it already.
+    """
+    source = builders or f"({pipeline_builders_sql(projects)})"
     return f"""(
     select node_id, name, output_wan from enterprises
     union all
     select b.node_id, b.builder as name,
-           (sum(b.total_investment_wan) * $ratio::decimal(18,6))::decimal(18,2) as output_wan
-    from (select node_id, {BUILDER} as builder, total_investment_wan from {projects}
-          where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})) b
+           (b.investment_wan * $ratio::decimal(18,6))::decimal(18,2) as output_wan
+    from {source} b
     where not exists (select 1 from enterprises e where e.node_id = b.node_id and e.name = b.builder)
-    group by b.node_id, b.builder
 )"""
 
 
