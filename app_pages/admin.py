@@ -1,10 +1,12 @@
 """用户与日志: users and roles, and the audit log (admins only)."""
 
+from datetime import date
+
 import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import access, store
+from portfolio import access, auditview, store
 
 me = ui.user()
 access.require(me, "manage_users")
@@ -42,15 +44,43 @@ with tab_users:
                 st.rerun()
 
 with tab_audit:
-    c1, c2, c3 = st.columns(3)
-    table = c1.selectbox(ui.t("admin.table"), [None, "projects", "progress", "enterprises", "users", "meta"],
-                         format_func=lambda v: ui.t("admin.all") if v is None else v, key="admin_audit_table")
-    record = c2.text_input(ui.t("admin.record"), key="admin_audit_record") or None
-    limit = c3.number_input(ui.t("admin.limit"), min_value=10, max_value=100_000, value=500, step=100,
-                            key="admin_audit_limit")
-    with store.connect(ui.db_path(), read_only=True) as con:
-        log = access.read_audit(con, me, table=table, record_id=record, limit=int(limit))
-    st.caption(ui.t("admin.audit_count", n=log.height))
-    st.dataframe(log.with_columns(pl.col("at").dt.strftime("%Y-%m-%d %H:%M:%S")), hide_index=True,
-                 width="stretch")
-    ui.download_xlsx({"audit_log": log}, "audit_log.xlsx", key="admin_audit_xlsx")
+    # everything is formatted by the library (portfolio/auditview.py); the page reads the filters and shows
+    lang = ui.lang()
+    c1, c2, c3, c4, c5 = st.columns([3, 2, 1, 2, 2])
+    people = ui.cached(auditview.audit_people, me)
+    person = c1.selectbox(ui.t("audit.filter.person"), [None, *people], key="admin_audit_person",
+                          format_func=lambda v: ui.t("audit.everyone") if v is None else ui.plain(v))
+    project = (c2.text_input(ui.t("audit.filter.project"), key="admin_audit_project") or "").strip() or None
+    batch = c3.number_input(ui.t("audit.filter.batch"), min_value=1, value=None, step=1, key="admin_audit_batch")
+    since = c4.date_input(ui.t("audit.filter.since"), value=None, key="admin_audit_since")
+    until = c5.date_input(ui.t("audit.filter.until"), value=None, key="admin_audit_until")
+    chosen = auditview.Filter(person=person, project=project, batch=None if batch is None else int(batch),
+                              since=since if isinstance(since, date) else None,
+                              until=until if isinstance(until, date) else None)
+    total = ui.cached(auditview.audit_count, me, chosen)
+    size = auditview.PAGE_ROWS
+    pages = max(1, -(-total // size))
+    page = int(st.number_input(ui.t("audit.filter.page"), min_value=1, max_value=pages, value=1, step=1,
+                               key="admin_audit_page")) if pages > 1 else 1
+    log = ui.cached(auditview.audit_frame, me, chosen, lang=lang, limit=size, offset=(page - 1) * size)
+    if log.is_empty():
+        st.info(ui.t("audit.none"))
+    else:
+        st.caption(ui.t("audit.shown", first=f"{(page - 1) * size + 1:,}", last=f"{(page - 1) * size + log.height:,}",
+                        total=f"{total:,}", size=size))
+        changes = auditview.headers(lang)["changes"]
+        most = int(log[changes].str.count_matches("\n").max() or 0) + 1  # type: ignore[call-overload]
+        st.dataframe(log, hide_index=True, width="stretch", key="admin_audit_table",
+                     row_height=min(most, 8) * 20 + 14,
+                     column_config={changes: st.column_config.TextColumn(width="large")})
+    db = ui.db_path()
+
+    def audit_workbook() -> bytes:
+        """Every row the filter selects (up to auditview.EXPORT_ROWS), built only when downloaded."""
+        with store.connect(db, read_only=True) as con:
+            return auditview.audit_xlsx(con, me, chosen, lang=lang)
+
+    st.download_button(ui.t("audit.export", n=f"{min(total, auditview.EXPORT_ROWS):,}"), data=audit_workbook,
+                       file_name=auditview.export_name(chosen, lang=lang), key="admin_audit_xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/download:", disabled=total == 0)

@@ -19,7 +19,20 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import access, chains, config, edits, export, i18n, listing, monthly, store, targets
+from portfolio import (
+    access,
+    auditview,
+    chains,
+    config,
+    edits,
+    export,
+    fmt,
+    i18n,
+    listing,
+    monthly,
+    store,
+    targets,
+)
 
 me = ui.user()
 LANG = ui.lang()
@@ -208,15 +221,37 @@ SHEET = ui.t("nav.projects")
 DB = ui.db_path()
 
 
+def _filter_words() -> list[str]:
+    """The filters in force, in words, for the export's name and first row (汽开区 · 仅滞后 …)."""
+    words = ["、".join(ui.unit_name(u) for u in f_unit) if f_unit else None,
+             "、".join(TIER[v] for v in f_tier) if f_tier else None,
+             "、".join(CHAIN[v] for v in f_chain) if f_chain else None,
+             "、".join(ENUM[v] for v in f_status) if f_status else None,
+             "、".join(ENUM[v] for v in f_nature) if f_nature else None,
+             "、".join(ENUM[v] for v in f_level) if f_level else None,
+             ui.t("pj.f.major") if f_major else None,
+             ui.t("pj.export.lagging") if f_lagging else None,
+             ui.t("pj.export.search", text=search.strip()) if search.strip() else None]
+    return [w for w in words if w]
+
+
+FILTER_WORDS = _filter_words()
+
+
 def export_bytes() -> bytes:
-    """Every project that matches (万元, stored values) as an xlsx workbook; read and built only when downloaded."""
+    """Every project that matches as an xlsx workbook (amounts in 万元 as labelled, flags as 红/黄/绿,
+    是/否), under a first row saying what it holds; read and built only when downloaded."""
     with store.connect(DB, read_only=True) as con:
         every = listing.list_projects(con, **query, limit=None).rows
-    return export.write_xlsx({SHEET: every.select(list(EXPORT)).rename(HEADERS)}) or b""
+    sheet = fmt.for_people(every.select(list(EXPORT)), ui.lang()).rename(HEADERS)
+    title = fmt.export_title(ui.t("pj.export.what"), as_of=as_of, filters=FILTER_WORDS, rows=sheet.height,
+                             lang=ui.lang())
+    return export.write_xlsx({SHEET: sheet}, titles={SHEET: title}) or b""
 
 
 export_col.download_button(ui.t("pj.export", n=f"{window.matched:,}"), data=export_bytes,
-                           file_name=f"projects_{fmt_month(as_of)}.xlsx", key="pj_export",
+                           file_name=ui.export_name(ui.t("pj.export.what"), *FILTER_WORDS, as_of=as_of),
+                           key="pj_export",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            icon=":material/download:", disabled=window.matched == 0)
 
@@ -616,14 +651,32 @@ with tab_problems:
                                     "problem_level": ui.t("col.problem_level")})
 
 with tab_history:
-    history = ui.cached(edits.project_history, pid)
-    st.caption(ui.t("pj.history_count", n=history.height))
-    st.dataframe(history.with_columns(pl.col("at").dt.strftime("%Y-%m-%d %H:%M:%S")), hide_index=True,
-                 width="stretch", placeholder="—",
-                 column_config={"at": ui.t("pj.h.at"), "actor": ui.t("pj.h.actor"), "action": ui.t("pj.h.action"),
-                                "table_name": ui.t("pj.h.table"), "record_id": ui.t("pj.h.record"),
-                                "old_values": ui.t("pj.h.old"), "new_values": ui.t("pj.h.new"),
-                                "source": ui.t("pj.h.source")})
+    # the project's own rows of the audit log, formatted by the library (portfolio/auditview.py)
+    h_filter = auditview.Filter(project=pid)
+    h_total = ui.cached(auditview.audit_count, me, h_filter)
+    history = ui.cached(auditview.audit_frame, me, h_filter, lang=ui.lang())
+    if history.is_empty():
+        st.caption(ui.t("audit.none"))
+    else:
+        st.caption(ui.t("pj.history_count", n=f"{h_total:,}")
+                   + (" " + ui.t("audit.x.capped", n=f"{history.height:,}", total=f"{h_total:,}")
+                      if h_total > history.height else ""))
+        h_cols = auditview.headers(ui.lang())
+        h_lines = int(history[h_cols["changes"]].str.count_matches("\n").max() or 0) + 1  # type: ignore[call-overload]
+        st.dataframe(history.drop(h_cols["project"]), hide_index=True, width="stretch", key="pj_history_table",
+                     row_height=min(h_lines, 8) * 20 + 14,
+                     column_config={h_cols["changes"]: st.column_config.TextColumn(width="large")})
+    h_db, h_lang = ui.db_path(), ui.lang()
+
+    def history_workbook() -> bytes:
+        """The project's whole history as an xlsx workbook, built only when downloaded."""
+        with store.connect(h_db, read_only=True) as con:
+            return auditview.audit_xlsx(con, me, h_filter, lang=h_lang)
+
+    st.download_button(ui.t("audit.export", n=f"{min(h_total, auditview.EXPORT_ROWS):,}"), data=history_workbook,
+                       file_name=auditview.export_name(h_filter, lang=h_lang), key="pj_history_xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/download:", disabled=h_total == 0)
 
 with tab_edit:
     can_edit = access.can(me, "edit_project", unit_id=project["unit_id"]) and not closed
