@@ -160,7 +160,8 @@ def test_the_preview_sheets_hold_every_row_with_chinese_headers(db: Path, tmp_pa
     valid, pv = run(db, tmp_path, PROGRESS_HEADER + lines)
     sheets = preview.preview_sheets(valid, "progress", pv)
     assert list(sheets) == ["变化明细", "需核对", "可导入的行"]
-    assert sheets["可导入的行"].columns[:3] == ["行号", "导入时", "提醒"]
+    assert sheets["可导入的行"].columns == ["行号", "导入时", "项目编号", "月份", "完成投资（万元）", "形象进度（%）",
+                                       "存在问题", "协调层级", "提醒"]
     assert sheets["可导入的行"].height == 3
     assert sheets["需核对"]["提醒"].to_list() == ["形象进度 10% 低于 2016-09 的 52.95%"]
 

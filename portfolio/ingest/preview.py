@@ -333,8 +333,8 @@ def preview_changes(con: duckdb.DuckDBPyConnection, valid: pl.DataFrame, kind: s
 def display_rows(valid: pl.DataFrame, kind: str, preview: ImportPreview, *, lang: str = i18n.DEFAULT_LANG,
                  unit_names: dict[str, str] | None = None) -> pl.DataFrame:
     """The valid rows as the page shows them, every cell text: ``_row``, ``_action`` (新增 / 更新 /
-    不变), ``_warnings`` (the row's warnings), ``_year`` where present, then the fields (dates as
-    2016-09-01, months 2016-09, amounts 1,500,000, empty blank, units by name)."""
+    不变), ``_year`` where present, the fields (dates as 2016-09-01, months 2016-09, amounts
+    1,500,000, empty blank, units by name), then ``_warnings`` (the row's warnings)."""
     action_labels = {a: i18n.t(f"pv.action.{a}", lang) for a in ("insert", "update", "unchanged")}
     notes = preview.warnings.group_by("_row").agg(pl.col("message").str.join("；").alias("_warnings"))
     fields = [c for c in valid.columns if not c.startswith("_")]
@@ -350,9 +350,9 @@ def display_rows(valid: pl.DataFrame, kind: str, preview: ImportPreview, *, lang
     return out.select(
         "_row",
         pl.col("action").replace_strict(action_labels, default="", return_dtype=pl.String).alias("_action"),
-        pl.col("_warnings").fill_null(""),
         *(["_year"] if "_year" in out.columns else []),
         *fields,
+        pl.col("_warnings").fill_null(""),  # last: the figures come first on a narrow screen
     )
 
 
