@@ -26,7 +26,6 @@ from portfolio import (
     config,
     edits,
     export,
-    fmt,
     i18n,
     listing,
     monthly,
@@ -221,37 +220,15 @@ SHEET = ui.t("nav.projects")
 DB = ui.db_path()
 
 
-def _filter_words() -> list[str]:
-    """The filters in force, in words, for the export's name and first row (汽开区 · 仅滞后 …)."""
-    words = ["、".join(ui.unit_name(u) for u in f_unit) if f_unit else None,
-             "、".join(TIER[v] for v in f_tier) if f_tier else None,
-             "、".join(CHAIN[v] for v in f_chain) if f_chain else None,
-             "、".join(ENUM[v] for v in f_status) if f_status else None,
-             "、".join(ENUM[v] for v in f_nature) if f_nature else None,
-             "、".join(ENUM[v] for v in f_level) if f_level else None,
-             ui.t("pj.f.major") if f_major else None,
-             ui.t("pj.export.lagging") if f_lagging else None,
-             ui.t("pj.export.search", text=search.strip()) if search.strip() else None]
-    return [w for w in words if w]
-
-
-FILTER_WORDS = _filter_words()
-
-
 def export_bytes() -> bytes:
-    """Every project that matches as an xlsx workbook (amounts in 万元 as labelled, flags as 红/黄/绿,
-    是/否), under a first row saying what it holds; read and built only when downloaded."""
+    """Every project that matches (万元, stored values) as an xlsx workbook; read and built only when downloaded."""
     with store.connect(DB, read_only=True) as con:
         every = listing.list_projects(con, **query, limit=None).rows
-    sheet = fmt.for_people(every.select(list(EXPORT)), ui.lang()).rename(HEADERS)
-    title = fmt.export_title(ui.t("pj.export.what"), as_of=as_of, filters=FILTER_WORDS, rows=sheet.height,
-                             lang=ui.lang())
-    return export.write_xlsx({SHEET: sheet}, titles={SHEET: title}) or b""
+    return export.write_xlsx({SHEET: every.select(list(EXPORT)).rename(HEADERS)}) or b""
 
 
 export_col.download_button(ui.t("pj.export", n=f"{window.matched:,}"), data=export_bytes,
-                           file_name=ui.export_name(ui.t("pj.export.what"), *FILTER_WORDS, as_of=as_of),
-                           key="pj_export",
+                           file_name=f"projects_{fmt_month(as_of)}.xlsx", key="pj_export",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            icon=":material/download:", disabled=window.matched == 0)
 
