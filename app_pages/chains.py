@@ -1,7 +1,5 @@
 """产业链: one chain's map, its ranked 补链/增链/丰链 gaps, role disagreements, the after-pipeline view."""
 
-from typing import Any
-
 import polars as pl
 import streamlit as st
 
@@ -45,39 +43,19 @@ def gap_view(frame: pl.DataFrame, *, with_chain: bool) -> pl.DataFrame:
     )
 
 
-#: Columns of the report's records that may be empty in every row (typed, not null-typed, then).
-DISAGREE = {"node": pl.String, "segment_kind": pl.String, "reason": pl.String, "reason_en": pl.String}
-AFTER = {"node_en": pl.String, "kind_before": pl.String, "kind_after": pl.String, "hhi_before": pl.Float64,
-         "hhi_after": pl.Float64, "addressed_by": pl.List(pl.String)}
-
-
-def rows_of(records: list[dict[str, Any]], schema: dict[str, Any], chain: str) -> pl.DataFrame:
-    """The rows of one chain among a ``gaps --json`` list."""
-    frame = pl.DataFrame(records, schema_overrides=schema, infer_schema_length=None)
-    return frame.filter(pl.col("chain_id") == chain) if frame.height else frame
-
-
-def disagreement_rows(records: list[dict[str, Any]], *, chain: str) -> pl.DataFrame:
-    """The chain's projects whose declared role differs from their segment's class (``role_disagreements``)."""
-    return rows_of(records, DISAGREE, chain)
-
-
-def after_rows(records: list[dict[str, Any]], *, chain: str) -> pl.DataFrame:
-    """The chain's segments before and after the pipeline is built (``after_pipeline``)."""
-    return rows_of(records, AFTER, chain)
-
-
 st.title(ui.t("ch.title"))
 pick_chain, pick_year = st.columns([4, 1], vertical_alignment="bottom")
 # the pipeline of the plan year picked (shared with the other pages); a closed year as it was closed
 year = ui.year_picker("ch_year", into=pick_year)
-# every row (no cut lists): the declared-role and after-pipeline tables below are this report's rows of
-# the chain picked, so the page classifies the segments three times, not five
-report = ui.cached(chains.gaps_report, year=year, limit=None, ids_limit=None)
-summary = pl.DataFrame(report["summary"]["by_chain"])
-nodes_def, _edges = ui.cached(chains.load_definition)
-names = dict(nodes_def.select("chain_id", "chain_en" if EN else "chain").unique(maintain_order=True).iter_rows())
-segment_names = dict(nodes_def.select("node_id", "name_en" if EN else "name").iter_rows())
+# one classification of every segment (one pass over the year's projects), cached per data revision;
+# every table, card and the map below is a view of it, cached too
+analysis = ui.cached(chains.analysis, year=year)
+OF = ("ch_analysis", year)
+summary = ui.derived(chains.summary_of, analysis, of=OF)
+rules = analysis.rules.to_table()
+classes = analysis.classes
+names = dict(classes.select("chain_id", "chain_en" if EN else "chain").unique(maintain_order=True).iter_rows())
+segment_names = dict(classes.select("node_id", "name_en" if EN else "name").iter_rows())
 chain_id = pick_chain.selectbox(ui.t("ch.pick"), list(names), format_func=names.get, key="ch_chain")
 if ui.year_closed(year):
     st.caption(f":material/lock: {ui.t('ui.closed_short')}")
@@ -94,16 +72,16 @@ cards[5].metric(ui.t("ch.open"), row["open"], border=True, help=ui.t("ch.open_he
 # ---------------------------------------------------------------- the map
 st.subheader(ui.t("ch.map"))
 # at its natural size: the width it was built for is the plot's, not the total
-map_spec = ui.chart_spec(lambda: charts.chain_map(*ui.cached(chains.chain_map_frames, chain=chain_id, year=year),
-                                                  lang=ui.lang()), key="ch_map", deps=(chain_id, year), natural=True)
+map_spec = ui.chart_spec(lambda: charts.chain_map(*chains.map_frames_of(analysis, chain=chain_id), lang=ui.lang()),
+                         key="ch_map", deps=(chain_id, year), natural=True)
 # a wide chain scrolls sideways inside its own box rather than widening the page
 with st.container(height=int(map_spec["height"]) + 170, border=False):
     ui.draw(map_spec, key="ch_map")
-st.caption(ui.t("ch.map_caption", **report["rules"]) + " " + ui.t("ch.map_scroll"))
+st.caption(ui.t("ch.map_caption", **rules) + " " + ui.t("ch.map_scroll"))
 
 # ---------------------------------------------------------------- ranked gaps
 st.subheader(ui.t("ch.gaps"))
-gaps = ui.cached(chains.gaps, chain=chain_id, year=year)
+gaps = ui.derived(chains.gaps_of, analysis, of=OF, chain=chain_id)
 if gaps.is_empty():
     st.info(ui.t("ch.gaps_none"))
 else:
@@ -116,15 +94,14 @@ st.subheader(ui.t("ch.scatter"))
 o1, o2 = st.columns(2)
 every_chain = o1.toggle(ui.t("ch.scatter_all"), key="ch_scatter_all")
 addressed = o2.toggle(ui.t("ch.scatter_addressed"), key="ch_scatter_addressed")
-points = ui.cached(chains.gaps, year=year) if every_chain else gaps
+points = ui.derived(chains.gaps_of, analysis, of=OF) if every_chain else gaps
 # fewer y ticks: the chart labels them with one decimal, so 0.05 steps would read 0.6, 0.6, 0.7
 ui.chart(lambda: charts.gap_scatter(points, lang=ui.lang(), open_only=not addressed, width=560, height=380)
          .configure_axisY(tickCount=6), key="ch_scatter", deps=(chain_id, year, every_chain, addressed), natural=True)
 
 # ---------------------------------------------------------------- declared roles that disagree
 st.subheader(ui.t("ch.disagree"))
-disagreements = ui.derived(disagreement_rows, report["role_disagreements"], of=("ch_gaps_report", year),
-                           chain=chain_id)
+disagreements = ui.derived(chains.disagreements_of, analysis, of=OF, chain=chain_id)
 if disagreements.is_empty():
     st.success(ui.t("ch.disagree_none"))
 else:
@@ -134,7 +111,7 @@ else:
             pl.col("project_id").alias(ui.t("col.project_id")),
             pl.col("project").alias(ui.t("tg.col.project")),
             enum("status").alias(ui.t("ch.col.project_status")),
-            # role_disagreements carries no node_en: name the segment from the definition
+            # role_disagreements carries no node_en: name the segment from the classes
             pl.col("node_id").replace_strict(segment_names, default=pl.col("node")).alias(ui.t("ch.col.segment")),
             enum("declared_role").alias(ui.t("ch.col.declared")),
             enum("segment_kind").fill_null(ui.t("ch.no_gap")).alias(ui.t("ch.col.segment_kind")),
@@ -147,8 +124,8 @@ else:
 st.subheader(ui.t("ch.after"))
 # the assumption as the library makes it: statuses and settings from the same rules
 st.caption(ui.t("ch.after_caption", statuses=LIST_SEP.join(ui.enum(s) for s in config.PIPELINE_STATUSES),
-                **report["rules"]))
-after = ui.derived(after_rows, report["after_pipeline"]["segments"], of=("ch_gaps_report", year), chain=chain_id)
+                **rules))
+after = ui.derived(chains.after_of, analysis, of=OF, chain=chain_id)
 counts = dict(after.group_by("change").len().iter_rows()) if after.height else {}
 for card, change in zip(st.columns(4), CHANGES, strict=True):
     card.metric(ui.t(f"ch.change.{change}"), counts.get(change, 0), border=True)
@@ -179,5 +156,6 @@ summary_view = summary.select(
     pl.col("open").alias(ui.t("ch.col.open_gaps")),
 )
 st.dataframe(summary_view, hide_index=True, placeholder="—", key="ch_summary_table")
-ui.download_xlsx(lambda: {"summary": summary_view, "gaps": gap_view(ui.cached(chains.gaps, year=year), with_chain=True)},
+ui.download_xlsx(lambda: {"summary": summary_view, "gaps": gap_view(ui.derived(chains.gaps_of, analysis, of=OF),
+                                                                      with_chain=True)},
                  "gaps_all_chains.xlsx", key="ch_all_xlsx", label=ui.t("ch.download_all"))
