@@ -110,8 +110,10 @@ def leader_view(frame: pl.DataFrame) -> pl.DataFrame:
 
 st.caption(ui.t("ld.leaders_shown", n=f"{shown.height:,}"))
 ui.table(shown, view=leader_view, hide_index=True, placeholder="—", key="ld_leaders_table")
-ui.download_xlsx(lambda: {"levels": level_view, "leaders": leader_view(shown)}, f"responsibility_{month:%Y-%m}.xlsx",
-                 key="ld_leaders_xlsx", label=ui.t("ld.download_leaders"))
+LEADERS_WHAT = ui.t("ld.export.leaders")
+ui.download_xlsx(lambda: {ui.t("ld.export.levels"): level_view, LEADERS_WHAT: leader_view(shown)},
+                 ui.export_name(LEADERS_WHAT, as_of=month), key="ld_leaders_xlsx", label=ui.t("ld.download_leaders"),
+                 title=LEADERS_WHAT, as_of=month)
 
 # ---------------------------------------------------------------- one leader's projects
 st.header(ui.t("ld.drill"))
@@ -157,8 +159,10 @@ if pick is not None:
             pl.col("open_problem_months").alias(ui.t("tg.col.problem_months")),
         )
     ui.table(mine, view=project_view, hide_index=True, placeholder="—", key="ld_projects_table")
-    ui.download_xlsx(lambda: {"projects": project_view(mine)}, f"leader_projects_{month:%Y-%m}.xlsx",
-                     key="ld_projects_xlsx", label=ui.t("ld.download_projects"))
+    mine_what = ui.t("ld.export.projects", leader=name)
+    ui.download_xlsx(lambda: {ui.t("ld.export.projects_sheet"): project_view(mine)},
+                     ui.export_name(mine_what, as_of=month), key="ld_projects_xlsx",
+                     label=ui.t("ld.download_projects"), title=mine_what, as_of=month)
 
 # ---------------------------------------------------------------- rule violations
 st.header(ui.t("ld.violations"))
@@ -200,5 +204,7 @@ else:
             (reason_en if EN else pl.col("reason")).alias(ui.t("ld.col.reason")),
         )
     ui.table(violations, view=violation_view, hide_index=True, placeholder="—", key="ld_violations_table")
-    ui.download_xlsx(lambda: {"violations": violation_view(violations)}, "responsibility_violations.xlsx",
-                     key="ld_violations_xlsx", label=ui.t("ld.download_violations"))
+    violations_what = ui.t("ld.export.violations")
+    ui.download_xlsx(lambda: {violations_what: violation_view(violations)},
+                     ui.export_name(violations_what, as_of=month), key="ld_violations_xlsx",
+                     label=ui.t("ld.download_violations"), title=violations_what, as_of=month)

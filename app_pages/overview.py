@@ -15,8 +15,8 @@ band = ui.cached(targets.settings).forecast
 
 
 def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...], into: Any = st) -> None:
-    """An Altair chart at its natural size (the width it was built for is the plot's), built once per revision."""
-    ui.chart(build, key=key, deps=deps, into=into, natural=True)
+    """An Altair chart as wide as its column (any screen), built once per revision."""
+    ui.chart(build, key=key, deps=deps, into=into, natural=True, fit=True)
 
 
 def yi(wan: Any, sign: bool = False) -> str:

@@ -26,6 +26,7 @@ from portfolio import (
     config,
     edits,
     export,
+    fmt,
     i18n,
     listing,
     monthly,
@@ -108,6 +109,9 @@ closed = ui.year_closed(year)  # a closed year is read-only: every form below is
 flash = st.session_state.pop("pj_flash", None)
 if flash:
     st.success(flash, icon=":material/check_circle:")
+toast = st.session_state.pop("pj_toast", None)
+if toast:
+    st.toast(toast, icon=":material/check_circle:")
 
 with st.container(border=True):
     # the unit picker gets half a row: its labels are full names with the short name (units.picker_label)
@@ -220,15 +224,37 @@ SHEET = ui.t("nav.projects")
 DB = ui.db_path()
 
 
+def _filter_words() -> list[str]:
+    """The filters in force, in words, for the export's name and first row (汽开区 · 仅滞后 …)."""
+    words = ["、".join(ui.unit_name(u) for u in f_unit) if f_unit else None,
+             "、".join(TIER[v] for v in f_tier) if f_tier else None,
+             "、".join(CHAIN[v] for v in f_chain) if f_chain else None,
+             "、".join(ENUM[v] for v in f_status) if f_status else None,
+             "、".join(ENUM[v] for v in f_nature) if f_nature else None,
+             "、".join(ENUM[v] for v in f_level) if f_level else None,
+             ui.t("pj.f.major") if f_major else None,
+             ui.t("pj.export.lagging") if f_lagging else None,
+             ui.t("pj.export.search", text=search.strip()) if search.strip() else None]
+    return [w for w in words if w]
+
+
+FILTER_WORDS = _filter_words()
+
+
 def export_bytes() -> bytes:
-    """Every project that matches (万元, stored values) as an xlsx workbook; read and built only when downloaded."""
+    """Every project that matches as an xlsx workbook (amounts in 万元 as labelled, flags as 红/黄/绿,
+    是/否), under a first row saying what it holds; read and built only when downloaded."""
     with store.connect(DB, read_only=True) as con:
         every = listing.list_projects(con, **query, limit=None).rows
-    return export.write_xlsx({SHEET: every.select(list(EXPORT)).rename(HEADERS)}) or b""
+    sheet = fmt.for_people(every.select(list(EXPORT)), ui.lang()).rename(HEADERS)
+    title = fmt.export_title(ui.t("pj.export.what"), as_of=as_of, filters=FILTER_WORDS, rows=sheet.height,
+                             lang=ui.lang())
+    return export.write_xlsx({SHEET: sheet}, titles={SHEET: title}) or b""
 
 
 export_col.download_button(ui.t("pj.export", n=f"{window.matched:,}"), data=export_bytes,
-                           file_name=f"projects_{fmt_month(as_of)}.xlsx", key="pj_export",
+                           file_name=ui.export_name(ui.t("pj.export.what"), *FILTER_WORDS, as_of=as_of),
+                           key="pj_export",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                            icon=":material/download:", disabled=window.matched == 0)
 
@@ -322,6 +348,21 @@ def refused(form: str, exc: Exception) -> None:
     st.session_state[f"pj_{form}_refused"] = (str(exc), errors if isinstance(errors, pl.DataFrame) else None)
 
 
+def confirm(form: str, message: str) -> None:
+    """A saved write's confirmation where the eye is: a toast, and the message under the form that
+    was submitted, whose tab stays open (the next run shows both)."""
+    st.session_state["pj_toast"] = message
+    st.session_state["pj_here"] = (form, message)
+
+
+def confirmed_here(form: str) -> None:
+    """The confirmation of a write made through ``form``, drawn under it (once)."""
+    here = st.session_state.get("pj_here")
+    if here is not None and here[0] == form:
+        st.session_state.pop("pj_here", None)
+        st.success(here[1], icon=":material/check_circle:")
+
+
 def save_new(keys: dict[str, str], nonce: int) -> None:
     """Create the project typed into the new-project form (its submit callback)."""
     record = entered(keys)
@@ -350,8 +391,8 @@ def save_edit(pid: str, keys: dict[str, str], base: dict[str, Any]) -> None:
         refused("edit", exc)
     else:
         st.session_state.pop("pj_edit_base", None)
-        st.session_state["pj_flash"] = ui.t("pj.saved", id=ui.plain(pid), version=version,
-                                            fields="、".join(ui.t(f"col.{k}") for k in changes))
+        confirm("edit", ui.t("pj.saved", id=ui.plain(pid), version=version,
+                             fields="、".join(ui.t(f"col.{k}") for k in changes)))
 
 
 def save_entry(pid: str, month: date, key: str) -> None:
@@ -368,7 +409,7 @@ def save_entry(pid: str, month: date, key: str) -> None:
     except REFUSED as exc:
         refused("entry", exc)
     else:
-        st.session_state["pj_flash"] = ui.t(f"pj.entered.{outcome}", id=ui.plain(pid), month=fmt_month(month))
+        confirm("entry", ui.t(f"pj.entered.{outcome}", id=ui.plain(pid), month=fmt_month(month)))
 
 
 def same(a: Any, b: Any) -> bool:
@@ -489,10 +530,12 @@ c3.markdown(
 if project["note"]:
     st.caption(f"{ui.t('col.note')}{SEP}{ui.plain(project['note'])}")
 
-tab_progress, tab_years, tab_problems, tab_history, tab_edit, tab_entry = st.tabs([
-    ui.t("pj.tab.progress"), ui.t("pj.years"), ui.t("pj.tab.problems"), ui.t("pj.tab.history"), ui.t("pj.tab.edit"),
-    ui.t("pj.tab.entry"),
-])
+TAB_LABELS = [ui.t("pj.tab.progress"), ui.t("pj.years"), ui.t("pj.tab.problems"), ui.t("pj.tab.history"),
+              ui.t("pj.tab.edit"), ui.t("pj.tab.entry")]
+# after a save the tab of the form stays open, its confirmation under the button
+_here = st.session_state.get("pj_here")
+_open = {"edit": TAB_LABELS[4], "entry": TAB_LABELS[5]}.get(_here[0]) if _here else None
+tab_progress, tab_years, tab_problems, tab_history, tab_edit, tab_entry = st.tabs(TAB_LABELS, default=_open)
 progress = ui.cached(edits.project_progress, pid)
 
 
@@ -676,6 +719,7 @@ with tab_edit:
                               on_click=save_edit, args=(pid, edit_keys, base))
     if st.session_state.pop("pj_edit_unchanged", False):
         st.info(ui.t("pj.no_changes"))
+    confirmed_here("edit")
     show_refusal("edit")
 
 with tab_entry:
@@ -703,4 +747,5 @@ with tab_entry:
         st.text_area(ui.t("col.problems"), value=row.get("problems") or "", height=68, key=key + "problems")
         st.form_submit_button(ui.t("pj.enter"), type="primary", disabled=not can_enter, key="pj_entry_submit",
                               on_click=save_entry, args=(pid, month, key))
+    confirmed_here("entry")
     show_refusal("entry")

@@ -15,8 +15,8 @@ BY = ["city", "unit", "chain"]
 
 
 def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...]) -> None:
-    """An Altair chart at its natural size (the width it was built for is the plot's), built once per revision."""
-    ui.chart(build, key=key, deps=deps, natural=True)
+    """An Altair chart as wide as its column (any screen), built once per revision."""
+    ui.chart(build, key=key, deps=deps, natural=True, fit=True)
 
 
 def group_checks(records: list[dict[str, Any]]) -> pl.DataFrame:
@@ -155,9 +155,9 @@ if by == "city":
     for r in checks.iter_rows(named=True):
         st.caption(ui.t("tg.base", metric=ui.t(f"metric.{r['metric']}"), base=ui.yi(r["base_wan"]),
                         growth=f"{r['implied_growth_pct']:.1f}%", plan_growth=f"{r['plan_implied_growth_pct']:.1f}%"))
-ui.download_xlsx({by: view if by == "city" else workbook}, f"target_checks_{by}_{month:%Y-%m}.xlsx",
-                 key="tg_checks_xlsx",
-                 label=ui.t("tg.download_checks"))
+CHECKS_WHAT = ui.t("tg.export.checks", scope=ui.t(f"tg.by.{by}"))
+ui.download_xlsx({ui.t(f"tg.by.{by}"): view if by == "city" else workbook}, ui.export_name(CHECKS_WHAT, as_of=month),
+                 key="tg_checks_xlsx", label=ui.t("tg.download_checks"), title=CHECKS_WHAT, as_of=month)
 
 # ---------------------------------------------------------------- forecast and drivers
 st.header(ui.t("tg.forecast"))
@@ -175,35 +175,42 @@ else:
     st.error(ui.t("tg.gap_open", gap=ui.yi(gap), potential=ui.yi(s["acceleration_potential_wan"])))
 
 mine = drivers.filter(pl.col("metric") == metric)
-common = [
-    pl.col("rank").alias(ui.t("tg.col.rank")),
-    pl.col("name").alias(ui.t("tg.col.project")),
-    pl.col("unit_name").alias(ui.t("tg.col.unit")),
-    chain_label().alias(ui.t("tg.col.chain")),
-    pl.col("leader").alias(ui.t("tg.col.leader")),
+# the decisive columns first (the project, its gap or extra, its forecast and plan), who and where after
+name = pl.col("name").alias(ui.t("tg.col.project"))
+figures = [
+    yi("forecast_wan").alias(ui.t("tg.col.forecast_yi")),
     yi("annual_plan_wan").alias(ui.t("tg.col.plan_yi")),
     yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
     pct("performance").alias(ui.t("tg.col.performance_pct")),
-    yi("forecast_wan").alias(ui.t("tg.col.forecast_yi")),
+]
+who = [
+    pl.col("unit_name").alias(ui.t("tg.col.unit")),
+    chain_label().alias(ui.t("tg.col.chain")),
+    pl.col("leader").alias(ui.t("tg.col.leader")),
+    pl.col("rank").alias(ui.t("tg.col.rank")),
 ]
 shortfall = mine.filter(pl.col("role") == "shortfall").select(
-    *common,
+    name,
     yi("forecast_gap_wan").alias(ui.t("tg.col.gap_yi")),
     pct("gap_share").alias(ui.t("tg.col.gap_share_pct")),
+    *figures, *who,
 )
 accelerate = mine.filter(pl.col("role") == "accelerate").select(
-    *common,
-    pl.col("pace").round(2).alias(ui.t("tg.col.pace")),
-    pl.col("required_pace").round(2).alias(ui.t("tg.col.required_pace")),
+    name,
     yi("achievable_extra_wan").alias(ui.t("tg.col.extra_yi")),
     yi("cumulative_extra_wan").alias(ui.t("tg.col.cumulative_extra_yi")),
     pl.col("closes_gap").alias(ui.t("tg.col.closes_gap")),
+    pl.col("pace").round(2).alias(ui.t("tg.col.pace")),
+    pl.col("required_pace").round(2).alias(ui.t("tg.col.required_pace")),
+    *figures, *who,
 )
 tab_short, tab_fast = st.tabs([ui.t("tg.shortfall"), ui.t("tg.accelerate")])
 tab_short.dataframe(shortfall, hide_index=True, placeholder="—", key="tg_shortfall_table")
 tab_fast.dataframe(accelerate, hide_index=True, placeholder="—", key="tg_accelerate_table")
-ui.download_xlsx({"shortfall": shortfall, "accelerate": accelerate}, f"forecast_drivers_{metric}_{month:%Y-%m}.xlsx",
-                 key="tg_drivers_xlsx", label=ui.t("tg.download_drivers"))
+DRIVERS_WHAT = ui.t("tg.export.drivers", metric=ui.t(f"metric.{metric}"))
+ui.download_xlsx({ui.t("tg.shortfall"): shortfall, ui.t("tg.accelerate"): accelerate},
+                 ui.export_name(DRIVERS_WHAT, as_of=month), key="tg_drivers_xlsx", label=ui.t("tg.download_drivers"),
+                 title=DRIVERS_WHAT, as_of=month)
 
 # ---------------------------------------------------------------- lagging projects
 st.header(ui.t("tg.lagging"))
@@ -236,29 +243,37 @@ LEVELS = {v: ui.enum(v) for v in config.PROBLEM_LEVELS}
 
 
 def lag_view(frame: pl.DataFrame) -> pl.DataFrame:
-    """Lagging projects as shown and downloaded."""
+    """Lagging projects as shown and downloaded: the project, how far behind, the flag first."""
     return frame.select(
-        pl.col("project_id").alias(ui.t("col.project_id")),
         pl.col("name").alias(ui.t("tg.col.project")),
-        pl.col("unit_name").alias(ui.t("tg.col.unit")),
-        chain_label().alias(ui.t("tg.col.chain")),
-        pl.col("tier").replace(TIERS).alias(ui.t("tg.col.tier")),
-        pl.col("leader").alias(ui.t("tg.col.leader")),
+        yi("behind_wan").alias(ui.t("tg.col.behind_yi")),
+        flag_text.alias(ui.t("tg.col.flag")),
+        pct("performance").alias(ui.t("tg.col.performance_pct")),
         yi("annual_plan_wan").alias(ui.t("tg.col.plan_yi")),
         yi("expected_wan").alias(ui.t("tg.col.expected_yi")),
         yi("completed_wan").alias(ui.t("tg.col.completed_yi")),
-        yi("behind_wan").alias(ui.t("tg.col.behind_yi")),
-        pct("performance").alias(ui.t("tg.col.performance_pct")),
-        flag_text.alias(ui.t("tg.col.flag")),
+        pl.col("unit_name").alias(ui.t("tg.col.unit")),
+        chain_label().alias(ui.t("tg.col.chain")),
+        pl.col("leader").alias(ui.t("tg.col.leader")),
+        pl.col("tier").replace(TIERS).alias(ui.t("tg.col.tier")),
         pl.col("idle_months").alias(ui.t("tg.col.idle_months")),
         pl.col("open_problems").alias(ui.t("tg.col.problem")),
         labelled("open_problem_level", LEVELS).alias(ui.t("tg.col.problem_level")),
         pl.col("open_problem_since").dt.strftime("%Y-%m").alias(ui.t("tg.col.problem_since")),
         pl.col("open_problem_months").alias(ui.t("tg.col.problem_months")),
+        pl.col("project_id").alias(ui.t("col.project_id")),
     )
 
 
+LAG_FILTERS = [w for w in (
+    "、".join(ui.unit_name(u) for u in units) if units else None,
+    "、".join(picked_chains) if picked_chains else None,
+    "、".join(FLAGS[f] for f in flags) if flags else None,
+    ui.t("tg.filter_open") if open_only else None,
+) if w]
+LAG_WHAT = ui.t("tg.export.lagging")
 st.caption(ui.t("tg.shown", n=f"{shown.height:,}", total=f"{lagging.height:,}"))
 ui.table(shown, view=lag_view, hide_index=True, placeholder="—", key="tg_lagging_table")
-ui.download_xlsx(lambda: {"lagging": lag_view(shown)}, f"lagging_{month:%Y-%m}.xlsx", key="tg_lagging_xlsx",
-                 label=ui.t("tg.download_lagging"))
+ui.download_xlsx(lambda: {LAG_WHAT: lag_view(shown)}, ui.export_name(LAG_WHAT, *LAG_FILTERS, as_of=month),
+                 key="tg_lagging_xlsx", label=ui.t("tg.download_lagging"), title=LAG_WHAT, as_of=month,
+                 filters=LAG_FILTERS)

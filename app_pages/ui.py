@@ -25,7 +25,7 @@ import polars as pl
 import streamlit as st
 from streamlit import dataframe_util
 
-from portfolio import access, export, i18n, local_mode, rules, store, targets, years
+from portfolio import access, export, fmt, i18n, local_mode, rules, store, targets, years
 from portfolio import units as unit_list
 
 LANG_KEY = "ui_lang"
@@ -225,9 +225,14 @@ def run_memo(key: Any, compute: Callable[[], R]) -> R:
 
 @st.cache_resource(show_spinner=False, max_entries=256, ttl=6 * 3600)
 def _spec(key: str, db: str, rev: tuple[int, int], language: str, deps: tuple[Any, ...], natural: bool,
-          _build: Callable[[], Any]) -> dict[str, Any]:
+          _build: Callable[[], Any], fit: bool = False) -> dict[str, Any]:
     spec = vega_spec(_build())
-    if natural:  # set on the spec: Altair's .properties() would deep-copy the chart and its data first
+    if fit and not any(k in spec for k in ("hconcat", "vconcat", "concat", "facet", "repeat")):
+        # the container's width, whatever the screen (a phone, 1024 px, a wide monitor); the
+        # height stays the one it was built with
+        spec["width"] = "container"
+        spec["autosize"] = {"type": "fit-x", "contains": "padding"}
+    elif natural:  # set on the spec: Altair's .properties() would deep-copy the chart and its data first
         spec["autosize"] = {"type": "pad", "contains": "padding"}
     return spec
 
@@ -257,22 +262,25 @@ def vega_spec(figure: Any) -> dict[str, Any]:
 
 
 def chart_spec(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = (),
-               natural: bool = False) -> dict[str, Any]:
+               natural: bool = False, fit: bool = False) -> dict[str, Any]:
     """The Vega-Lite spec of ``build()`` (an Altair chart), built once per data revision, language and ``deps``.
 
     Building an Altair chart and validating it against the schema takes 50–200 ms a chart, on
     every rerun; cached, a rerun only sends the spec. ``deps`` are the values the chart is
     built from beyond the data revision and the language (the month, metric, project …).
     ``natural``: drawn at its natural size, the width it was built for being the plot's (autosize
-    pad, padding included).
+    pad, padding included). ``fit``: as wide as its container (a single or layered chart; a
+    concatenation keeps its natural size).
     """
-    return _spec(key, str(db_path()), revision(), lang(), deps, natural, _build=build)
+    return _spec(key, str(db_path()), revision(), lang(), deps, natural, _build=build, fit=fit)
 
 
 def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = (), into: Any = st,
-          width: int | str = "content", natural: bool = False) -> None:
-    """Draw the Altair chart ``build()`` through its cached spec (:func:`chart_spec`)."""
-    draw(chart_spec(build, key=key, deps=deps, natural=natural), key=key, into=into, width=width)
+          width: int | str = "content", natural: bool = False, fit: bool = False) -> None:
+    """Draw the Altair chart ``build()`` through its cached spec (:func:`chart_spec`); ``fit``: the
+    container's width."""
+    spec = chart_spec(build, key=key, deps=deps, natural=natural, fit=fit)
+    draw(spec, key=key, into=into, width="stretch" if spec.get("width") == "container" else width)
 
 
 def draw(spec: dict[str, Any], *, key: str, into: Any = st, width: int | str = "content") -> None:
@@ -475,6 +483,7 @@ def start() -> access.User | None:
     run's read connection (:func:`read_connection`; ``app.py`` releases it when the run ends).
     """
     _RUN.memo = {}  # this run's memo (run_memo): nothing carried over from an earlier run
+    st.html(FIT_CSS)
     _language_switch()
     try:
         section = auth_section()
@@ -497,6 +506,21 @@ def start() -> access.User | None:
     current = current_user()
     st.session_state["ui_user"] = current
     return current
+
+
+#: What keeps every page readable from a phone to a wide screen: a card's value and label wrap
+#: and shrink with the screen instead of ending in "…"; a toggle's or checkbox's label wraps.
+FIT_CSS = """<style>
+[data-testid="stMetric"] div, [data-testid="stMetric"] p, [data-testid="stMetric"] span {
+  white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+}
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] > div {
+  overflow-wrap: anywhere; font-size: clamp(1.3rem, 2.4vw, 2.25rem); line-height: 1.25;
+}
+[data-testid="stWidgetLabel"] p, .stCheckbox label p { white-space: normal !important;
+  overflow: visible !important; text-overflow: clip !important; }
+[data-testid="stVegaLiteChart"] { max-width: 100%; overflow-x: auto; }
+</style>"""
 
 
 def _sign_in_page() -> None:
@@ -556,15 +580,13 @@ def banners(current: access.User | None) -> None:
 
 # ---------------------------------------------------------------- formats and downloads
 def yi(wan: Any, digits: int = 1) -> str:
-    """万元 shown as 亿元 with the unit: 23,520,000 → '2,352.0 亿元'."""
-    if wan is None:
-        return "—"
-    return f"{float(wan) / 10_000:,.{digits}f} {t('unit.yi')}"
+    """万元 shown as 亿元 with the unit: 23,520,000 → '2,352.0 亿元' (:func:`portfolio.fmt.yi`)."""
+    return fmt.NONE if wan is None else f"{fmt.yi(wan, digits)} {t('unit.yi')}"
 
 
 def pct(ratio: Any, digits: int = 1) -> str:
-    """A ratio as a percentage string."""
-    return "—" if ratio is None else f"{float(ratio) * 100:.{digits}f}%"
+    """A ratio as a percentage with one decimal (:func:`portfolio.fmt.pct`)."""
+    return fmt.pct(ratio, digits)
 
 
 def headers(frame: pl.DataFrame) -> pl.DataFrame:
@@ -572,14 +594,28 @@ def headers(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.rename(i18n.translate_columns(frame.columns, lang()))
 
 
+def export_name(*parts: str | None, as_of: date | None = None, ext: str = "xlsx") -> str:
+    """A download's file name that says what it holds (:func:`portfolio.fmt.export_name`)."""
+    return fmt.export_name(*parts, as_of=as_of, ext=ext)
+
+
 def download_xlsx(frames: dict[str, pl.DataFrame] | Callable[[], dict[str, pl.DataFrame]], file_name: str, *,
-                  key: str, label: str | None = None) -> None:
+                  key: str, label: str | None = None, title: str | None = None, as_of: date | None = None,
+                  filters: Sequence[str] = ()) -> None:
     """A download button for frames as an xlsx workbook (one sheet each), written only when clicked.
 
-    ``frames`` may be a function giving them: then they too are made only when clicked."""
+    ``frames`` may be a function giving them: then they too are made only when clicked. Every
+    sheet is written as people read it (:func:`portfolio.fmt.for_people`: 红/黄/绿, 是/否,
+    headers in the current language with their unit) under a first row saying what it holds
+    (``title``, the ``filters`` in force, the month, the number of rows, the day of export)."""
+    language = lang()
+
     def workbook() -> bytes:
         sheets = frames() if callable(frames) else frames
-        return export.write_xlsx({name: headers(f) for name, f in sheets.items()}) or b""
+        named = {name: headers(fmt.for_people(f, language)) for name, f in sheets.items()}
+        titles = {name: fmt.export_title(title or name, as_of=as_of, filters=filters, rows=f.height, lang=language)
+                  for name, f in named.items()}
+        return export.write_xlsx(named, titles=titles) or b""
 
     st.download_button(label or t("ui.download_xlsx"), data=workbook, file_name=file_name,
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

@@ -75,4 +75,9 @@ LABELS.update({
     "ui.download_xlsx": ("下载 Excel", "Download Excel"),
     "ui.download_csv": ("下载 CSV", "Download CSV"),
     "ui.as_of": ("截至月份", "As of month"),
+    # ---- portfolio/fmt.py: how figures are written (one module for pages, exports, report)
+    "fmt.capped": ("显示前 {n} 行，共 {total} 行", "First {n} of {total} rows"),
+    "fmt.as_of": ("截至{month}", "as of {month}"),
+    "fmt.rows": ("共 {n} 行", "{n} rows"),
+    "fmt.exported": ("导出于 {day}", "exported {day}"),
 })

@@ -153,6 +153,9 @@ LABELS.update({
     "tg.download_checks": ("下载目标检查（Excel）", "Download target checks (Excel)"),
     "tg.download_drivers": ("下载预测驱动项目（Excel）", "Download forecast drivers (Excel)"),
     "tg.download_lagging": ("下载滞后项目（Excel）", "Download lagging projects (Excel)"),
+    "tg.export.lagging": ("滞后项目", "Lagging projects"),
+    "tg.export.checks": ("目标检查（{scope}）", "Target checks ({scope})"),
+    "tg.export.drivers": ("预测驱动项目（{metric}）", "Forecast drivers ({metric})"),
 })
 
 LABELS.update({
@@ -284,14 +287,19 @@ LABELS.update({
     "ld.download_leaders": ("下载包保领导汇总（Excel）", "Download the leader summary (Excel)"),
     "ld.download_projects": ("下载该领导的项目（Excel）", "Download this leader's projects (Excel)"),
     "ld.download_violations": ("下载包保问题（Excel）", "Download rule violations (Excel)"),
+    "ld.export.leaders": ("包保领导汇总", "Leader summary"),
+    "ld.export.levels": ("包保层级", "Levels"),
+    "ld.export.projects": ("{leader}包保的项目", "Projects held by {leader}"),
+    "ld.export.projects_sheet": ("项目", "Projects"),
+    "ld.export.violations": ("包保问题", "Responsibility violations"),
 })
 
 LABELS.update({
     # ------------------------------------------------------------------ plan years (issue 13): picker, closed
     # years, year on year on the overview, targets and project pages, the S-curve's extra series
     "ui.year": ("计划年度", "Plan year"),
-    "ui.capped": ("表格只显示前 {n} 行（共 {total} 行）；下载的 Excel 含全部行。",
-                  "The table shows the first {n} of {total} rows; the Excel download has them all."),
+    "ui.capped": ("显示前 {n} 行，共 {total} 行；下载的 Excel 含全部行。",
+                  "First {n} of {total} rows; the Excel download has them all."),
     "ui.year_item": ("{year}年", "{year}"),
     "ui.year_current": ("{year}年（当前）", "{year} (current)"),
     "ui.year_closed": ("{year}年（已结转）", "{year} (closed)"),

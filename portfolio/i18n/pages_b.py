@@ -32,6 +32,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "pj.col.updated_by": ("填报人", "Entered by"),
     "pj.col.updated_at": ("填报时间", "Entered at"),
     "pj.export": ("导出筛选结果（{n} 个项目，Excel）", "Export the filtered list ({n} projects, Excel)"),
+    "pj.export.what": ("项目库", "Projects"),
+    "pj.export.lagging": ("仅滞后", "lagging only"),
+    "pj.export.search": ("搜索“{text}”", "search “{text}”"),
     "pj.page": ("页码（共 {pages} 页）", "Page (of {pages})"),
     "pj.page_help": ("每页 {n} 个项目；筛选、搜索和排序由数据库完成，作用于全部项目。",
                      "{n} projects a page; the database filters, searches and sorts every project."),
@@ -341,4 +344,24 @@ LABELS.update({
     "pv.done_toast": ("导入完成：新增 {inserted} 行，更新 {updated} 行。", "Imported: {inserted} new, {updated} updated."),
     "pv.undone_toast": ("已撤销批次 {batch}。", "Batch {batch} undone."),
     "pv.import_another": ("要再导入一个文件，请在上方重新选择。", "To import another file, choose it above."),
+})
+
+LABELS.update({
+    # ------------------------------------------------------------ 报告 · 长清单的 CSV；SQL 查询 · 行数上限（issue 15）
+    "rp.list_csv": ("{name}（CSV 全表）", "{name} (CSV, every row)"),
+    "rp.list.lagging": ("滞后项目", "Lagging projects"),
+    "rp.list.violations": ("包保问题", "Responsibility issues"),
+    "rp.list.disagreements": ("申报不一致", "Declared-role disagreements"),
+    "rp.list.new_problems": ("本月新报问题", "New problems"),
+    "rp.list.changes": ("与上月相比", "Changes"),
+    "sq.capped": ("显示前 {n} 行，共 {total} 行；请增加筛选条件或调大“最多返回行数”，下载的文件也只含这 {n} 行。",
+                  "First {n} of {total} rows; narrow the query or raise the row cap (the downloads hold these {n} "
+                  "rows only)."),
+    "sq.capped_at_least": ("显示前 {n} 行，共至少 {total} 行（总数在时限内没有数完）；请增加筛选条件或调大“最多返回行数”。",
+                           "First {n} of at least {total} rows (the count did not finish in time); narrow the query "
+                           "or raise the row cap."),
+    "sq.capped_bytes": ("显示前 {n} 行，共 {total} 行：结果超过页面上限 {size}；请增加筛选条件，或在命令行用"
+                        " portfolio sql --format csv 导出全部。",
+                        "First {n} of {total} rows: the result is over the page's {size} limit; narrow the query, "
+                        "or export it all with portfolio sql --format csv."),
 })
