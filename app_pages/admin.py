@@ -68,11 +68,19 @@ with tab_audit:
     else:
         st.caption(ui.t("audit.shown", first=f"{(page - 1) * size + 1:,}", last=f"{(page - 1) * size + log.height:,}",
                         total=f"{total:,}", size=size))
-        changes = auditview.headers(lang)["changes"]
-        most = int(log[changes].str.count_matches("\n").max() or 0) + 1  # type: ignore[call-overload]
-        st.dataframe(log, hide_index=True, width="stretch", key="admin_audit_table",
-                     row_height=min(most, 8) * 20 + 14,
-                     column_config={changes: st.column_config.TextColumn(width="large")})
+        cols = auditview.headers(lang)
+        event = st.dataframe(auditview.one_line(log, lang), hide_index=True, width="stretch", key="admin_audit_table",
+                             on_select="rerun", selection_mode="single-row",
+                             column_config={h: st.column_config.TextColumn(width=auditview.WIDTHS[c])
+                                            for c, h in cols.items()})
+        picked = event.selection.rows if event is not None else []
+        if picked and picked[0] < log.height:
+            entry = log.row(picked[0], named=True)
+            with st.container(border=True):  # the chosen entry, one line per changed field
+                st.caption(" · ".join(entry[cols[c]] for c in ("at", "action", "project", "object", "actor")))
+                st.text(entry[cols["changes"]])
+        else:
+            st.caption(ui.t("audit.pick"))
     db = ui.db_path()
 
     def audit_workbook() -> bytes:

@@ -682,10 +682,19 @@ with tab_history:
                    + (" " + ui.t("audit.x.capped", n=f"{history.height:,}", total=f"{h_total:,}")
                       if h_total > history.height else ""))
         h_cols = auditview.headers(ui.lang())
-        h_lines = int(history[h_cols["changes"]].str.count_matches("\n").max() or 0) + 1  # type: ignore[call-overload]
-        st.dataframe(history.drop(h_cols["project"]), hide_index=True, width="stretch", key="pj_history_table",
-                     row_height=min(h_lines, 8) * 20 + 14,
-                     column_config={h_cols["changes"]: st.column_config.TextColumn(width="large")})
+        h_event = st.dataframe(auditview.one_line(history, ui.lang()).drop(h_cols["project"]), hide_index=True,
+                               width="stretch", key="pj_history_table", on_select="rerun",
+                               selection_mode="single-row",
+                               column_config={h: st.column_config.TextColumn(width=auditview.WIDTHS[c])
+                                              for c, h in h_cols.items() if c != "project"})
+        h_picked = h_event.selection.rows if h_event is not None else []
+        if h_picked and h_picked[0] < history.height:
+            h_entry = history.row(h_picked[0], named=True)
+            with st.container(border=True):  # the chosen entry, one line per changed field
+                st.caption(" · ".join(h_entry[h_cols[c]] for c in ("at", "action", "object", "actor")))
+                st.text(h_entry[h_cols["changes"]])
+        else:
+            st.caption(ui.t("audit.pick"))
     h_db, h_lang = ui.db_path(), ui.lang()
 
     def history_workbook() -> bytes:

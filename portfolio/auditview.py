@@ -5,12 +5,12 @@ module turns the rows a filter selects into a display frame:
 
 ==========  ==========================================================================
 时间         ``2026-11-30 15:39``
-操作人       who saved (``张三<zhang@x.cn>``)
 操作         新增 / 修改 / 删除 / 导入（新增） / 导入（修改） / 撤销 / 初始化 / 规则设置 …
-对象         项目 / 月度进度 2016-09 / 年度计划 2016 / 用户 zhang@x.cn …
 项目         the project's code and current name, for rows of projects, progress and plans
-批次         the batch (an import, a form save, an undo) the row belongs to
+对象         项目 / 月度进度 2016-09 / 年度计划 2016 / 用户 zhang@x.cn …
 变更内容     one line per changed field: ``年度计划投资：1,004,843.00 万元 → 900,000.00 万元``
+操作人       who saved (``张三<zhang@x.cn>``)
+批次         the batch (an import, a form save, an undo) the row belongs to
 来源         导入 file name / 表单 / 撤销 / 初始化
 ==========  ==========================================================================
 
@@ -238,9 +238,20 @@ def inert(expr: pl.Expr) -> pl.Expr:
     return expr.str.replace_many(list(_INERT), list(_INERT.values()), leftmost=True)  # "\r\n" before "\r"
 
 
+#: Display widths in pixels for a table of the frame (变更内容 the widest: it is what people read).
+WIDTHS = {"at": 112, "action": 72, "project": 140, "object": 100, "changes": 420, "actor": 120, "batch": 48,
+          "source": 96}
+
+
+def one_line(frame: pl.DataFrame, lang: str = i18n.DEFAULT_LANG) -> pl.DataFrame:
+    """The frame with each entry's field lines joined by ； (a table cell shows one line; the xlsx keeps the lines)."""
+    changes = headers(lang)["changes"]
+    return frame.with_columns(pl.col(changes).str.replace_all("\n", "；" if lang != "en" else "; ", literal=True))
+
+
 def headers(lang: str = i18n.DEFAULT_LANG) -> dict[str, str]:
-    """The display frame's columns: internal name → header in ``lang``."""
-    names = ("at", "actor", "action", "object", "project", "batch", "changes", "source")
+    """The display frame's columns in their order (the decisive ones first): internal name → header in ``lang``."""
+    names = ("at", "action", "project", "object", "changes", "actor", "batch", "source")
     return {n: _label(f"audit.h.{n}", lang) for n in names}
 
 
@@ -296,12 +307,12 @@ def audit_frame(con: duckdb.DuckDBPyConnection, user: access.User | None, f: Fil
     cols = headers(lang)
     shown = raw.select(
         pl.col("at").dt.strftime("%Y-%m-%d %H:%M").alias(cols["at"]),
-        inert(pl.col("actor")).alias(cols["actor"]),
         action.alias(cols["action"]),
-        inert(obj).alias(cols["object"]),
         inert(project).alias(cols["project"]),
-        pl.col("batch_id").cast(pl.String).alias(cols["batch"]),
+        inert(obj).alias(cols["object"]),
         pl.col("lines").list.eval(inert(pl.element())).list.join("\n").alias(cols["changes"]),
+        inert(pl.col("actor")).alias(cols["actor"]),
+        pl.col("batch_id").cast(pl.String).alias(cols["batch"]),
         inert(source).alias(cols["source"]),
     )
     return shown.with_columns(pl.all().fill_null("—").replace("", "—"))

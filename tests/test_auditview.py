@@ -42,9 +42,9 @@ def changes(frame: pl.DataFrame) -> list[str]:
 
 def test_headers_are_chinese_and_english_by_language(logged: duckdb.DuckDBPyConnection) -> None:
     zh = auditview.audit_frame(logged, ADMIN)
-    assert zh.columns == ["时间", "操作人", "操作", "对象", "项目", "批次", "变更内容", "来源"]
+    assert zh.columns == ["时间", "操作", "项目", "对象", "变更内容", "操作人", "批次", "来源"]
     en = auditview.audit_frame(logged, ADMIN, lang="en")
-    assert en.columns == ["When", "Who", "Action", "Record", "Project", "Batch", "Changes", "Source"]
+    assert en.columns == ["When", "Action", "Project", "Record", "Changes", "Who", "Batch", "Source"]
     assert zh.height == en.height == auditview.audit_count(logged, ADMIN)
 
 
@@ -165,7 +165,7 @@ def test_xlsx_has_a_title_row_chinese_headers_and_a_name_saying_what_it_holds(lo
     assert sheet is not None
     rows = [[c for c in r] for r in sheet.iter_rows(values_only=True)]
     assert rows[0][0] == f"修改记录 · 项目 {PID} · 共 2 条 · 导出于 2026-11-30 09:05"
-    assert list(rows[2]) == ["时间", "操作人", "操作", "对象", "项目", "批次", "变更内容", "来源"]
+    assert list(rows[2]) == ["时间", "操作", "项目", "对象", "变更内容", "操作人", "批次", "来源"]
     assert len(rows) == 3 + 2 and "None" not in {str(v) for r in rows[3:] for v in r}
     assert auditview.export_name(chosen) == f"修改记录_项目{PID}.xlsx"
     assert auditview.export_name(Filter(person="张三<zhang@gxj.cn>", since=date(2026, 11, 1), until=date(2026, 11, 30))) \

@@ -109,5 +109,7 @@ LABELS.update({
     "audit.shown": ("第 {first}–{last} 条，共 {total} 条（最新在前，每页 {size} 条）",
                     "Entries {first}–{last} of {total}, newest first ({size} a page)"),
     "audit.none": ("没有符合条件的修改记录。", "No changes match."),
+    "audit.pick": ("点表格左侧选中一行，在这里逐行查看它改动的每个字段。",
+                   "Select a row (left edge of the table) to read each field it changed, one per line."),
     "audit.export": ("下载 Excel（{n} 条）", "Download Excel ({n} entries)"),
 })

@@ -15,8 +15,8 @@ from portfolio import access, edits, store
 from tests.app.conftest import no_exception, page_text
 
 PID = "CC2016-0001"  # the project the 项目库 page shows first
-ZH = ["时间", "操作人", "操作", "对象", "项目", "批次", "变更内容", "来源"]
-EN = ["When", "Who", "Action", "Record", "Project", "Batch", "Changes", "Source"]
+ZH = ["时间", "操作", "项目", "对象", "变更内容", "操作人", "批次", "来源"]
+EN = ["When", "Action", "Project", "Record", "Changes", "Who", "Batch", "Source"]
 
 
 @pytest.fixture
@@ -53,10 +53,10 @@ def test_the_admin_audit_tab_reads_in_the_ui_language(open_page: Callable[..., A
     if lang == "zh":
         assert {"修改", "新增", "初始化", "规则设置"} <= set(table["操作"])
         progress = table[table["对象"] == "月度进度 2016-09"].iloc[0]
-        assert progress["变更内容"].split("\n")[0] == "本月完成投资：0.00 万元 → 1,234.50 万元"
+        assert progress["变更内容"].split("；")[0] == "本月完成投资：0.00 万元 → 1,234.50 万元"
         edit = table[table["对象"] == "项目"].iloc[0]
-        assert "年度计划投资：1,004,843.00 万元 → 900,000.00 万元" in edit["变更内容"].split("\n")
-        assert "备注：示例数据 → =1+1 ↵ 第二行" in edit["变更内容"].split("\n")
+        assert "年度计划投资：1,004,843.00 万元 → 900,000.00 万元" in edit["变更内容"].split("；")
+        assert "备注：示例数据 → =1+1 ↵ 第二行" in edit["变更内容"].split("；")
         assert "修改日志" in [t.label for t in at.tabs]
         assert "共" in page_text(at)
 

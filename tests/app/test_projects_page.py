@@ -134,7 +134,7 @@ def test_an_edit_reaches_the_database_and_the_audit_log(open_page: Callable[...,
     assert "已保存项目 CC2016-0001（版本 2）" in page_text(at)
     history = next(d.value for d in at.dataframe if "操作人" in d.value.columns)  # the 修改记录 tab
     assert (history["操作人"][0], history["操作"][0], history["对象"][0]) == ("本机用户<local>", "修改", "项目")
-    assert "项目名称：奥迪Q工厂 → 奥迪Q工厂（二期）" in history["变更内容"][0].split("\n")
+    assert "项目名称：奥迪Q工厂 → 奥迪Q工厂（二期）" in history["变更内容"][0].split("；")
 
 
 def test_a_stale_edit_is_refused_and_the_other_change_kept(open_page: Callable[..., AppTest], app_db: Path) -> None:
