@@ -186,7 +186,8 @@ def _changes(d: Diff, kind: str, lang: str) -> pl.DataFrame:
     if not parts or d.updated.is_empty():
         return _empty_changes()
     return pl.concat(parts).collect().with_columns(
-        pl.concat_str([pl.col("label"), pl.lit("："), pl.col("old"), pl.lit(" → "), pl.col("new")]).alias("line"),
+        pl.concat_str([pl.col("label"), pl.lit(": " if lang == "en" else "："), pl.col("old"), pl.lit(" → "),
+                       pl.col("new")]).alias("line"),
     ).sort("_row", "_order", maintain_order=True).drop("_order")
 
 
