@@ -7,7 +7,7 @@ import polars as pl
 import streamlit as st
 
 from app_pages import ui
-from portfolio import chains, charts, config, monthly, targets, years
+from portfolio import chains, charts, config, fmt, monthly, targets, years
 
 STATUS_COLORS = {"on_track": "green", "at_risk": "orange", "off_track": "red"}
 #: the forecast band's quantiles, as the check that computed it used them
@@ -20,13 +20,14 @@ def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...], into: An
 
 
 def yi(wan: Any, sign: bool = False) -> str:
-    """A 万元 amount as a number of 亿元 (the unit is in the label)."""
-    return f"{float(wan) / 10_000:{'+' if sign else ''},.1f}"
+    """A 万元 amount as a number of 亿元 (the unit is in the label): :func:`portfolio.fmt.yi`."""
+    text = fmt.yi(wan)
+    return f"+{text}" if sign and wan is not None and float(wan) >= 0 else text
 
 
 def growth(pct: Any) -> str:
-    """A growth in per cent with its sign: +4.8%."""
-    return f"{float(pct):+.1f}%"
+    """A growth in per cent with its sign: +4.8% (:func:`portfolio.fmt.growth`)."""
+    return fmt.growth(pct)
 
 
 def official_card(into: Any, m: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from .. import chains, config, targets, units
+from .. import chains, fmt, targets, units
 from ..i18n import t
 from .data import CHANGES_TOP, DISAGREEMENTS_TOP, FILE_STEM, FLAG_RANK, ReportData
 
@@ -31,28 +31,28 @@ SECTIONS = ("targets", "tiers", "units", "chains", "lagging", "responsibility", 
 
 
 def fmt_yi(value: Any) -> str:
-    """万元 shown in 亿元 with two decimals and thousands separators (``—`` for none)."""
-    return "—" if value is None else f"{float(value) / config.WAN_PER_YI:,.2f}"
+    """万元 shown in 亿元 with two decimals and thousands separators (``—`` for none): :func:`portfolio.fmt.yi`."""
+    return fmt.yi(value, 2)
 
 
 def fmt_wan(value: Any) -> str:
-    """万元 shown whole with thousands separators."""
-    return "—" if value is None else f"{float(value):,.0f}"
+    """万元 shown whole with thousands separators: :func:`portfolio.fmt.wan`."""
+    return fmt.wan(value, 0)
 
 
 def fmt_pct(value: Any) -> str:
-    """A ratio as a percentage with one decimal."""
-    return "—" if value is None else f"{float(value) * 100:.1f}%"
+    """A ratio as a percentage with one decimal: :func:`portfolio.fmt.pct`."""
+    return fmt.pct(value)
 
 
 def fmt_growth(value: Any) -> str:
-    """A growth in percent (``3.1`` = 3.1%) with its sign and one decimal (``—`` for none)."""
-    return "—" if value is None else f"{float(value):+.1f}%"
+    """A growth in percent (``3.1`` = 3.1%) with its sign and one decimal: :func:`portfolio.fmt.growth`."""
+    return fmt.growth(value)
 
 
 def fmt_num(value: Any) -> str:
-    """A count with thousands separators."""
-    return "—" if value is None else f"{int(value):,}"
+    """A count with thousands separators: :func:`portfolio.fmt.count`."""
+    return fmt.count(value)
 
 
 def _signed(value: Any) -> str:
