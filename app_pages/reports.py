@@ -2,6 +2,14 @@
 
 Reports are written to ``$PORTFOLIO_REPORTS``, else to ``reports/`` next to the database, the
 same folder a cron job running ``portfolio report --out …`` would fill, so both show up here.
+Every file of a report is offered: the HTML, xlsx and Markdown, and the CSV of each long list
+the xlsx cut (``portfolio-report-YYYY-MM-<list>.csv``, docs/report.md).
+
+The downloads read their file only when clicked (``data=callable``) and do not rerun the page
+(``on_click="ignore"``): a rerun gives every deferred download a new id and drops the old ones,
+so a second button clicked while the first click's rerun was under way asked for an id that no
+longer existed ("Deferred file … not found") and its file was lost. Keys come from the month and
+the file, so they stay the same from run to run.
 """
 
 from __future__ import annotations
@@ -17,10 +25,12 @@ from app_pages import ui
 from portfolio import access, report, store
 
 me = ui.user()
-MIME = {"html": "text/html", "md": "text/markdown",
+MIME = {"html": "text/html", "md": "text/markdown", "csv": "text/csv",
         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 FORMAT_LABELS = {"html": "HTML", "xlsx": "Excel", "md": "Markdown"}
-REPORT_NAME = re.compile(re.escape(report.FILE_STEM).replace(r"\{month\}", r"(\d{4}-\d{2})") + r"\.(html|xlsx|md)$")
+#: ``portfolio-report-2016-09.html`` (a format) or ``portfolio-report-2016-09-lagging.csv`` (a long list).
+REPORT_NAME = re.compile(re.escape(report.FILE_STEM).replace(r"\{month\}", r"(\d{4}-\d{2})")
+                         + r"(?:\.(html|xlsx|md)|-([a-z_]+)\.csv)$")
 
 
 def reports_dir() -> Path:
@@ -29,22 +39,55 @@ def reports_dir() -> Path:
     return Path(env) if env else ui.db_path().resolve().parent / "reports"
 
 
+def file_kind(path: Path) -> tuple[str, str] | None:
+    """``(month, kind)`` of a report file: kind is a format (``html``…) or ``<list>.csv``; None otherwise."""
+    match = REPORT_NAME.match(path.name)
+    if match is None:
+        return None
+    return match.group(1), match.group(2) or f"{match.group(3)}.csv"
+
+
 def found_reports(folder: Path) -> dict[str, dict[str, Path]]:
-    """Report files in ``folder`` by month (newest first), then by format."""
+    """Report files in ``folder`` by month (newest first), then by kind: formats first, then the lists' CSV."""
     months: dict[str, dict[str, Path]] = {}
     if folder.is_dir():
         for path in folder.iterdir():
-            match = REPORT_NAME.match(path.name)
-            if match and path.is_file():
-                months.setdefault(match.group(1), {})[match.group(2)] = path
-    return dict(sorted(months.items(), reverse=True))
+            kind = file_kind(path)
+            if kind and path.is_file():
+                months.setdefault(kind[0], {})[kind[1]] = path
+    return {month: dict(sorted(files.items(), key=lambda item: order(item[0])))
+            for month, files in sorted(months.items(), reverse=True)}
 
 
-def download(path: Path, key: str, *, label: str | None = None) -> None:
-    """A download button reading the file only when clicked."""
+def order(kind: str) -> tuple[int, str]:
+    """Formats in the order of ``report.FORMATS``, then the lists' CSV by name."""
+    return (report.FORMATS.index(kind), "") if kind in report.FORMATS else (len(report.FORMATS), kind)
+
+
+def label_of(kind: str) -> str:
+    """The button's label: the format, or the list's name with "(CSV)"."""
+    if kind in FORMAT_LABELS:
+        return FORMAT_LABELS[kind]
+    key = kind.removesuffix(".csv")
+    name = ui.t(f"rp.list.{key}")  # an unknown key comes back as itself
+    return ui.t("rp.list_csv", name=key if name == f"rp.list.{key}" else name)
+
+
+def download(path: Path, key: str, *, label: str) -> None:
+    """A download button reading the file only when clicked, without rerunning the page (see the module doc)."""
     fmt = path.suffix.lstrip(".")
-    st.download_button(label or FORMAT_LABELS.get(fmt, fmt), data=lambda: path.read_bytes(), file_name=path.name,
-                       mime=MIME.get(fmt), key=key, icon=":material/download:", width="stretch")
+    st.download_button(label, data=lambda: path.read_bytes(), file_name=path.name, mime=MIME.get(fmt), key=key,
+                       icon=":material/download:", width="stretch", on_click="ignore")
+
+
+def downloads(files: dict[str, Path], prefix: str, *, per_row: int = 3) -> None:
+    """One button per file, ``per_row`` to a row, keyed ``<prefix>_<kind>`` (stable from run to run)."""
+    kinds = list(files)
+    for start in range(0, len(kinds), per_row):
+        cols = st.columns(per_row)
+        for col, kind in zip(cols, kinds[start:start + per_row], strict=False):
+            with col:
+                download(files[kind], f"{prefix}_{kind.replace('.', '_')}", label=label_of(kind))
 
 
 folder = reports_dir()
@@ -77,17 +120,16 @@ if build:
             status.update(label=ui.t("rp.failed", month=month), state="error")
             st.error(ui.plain(exc), icon=":material/block:")
         else:
-            status.update(label=ui.t("rp.built", month=month, at=f"{datetime.now():%H:%M:%S}"), state="complete",
-                          expanded=False)
+            done = ui.t("rp.built", month=month, at=f"{datetime.now():%H:%M:%S}")
+            status.update(label=done, state="complete", expanded=False)
+            st.toast(done, icon=":material/task_alt:")  # where the eye is: the status may be off-screen
             st.session_state["rp_built"] = [str(p) for p in paths]
 
 built = [Path(p) for p in st.session_state.get("rp_built", []) if Path(p).is_file()]
 if built:
     st.success(ui.t("rp.ready", files="、".join(p.name for p in built)), icon=":material/task_alt:")
-    cols = st.columns(len(report.FORMATS) + 1)
-    for col, path in zip(cols, built, strict=False):
-        with col:
-            download(path, f"rp_new_{path.suffix}")
+    kinds = {kind[1]: p for p in built if (kind := file_kind(p))}
+    downloads(dict(sorted(kinds.items(), key=lambda item: order(item[0]))), "rp_new")
 
 # ---------------------------------------------------------------- earlier reports
 st.subheader(ui.t("rp.earlier"))
@@ -96,11 +138,7 @@ if not found:
     st.info(ui.t("rp.none", folder=str(folder)), icon=":material/folder_open:")
 for month, files in found.items():
     with st.container(border=True):
-        cols = st.columns([2, 1, 1, 1], vertical_alignment="center")
         newest = max(p.stat().st_mtime for p in files.values())
-        cols[0].markdown(f"**{ui.t('rp.month', month=month)}**  \n"
-                         f":gray[{ui.t('rp.written', at=f'{datetime.fromtimestamp(newest):%Y-%m-%d %H:%M}')}]")
-        for col, fmt in zip(cols[1:], report.FORMATS, strict=True):
-            if fmt in files:
-                with col:
-                    download(files[fmt], f"rp_{month}_{fmt}")
+        st.markdown(f"**{ui.t('rp.month', month=month)}**　"
+                    f":gray[{ui.t('rp.written', at=f'{datetime.fromtimestamp(newest):%Y-%m-%d %H:%M}')}]")
+        downloads(files, f"rp_{month}")

@@ -49,7 +49,7 @@ def test_building_a_report_writes_the_files_and_offers_them(open_page: Callable[
     html = (reports_dir / "portfolio-report-2016-09.html").read_text(encoding="utf-8")
     assert "<html" in html and "2016" in html
     keys = {b.key for b in at.download_button}
-    assert {"rp_new_.html", "rp_new_.md", "rp_2016-09_html", "rp_2016-09_md"} <= keys
+    assert {"rp_new_html", "rp_new_md", "rp_2016-09_html", "rp_2016-09_md"} <= keys
     assert "rp_2016-09_xlsx" not in keys
     assert "2016-09 月报" in page_text(at)
 
@@ -63,3 +63,35 @@ def test_earlier_reports_in_the_folder_are_listed_newest_first(open_page: Callab
     at = open_page(PAGE)
     no_exception(at)
     assert [b.key for b in at.download_button] == ["rp_2016-08_html", "rp_2016-08_md", "rp_2016-07_xlsx"]
+
+
+def test_a_long_lists_csv_is_offered_beside_the_report(open_page: Callable[..., AppTest], reports_dir: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from portfolio import report
+
+    monkeypatch.setattr(report.data, "SHEET_ROWS", 5)  # the sample's lists pass it: the xlsx cuts them
+    at = open_page(PAGE)
+    at.button(key="rp_build").click().run(timeout=300)
+    no_exception(at)
+    csvs = sorted(p.name for p in reports_dir.glob("portfolio-report-2016-09-*.csv"))
+    assert "portfolio-report-2016-09-lagging.csv" in csvs
+    keys = [b.key for b in at.download_button]
+    new = [k for k in keys if k.startswith("rp_new_")]
+    assert new[:3] == ["rp_new_html", "rp_new_xlsx", "rp_new_md"]
+    assert sorted(new[3:]) == sorted(f"rp_new_{name.split('2016-09-')[1].replace('.', '_')}" for name in csvs)
+    assert "rp_2016-09_lagging_csv" in keys
+    labels = {b.key: b.label for b in at.download_button}
+    assert labels["rp_new_lagging_csv"] == "滞后项目（CSV 全表）"
+    assert any("2016-09 月报已生成" in t.value for t in at.toast)
+
+
+def test_every_download_reads_its_file_on_click_without_a_rerun(open_page: Callable[..., AppTest],
+                                                                reports_dir: Path) -> None:
+    reports_dir.mkdir()
+    (reports_dir / "portfolio-report-2016-08.html").write_text("x", encoding="utf-8")
+    (reports_dir / "portfolio-report-2016-08-lagging.csv").write_text("a\n1\n", encoding="utf-8")
+    at = open_page(PAGE)
+    buttons = {b.key: b for b in at.download_button}
+    assert list(buttons) == ["rp_2016-08_html", "rp_2016-08_lagging_csv"]
+    for b in buttons.values():
+        assert b.proto.ignore_rerun and b.proto.deferred_file_id
