@@ -47,7 +47,9 @@ def _year(con: Con, year: int | None) -> int | None:
     return None if year is None else years.resolve_year(con, year)
 
 
-#: The coverage columns of :func:`analysis_sql`'s rows (those of :func:`segment_coverage`).
+#: The columns of a declared role's row of :func:`analysis_sql`.
+_DECLARED = ("project_id", "project", "status", "declared_node_id", "project_chain_id", "chain_role")
+#: The columns of the firms once the pipeline is built, and their names in a coverage frame.
 _AFTER_FIRMS = {"firms_after": "firms", "output_after_wan": "output_wan", "hhi_after": "hhi",
                 "concentrated_after": "concentrated"}
 
@@ -65,17 +67,18 @@ def analysis(con: Con, *, year: int | None = None, ids_limit: int | None = None)
     rules = chain_rules(con)
     rows = store.fetch(con, sql.analysis_sql(str(int(rules.hhi_threshold)), sql.year_projects(checked), ids_limit),
                        {"ratio": rules.new_firm_output_ratio})
-    segments = rows.filter(pl.col("node_id").is_not_null())
-    coverage = segments.select(pl.exclude(*_AFTER_FIRMS, "declared_node_id", "declared")).with_columns(
-        pl.col("pipeline_ids").list.sort())
+    # the query's two kinds of row: segments (in the definition's order) and declared roles (by id)
+    segment = pl.col("project_id").is_null()
+    segments = rows.filter(segment).sort("chain_order", "node_order", nulls_last=True).drop(*_DECLARED, "chain_order", "node_order")
+    coverage = segments.select(pl.exclude(*_AFTER_FIRMS)).with_columns(pl.col("pipeline_ids").list.sort())
     classes = analyse(coverage, edges, validate=False, rules=rules)
     future = kinds(
         segments.select("node_id", "emerging", *[pl.col(a).alias(b) for a, b in _AFTER_FIRMS.items()]), edges)
     declared = (
-        rows.select(pl.coalesce("node_id", "declared_node_id").alias("node_id"), "declared")
-        .explode("declared").drop_nulls("declared").unnest("declared")
+        rows.filter(~segment)
+        .select("project_id", "project", "status", pl.col("declared_node_id").alias("node_id"), "project_chain_id",
+                "chain_role")
         .sort("project_id")
-        .select("project_id", "project", "status", "node_id", "project_chain_id", "chain_role")
     )
     return ChainAnalysis(
         year=years.resolve_year(con, year), rules=rules, edges=edges, classes=classes,

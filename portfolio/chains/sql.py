@@ -124,13 +124,13 @@ def analysis_sql(threshold: str, projects: str = "project_tiers()", ids_limit: i
 
     One row per segment (in :func:`coverage_sql`'s order) with :func:`coverage_sql`'s columns; its
     firms once the pipeline is built (:func:`after_pipeline_firms`, the same concentration SQL):
-    ``firms_after``, ``output_after_wan``, ``hhi_after``, ``concentrated_after``; and ``declared``,
-    the pipeline projects on it that declare a chain role (``project_id``, ``project``, ``status``,
-    ``project_chain_id``, ``chain_role``; in no order). Declared projects whose ``node_id`` is empty
-    or names no segment come in extra rows without a segment (``node_id`` null, ``declared_node_id``
-    theirs). The year's projects are read once (materialised): only pipeline and finished ones,
-    only the columns used, a name only where it is shown. ``pipeline_ids`` are in no order either;
-    with ``ids_limit`` they are the first that many ids (``pipeline_projects`` counts them all).
+    ``firms_after``, ``output_after_wan``, ``hhi_after``, ``concentrated_after``; their order is
+    ``chain_order``, ``node_order``. Then one row per pipeline project that declares a chain role
+    (``project_id``, ``project``, ``status``, ``declared_node_id``, ``project_chain_id``,
+    ``chain_role``), the segment columns empty. Nothing is sorted. The year's projects are read once
+    (materialised): only pipeline and finished ones, only the columns used, a name only where it is
+    shown. ``pipeline_ids`` are in no order; with ``ids_limit`` they are the first that many ids
+    (``pipeline_projects`` counts them all).
     """
     pipeline = _list(config.PIPELINE_STATUSES)
     ids = "list(project_id)" if ids_limit is None else f"min(project_id, {int(ids_limit)})"
@@ -166,16 +166,16 @@ with yp as materialized (
     left join p using (node_id)
     left join d using (node_id)
 ), decl as (
-    select node_id as declared_node_id,
-           list(struct_pack(project_id, project := name, status, project_chain_id := chain_id, chain_role))
-             as declared
+    select project_id, name as project, status, node_id as declared_node_id, chain_id as project_chain_id,
+           chain_role
     from yp
     where name is not null
-    group by node_id
 )
-select seg.* exclude (chain_order, node_order), decl.declared_node_id, decl.declared
-from seg full join decl on decl.declared_node_id = seg.node_id
-order by seg.chain_order, seg.node_order, decl.declared_node_id
+-- one result of two kinds of row (each with the other's columns empty): the segments, then the
+-- declared roles; a list of declared rows a segment would cost more than the rows themselves
+select * from seg
+union all by name
+select * from decl
 """
 
 
