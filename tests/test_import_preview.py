@@ -181,3 +181,15 @@ def test_each_row_is_compared_with_its_own_projects_month_before(db: Path, tmp_p
     below = pv.warnings.filter(pl.col("warning") == "pct_below_previous")
     assert stored > 500 and below.height == stored
     assert below["record"].str.ends_with("2016-10").all()
+
+
+def test_the_preview_speaks_english_when_asked(db: Path, tmp_path: Path) -> None:
+    path = tmp_path / "en.csv"
+    path.write_text(PROGRESS_HEADER + "CC2016-0001,2016-09,2000,45,,\n", encoding="utf-8")
+    ledger = ingest.read_ledger(path)
+    with store.connect(db, read_only=True) as con:
+        valid, _ = ingest.validate(con, ledger)
+        pv = preview.preview_changes(con, valid, ledger.kind, lang="en")
+    assert pv.changes["line"].to_list()[:2] == ["Completed: 12,000 (10k yuan) → 2,000 (10k yuan)",
+                                                "Physical progress: 52.95% → 45%"]
+    assert pv.warnings["message"].to_list()[0] == "Physical progress goes back: 52.95% → 45%"

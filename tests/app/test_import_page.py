@@ -179,12 +179,3 @@ def test_an_undo_is_confirmed_with_a_toast(open_page: Callable[..., AppTest],
     assert [t.value for t in at.toast] == [f"已撤销批次 {batch}。"]
     assert any(f"已撤销批次 {batch}" in s.value for s in at.success)
 
-
-def test_the_preview_speaks_english_too(open_page: Callable[..., AppTest],
-                                        backwards_progress: tuple[str, bytes, str]) -> None:
-    at = open_page(PAGE, lang="en")
-    at.file_uploader(key="im_file").set_value(backwards_progress).run()
-    no_exception(at)
-    assert any("1 rows have changes to check (1 warnings)" in w.value for w in at.warning)
-    assert "Physical progress goes back: 52.95% → 45%" in frame_with(at, "Warning")["Warning"].tolist()
-    assert frame_with(at, "Old")[["Field", "Old", "New"]].values.tolist()[0] == ["Physical progress", "52.95%", "45%"]
