@@ -26,15 +26,19 @@ def _list(values: tuple[str, ...]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-def segment_firms_sql(firms: str = "enterprises", threshold: str = THRESHOLD) -> str:
+def segment_firms_sql(firms: str = "enterprises", threshold: str = THRESHOLD, *, top: bool = True) -> str:
     """Per segment with a local firm: count, Σ output, HHI, ``concentrated``, the largest firm.
 
     ``firms`` is a relation (a table name or a parenthesised query) with ``node_id``, ``name``
     and ``output_wan``. ``hhi`` is on the 0–10000 scale, equal shares when all output is 0.
     ``concentrated`` is the rule "HHI strictly above the threshold", decided exactly on integer
     cents: 10000·Σc² > threshold·(Σc)², or with no output 10000 / n > threshold. ``threshold``
-    is an SQL expression: the meta copy (the view) or an integer literal.
+    is an SQL expression: the meta copy (the view) or an integer literal. ``top=False`` leaves the
+    largest firm out (``top_enterprise`` and ``top_output_wan`` null), which spares ordering every
+    segment's firms by output.
     """
+    largest = ("first(name order by output_wan desc, name) as top_enterprise,\n           max(output_wan) as top_output_wan"
+               if top else "null::varchar as top_enterprise,\n           null::decimal(38,2) as top_output_wan")
     return f"""
 select f.node_id, f.firms, f.output_wan, f.top_enterprise, f.top_output_wan,
        case when f.cents = 0 then 10000.0 / f.firms
@@ -44,8 +48,7 @@ select f.node_id, f.firms, f.output_wan, f.top_enterprise, f.top_output_wan,
 from (
     select node_id, count(*) as firms, sum(output_wan) as output_wan,
            sum(cents) as cents, sum(cents * cents) as cents_sq,
-           first(name order by output_wan desc, name) as top_enterprise,
-           max(output_wan) as top_output_wan
+           {largest}
     from (select node_id, name, output_wan, (output_wan::decimal(38,2) * 100)::hugeint as cents
           from {firms} where node_id is not null)
     group by node_id
@@ -144,7 +147,7 @@ with yp as materialized (
 ), b as materialized (
     {pipeline_builders_sql("yp")}
 ), f as ({segment_firms_sql("enterprises", threshold)}
-), fa as ({segment_firms_sql(after_pipeline_firms(builders="b"), threshold)}
+), fa as ({segment_firms_sql(after_pipeline_firms(builders="b"), threshold, top=False)}
 ), p as (
     -- the coverage's pipeline figures; its builders counted from b (one builder a row there)
     select p0.* replace (coalesce(pb.builders, 0) as pipeline_builders)
@@ -205,7 +208,7 @@ def after_pipeline_firms(projects: str = "project_tiers()", *, builders: str | N
     select b.node_id, b.builder as name,
            (b.investment_wan * $ratio::decimal(18,6))::decimal(18,2) as output_wan
     from {source} b
-    where not exists (select 1 from enterprises e where e.node_id = b.node_id and e.name = b.builder)
+    anti join enterprises e on e.node_id = b.node_id and e.name = b.builder
 )"""
 
 
