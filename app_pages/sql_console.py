@@ -1,7 +1,8 @@
 """SQL 查询: the read-only console (``sandbox.run_query``), example queries and the schema with comments.
 
 Every query runs on its own read-only, locked-down connection with a timeout, a row cap and a
-byte cap (so one result never becomes a huge message to the browser); a refusal or an engine
+byte cap (so one result never becomes a huge message to the browser); a cut result says
+"显示前 N 行，共 M 行" (the sandbox counts the rows when it cuts); a refusal or an engine
 error comes back as one sentence (``QueryRefused``), shown as plain text, never as Markdown.
 The CSV download neutralises formula cells (``sandbox.to_csv``); the xlsx keeps text as text.
 """
@@ -107,11 +108,15 @@ else:
     result: sandbox.QueryResult = outcome["result"]
     frame = result.frame
     st.caption(ui.t("sq.rows", n=f"{frame.height:,}", s=f"{result.elapsed_s:.2f}"))
-    if result.truncated_by == "bytes":
-        st.warning(ui.t("sq.truncated_bytes", size=sandbox.human_bytes(result.max_bytes), n=f"{frame.height:,}"),
+    # a cut result says how many rows the query has in all (counted by the sandbox, docs/sql.md)
+    shown, total = f"{frame.height:,}", f"{result.total:,}"
+    if result.truncated and not result.total_exact:
+        st.warning(ui.t("sq.capped_at_least", n=shown, total=total), icon=":material/content_cut:")
+    elif result.truncated_by == "bytes":
+        st.warning(ui.t("sq.capped_bytes", n=shown, total=total, size=sandbox.human_bytes(result.max_bytes)),
                    icon=":material/content_cut:")
     elif result.truncated:
-        st.warning(ui.t("sq.truncated", n=f"{result.max_rows:,}"), icon=":material/content_cut:")
+        st.warning(ui.t("sq.capped", n=shown, total=total), icon=":material/content_cut:")
     st.dataframe(frame, hide_index=True, width="stretch")
     d1, d2, _ = st.columns([1, 1, 3])
     d1.download_button(ui.t("ui.download_csv"), data=lambda: "\ufeff" + sandbox.to_csv(frame), file_name="query.csv",

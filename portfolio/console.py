@@ -145,17 +145,20 @@ def _cell(value: Any) -> Text:
 
 
 def _result_line(result: QueryResult, *, shown: int | None = None) -> str:
-    from .sandbox import human_bytes
+    from .sandbox import capped_note, human_bytes
 
     n = result.frame.height
-    line = f"{n} 行，用时 {result.elapsed_s:.2f} 秒"
+    if result.truncated:
+        line = f"{capped_note(n, result.total, exact=result.total_exact)}，用时 {result.elapsed_s:.2f} 秒"
+    else:
+        line = f"{n} 行，用时 {result.elapsed_s:.2f} 秒"
     if shown is not None and shown < n:
         line += f"；表格只列出前 {shown} 行，完整结果请用 --format csv 或 json"
     if result.truncated_by == "bytes":
-        line += (f"；结果超过 {human_bytes(result.max_bytes)}，只显示前 {n} 行"
+        line += (f"；结果超过 {human_bytes(result.max_bytes)}"
                  "（可用 --max-bytes 调整，或用 --format csv / json 导出）")
     elif result.truncated:
-        line += f"；结果超过 {result.max_rows} 行，只显示前 {result.max_rows} 行（可用 --max-rows 调整）"
+        line += "；可用 --max-rows 调整"
     return line
 
 

@@ -285,7 +285,7 @@ def test_an_unknown_option_is_one_sentence_with_its_text_visible(empty_db: Path)
 
 def test_zero_rows_gives_the_header_and_says_so(empty_db: Path) -> None:
     proc = _run("sql", "select 1 as a", "--max-rows", "0", "--format", "csv", "--db", str(empty_db))
-    assert proc.returncode == 0 and proc.stdout == "a\n" and "只显示前 0 行" in proc.stderr
+    assert proc.returncode == 0 and proc.stdout == "a\n" and "显示前 0 行，共 1 行" in proc.stderr
 
 
 @pytest.mark.parametrize(

@@ -356,7 +356,7 @@ def test_table_output_ends_with_a_row_count_and_a_truncation_notice(db: Path) ->
     console.print_result(result, screen, fmt="table")
     text = screen.export_text()
     assert "单位编号" in text and "长春经济技术开发区" in text
-    assert "3 行，用时" in text and "只显示前 3 行" in text
+    assert "显示前 3 行，共" in text and "用时" in text
 
 
 def test_a_long_table_lists_only_the_first_rows_and_says_so(db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -375,7 +375,7 @@ def test_truncated_csv_keeps_the_notice_off_stdout(db: Path) -> None:
     result = sandbox.run_query(db, "select unit_id from units order by unit_id", max_rows=2)
     console.print_result(result, Console(file=out), fmt="csv", notices=notes)
     assert out.getvalue().splitlines() == ["unit_id", "CY", "DH"]
-    assert "只显示前 2 行" in notes.export_text()
+    assert "显示前 2 行，共" in notes.export_text()
 
 
 # --- schema browser and examples -------------------------------------------------------------

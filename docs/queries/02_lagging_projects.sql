@@ -15,5 +15,4 @@ select project_id                                  as 项目编号,
        open_problem_months                         as 问题持续月数
 from v_project_status
 where is_lagging
-order by behind_wan desc, project_id
-limit 100;
+order by behind_wan desc, project_id;

@@ -45,10 +45,11 @@ from .limits import (
     human_bytes,
     parse_size,
 )
-from .render import Written, json_text, stream_notice, to_csv, to_json, write_frame
+from .render import Written, capped_note, json_text, stream_notice, to_csv, to_json, write_frame
 from .run import (
     MAX_SQL_FILE_BYTES,
     QueryResult,
+    count_rows,
     read_sql_file,
     run_query,
     sandbox_connection,
@@ -60,8 +61,8 @@ __all__ = [
     "BATCH_ROWS", "DEFAULT_MAX_ROWS", "DEFAULT_TIMEOUT_S", "FILE_FUNCTIONS", "FORMAT_BYTES",
     "FRAME_MAX_BYTES", "MAX_BYTES_LIMIT", "MAX_ROWS_LIMIT", "MAX_SQL_FILE_BYTES", "MAX_TIMEOUT_S",
     "MEMORY_LIMIT", "MESSAGES", "READ_ONLY_PRAGMAS", "SANDBOX_CONFIG", "SCHEMA_SQL", "STREAM_MAX_BYTES",
-    "THREADS", "QueryError", "QueryRefused", "QueryResult", "QueryTimeout", "Written", "check_query",
-    "example_queries", "human_bytes", "json_text", "parse_size", "queries_dir", "read_sql_file",
+    "THREADS", "QueryError", "QueryRefused", "QueryResult", "QueryTimeout", "Written", "capped_note", "check_query",
+    "count_rows", "example_queries", "human_bytes", "json_text", "parse_size", "queries_dir", "read_sql_file",
     "run_query", "sandbox_connection", "schema_browser", "schema_frame", "stream_notice",
     "stream_query", "to_csv", "to_json", "write_frame",
 ]

@@ -217,6 +217,10 @@ class Written:
     max_rows: int
     max_bytes: int
     elapsed_s: float = 0.0
+    #: Rows the query returns in all (counted only when cut): exact when ``total_exact``, else a
+    #: lower bound. None: not counted (``rows`` is the total when nothing was cut).
+    total_rows: int | None = None
+    total_exact: bool = True
 
     @property
     def truncated(self) -> bool:
@@ -309,6 +313,7 @@ def write_relation(
         if rows + pending_rows > max_rows or pending_bytes >= FORMAT_BYTES:
             going = emit(pending)
             pending, pending_rows, pending_bytes = [], 0, 0
+    reader.close()  # the connection serves one result at a time: the caller may count the rows next
     if going and pending:
         emit(pending)
     if fmt == "json":
@@ -369,12 +374,23 @@ def json_text(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)
 
 
+def capped_note(shown: int, total: int, *, exact: bool = True) -> str:
+    """``显示前 N 行，共 M 行`` (``fmt.capped``), or ``共至少 M 行`` when the count ran out of time; English after."""
+    from ..fmt import capped
+
+    if exact:
+        return f"{capped(shown, total)}（{capped(shown, total, 'en')}）"
+    return (f"显示前 {shown:,} 行，共至少 {total:,} 行，总数未能在时限内数完"
+            f"（first {shown:,} of at least {total:,} rows）")
+
+
 def stream_notice(written: Written) -> str:
-    """The stderr line after a cut csv/json output (empty when nothing was cut)."""
+    """The stderr line after a cut csv/json output (empty when nothing was cut); the data is unchanged."""
+    if not written.truncated:
+        return ""
+    total = written.rows + 1 if written.total_rows is None else written.total_rows
+    note = capped_note(written.rows, total, exact=written.total_rows is not None and written.total_exact)
     if written.truncated_by == "bytes":
-        return (f"{written.rows} 行，用时 {written.elapsed_s:.2f} 秒；输出达到 {human_bytes(written.max_bytes)}"
-                f" 上限，只输出了前 {written.rows} 行（可用 --max-bytes 调整；output cut at --max-bytes）")
-    if written.truncated_by == "rows":
-        return (f"{written.rows} 行，用时 {written.elapsed_s:.2f} 秒；结果超过 {written.max_rows} 行，"
-                f"只显示前 {written.max_rows} 行（可用 --max-rows 调整）")
-    return ""
+        return (f"{note}；输出达到 {human_bytes(written.max_bytes)} 上限（可用 --max-bytes 调整；"
+                f"output cut at --max-bytes），用时 {written.elapsed_s:.2f} 秒")
+    return f"{note}；可用 --max-rows 调整，用时 {written.elapsed_s:.2f} 秒"

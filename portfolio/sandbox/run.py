@@ -5,6 +5,12 @@
 fetches, one batch at a time, so memory stays near a fixed ceiling whatever the query returns.
 Both check the statement first (:mod:`.guard`), open a fresh connection with the sandbox
 settings through ``store.open_connection`` and interrupt it after the timeout.
+
+A result cut at a cap says how many rows the query has in all ("显示前 N 行，共 M 行"): the
+statement is counted (``count(*)`` over the same relation) on the same sandboxed connection,
+under what is left of the same timeout, only when it was cut. A count that fails or runs out of
+time leaves the lower bound known from the fetch ("共至少 M 行"); the rows already fetched are
+kept either way.
 """
 
 from __future__ import annotations
@@ -50,6 +56,15 @@ class QueryResult:
     max_rows: int = DEFAULT_MAX_ROWS
     truncated_by: str | None = None  # None, "rows" or "bytes"
     max_bytes: int = FRAME_MAX_BYTES
+    #: Rows the query returns in all: exact when ``total_exact``, else a lower bound (the count ran
+    #: out of time). None means the frame's height (nothing was cut).
+    total_rows: int | None = None
+    total_exact: bool = True
+
+    @property
+    def total(self) -> int:
+        """Rows the query returns in all (a lower bound when not ``total_exact``)."""
+        return self.frame.height if self.total_rows is None else self.total_rows
 
 
 @contextmanager
@@ -135,6 +150,20 @@ def _running(
             timer.cancel()
 
 
+def count_rows(relation: duckdb.DuckDBPyRelation, *, at_least: int) -> tuple[int, bool]:
+    """Every row ``relation`` returns, as ``(count, True)``; ``(at_least, False)`` if counting fails.
+
+    Runs on the relation's own connection, so under the sandbox's settings and the caller's
+    timer: a count the timer interrupts (or the memory cap stops) gives the lower bound instead.
+    The engine projects nothing but the count, so it usually costs far less than the fetch.
+    """
+    try:
+        rows = relation.aggregate("count(*)").fetchall()
+    except duckdb.Error:
+        return at_least, False
+    return int(rows[0][0]), True
+
+
 def run_query(
     db: str | Path | None,
     sql: str,
@@ -159,11 +188,13 @@ def run_query(
         exprs, modes = frame_exprs(list(relation.types))
         reader = relation.project(", ".join(exprs)).to_arrow_reader(min(max_rows + 1, BATCH_ROWS))
         schema = reader.schema
+        seen = 0  # rows fetched, kept or not: a lower bound of the total
         while True:
             try:
                 batch = reader.read_next_batch()
             except StopIteration:
                 break
+            seen += batch.num_rows
             if rows + batch.num_rows > max_rows:
                 batch, cut = batch.slice(0, max_rows - rows), "rows"
             size = batch.nbytes
@@ -176,6 +207,11 @@ def run_query(
             held += size
             if cut:
                 break
+        total: int | None = None
+        exact = True
+        if cut:
+            reader.close()  # the connection serves one result at a time
+            total, exact = count_rows(relation, at_least=max(seen, rows + 1))
     table = pa.Table.from_batches(batches, schema=schema)
     return QueryResult(
         frame=frame_of(table, modes, names),
@@ -185,6 +221,8 @@ def run_query(
         max_rows=max_rows,
         truncated_by=cut,
         max_bytes=max_bytes,
+        total_rows=total,
+        total_exact=exact,
     )
 
 
@@ -212,5 +250,8 @@ def stream_query(
     with _running(db, sql, timeout) as (_, relation):
         written = write_relation(relation, out, fmt=fmt, max_rows=max_rows, max_bytes=max_bytes,
                                   terminal=terminal)
+        total, exact = (count_rows(relation, at_least=written.rows + 1) if written.truncated
+                        else (written.rows, True))
     return Written(rows=written.rows, bytes=written.bytes, truncated_by=written.truncated_by,
-                   max_rows=max_rows, max_bytes=max_bytes, elapsed_s=time.monotonic() - started)
+                   max_rows=max_rows, max_bytes=max_bytes, elapsed_s=time.monotonic() - started,
+                   total_rows=total, total_exact=exact)

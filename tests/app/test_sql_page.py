@@ -68,11 +68,32 @@ def test_a_refused_query_is_shown_as_an_error(open_page: Callable[..., AppTest],
         assert con.execute("select count(*) from projects").fetchall()[0][0] > 0
 
 
-def test_the_row_cap_truncates_with_a_note(open_page: Callable[..., AppTest]) -> None:
-    at = run_sql(open_page(PAGE), "select project_id from projects order by project_id", max_rows=5)
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_the_row_cap_says_first_n_of_m(open_page: Callable[..., AppTest], app_db: Path, lang: str) -> None:
+    at = run_sql(open_page(PAGE, lang=lang), "select project_id from projects order by project_id", max_rows=5)
     no_exception(at)
     assert list(result_table(at)["project_id"]) == [f"CC2016-000{i}" for i in range(1, 6)]
-    assert any("只返回前 5 行" in w.value for w in at.warning)
+    with store.connect(app_db, read_only=True) as con:
+        total = con.execute("select count(*) from projects").fetchall()[0][0]
+    note = f"显示前 5 行，共 {total:,} 行" if lang == "zh" else f"First 5 of {total:,} rows"
+    assert any(note in w.value for w in at.warning)
+
+
+def test_the_lagging_example_shows_every_lagging_project_the_overview_counts(open_page: Callable[..., AppTest],
+                                                                            app_db: Path) -> None:
+    from portfolio import targets
+
+    at = open_page(PAGE)
+    at.selectbox(key="sq_example_zh").set_value("02_lagging_projects").run()
+    at.button(key="sq_load").click().run()
+    at.button(key="sq_run").click().run()
+    no_exception(at)
+    with store.connect(app_db, read_only=True) as con:
+        lagging = targets.check_report(con)["lagging_count"]
+    assert lagging > 100 and len(result_table(at)) == lagging
+    assert not at.warning
+    at = run_sql(at, at.text_area(key="sq_sql").value, max_rows=100)
+    assert any(f"显示前 100 行，共 {lagging} 行" in w.value for w in at.warning)
 
 
 def test_the_schema_browser_loads_a_select_into_the_editor(open_page: Callable[..., AppTest], app_db: Path) -> None:
