@@ -10,7 +10,7 @@ import polars as pl
 
 from .. import store, years
 from . import sql
-from .classify import analyse
+from .classify import REASON_IDS, analyse
 from .definition import load_definition, resolve_chain
 from .metrics import kinds
 from .rules import FACTORS, KINDS, KINDS_EN, ChainRules, chain_rules
@@ -60,17 +60,20 @@ def analysis(con: Con, *, year: int | None = None, ids_limit: int | None = None)
     One query reads the year's projects once (:func:`sql.analysis_sql`): coverage, the firms once
     the pipeline is built, and the declared roles; the graph metrics and reasons are computed per
     segment. ``ids_limit`` keeps only the first that many pipeline ids a segment (``gaps --json``
-    by default); None keeps every one.
+    by default; ``pipeline_projects`` counts them all); None keeps every one.
     """
     checked = _year(con, year)
     _, edges = load_definition(con)
     rules = chain_rules(con)
-    rows = store.fetch(con, sql.analysis_sql(str(int(rules.hhi_threshold)), sql.year_projects(checked), ids_limit),
+    rows = store.fetch(con, sql.analysis_sql(str(int(rules.hhi_threshold)), sql.year_projects(checked)),
                        {"ratio": rules.new_firm_output_ratio})
     # the query's two kinds of row: segments (in the definition's order) and declared roles (by id)
     segment = pl.col("project_id").is_null()
     segments = rows.filter(segment).sort("chain_order", "node_order", nulls_last=True).drop(*_DECLARED, "chain_order", "node_order")
-    coverage = segments.select(pl.exclude(*_AFTER_FIRMS)).with_columns(pl.col("pipeline_ids").list.sort())
+    # every id, sorted; or the first ids_limit (at least the few a reason names)
+    keep = None if ids_limit is None else max(ids_limit, REASON_IDS)
+    ids = pl.col("pipeline_ids").list.sort()
+    coverage = segments.select(pl.exclude(*_AFTER_FIRMS)).with_columns(ids if keep is None else ids.list.head(keep))
     classes = analyse(coverage, edges, validate=False, rules=rules)
     future = kinds(
         segments.select("node_id", "emerging", *[pl.col(a).alias(b) for a, b in _AFTER_FIRMS.items()]), edges)
@@ -82,7 +85,7 @@ def analysis(con: Con, *, year: int | None = None, ids_limit: int | None = None)
     )
     return ChainAnalysis(
         year=years.resolve_year(con, year), rules=rules, edges=edges, classes=classes,
-        after=_after(classes, future), disagreements=_disagreements(classes, declared), ids_limit=ids_limit,
+        after=_after(classes, future), disagreements=_disagreements(classes, declared), ids_limit=keep,
     )
 
 

@@ -122,7 +122,7 @@ order by c.rowid, n.rowid
 """
 
 
-def analysis_sql(threshold: str, projects: str = "project_tiers()", ids_limit: int | None = None) -> str:
+def analysis_sql(threshold: str, projects: str = "project_tiers()") -> str:
     """Everything the gap analysis reads, in one pass over the plan year's projects.
 
     One row per segment (in :func:`coverage_sql`'s order) with :func:`coverage_sql`'s columns; its
@@ -132,11 +132,10 @@ def analysis_sql(threshold: str, projects: str = "project_tiers()", ids_limit: i
     (``project_id``, ``project``, ``status``, ``declared_node_id``, ``project_chain_id``,
     ``chain_role``), the segment columns empty. Nothing is sorted. The year's projects are read once
     (materialised): only pipeline and finished ones, only the columns used, a name only where it is
-    shown. ``pipeline_ids`` are in no order; with ``ids_limit`` they are the first that many ids
-    (``pipeline_projects`` counts them all).
+    shown. ``pipeline_ids`` are in no order (sorting them is polars' job: cheaper than the ordered
+    aggregate, and than a top-N one).
     """
     pipeline = _list(config.PIPELINE_STATUSES)
-    ids = "list(project_id)" if ids_limit is None else f"min(project_id, {int(ids_limit)})"
     return f"""
 with yp as materialized (
     select project_id, node_id, chain_id, status, chain_role, total_investment_wan, annual_plan_wan,
@@ -151,7 +150,7 @@ with yp as materialized (
 ), p as (
     -- the coverage's pipeline figures; its builders counted from b (one builder a row there)
     select p0.* replace (coalesce(pb.builders, 0) as pipeline_builders)
-    from ({_pipeline_sql("yp", ids)}) p0
+    from ({_pipeline_sql("yp", "list(project_id)")}) p0
     left join (select node_id, count(*) as builders from b group by node_id) pb using (node_id)
 ), d as (
     {_finished_sql("yp")}
