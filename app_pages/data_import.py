@@ -244,7 +244,7 @@ with left:
                               format_func=lambda y: year_label(y, current_year)))
     sheet = c3.text_input(ui.t("im.sheet"), key="im_sheet", placeholder=ui.t("im.sheet_ph")).strip() or None
     # a new key after each import: the imported file, its preview and its button are gone
-    uploaded = st.file_uploader(ui.t("im.file"), type=["xlsx", "xlsm", "xls", "csv", "parquet"], key=uploader_key())
+    uploaded = st.file_uploader(ui.t("im.file"), type=["xlsx", "xlsm", "xls", "csv", "parquet"], key=uploader_key(), help=ui.t("im.file_help"))
 # the current year is the default: a 年度 column then places each row (as the CLI without --year)
 year = None if picked == current_year else picked
 

@@ -272,7 +272,7 @@ def project_fields(prefix: str, values: dict[str, Any], *, new: bool, unit_optio
         shown = {o: "—" if o is None else labels(o) for o in opts}
         keys[name] = f"{prefix}{name}_{LANG}"
         out[name] = col.selectbox(ui.t(f"col.{name}"), opts, index=index, key=keys[name],
-                                  format_func=shown.__getitem__)
+                                  format_func=shown.__getitem__, placeholder=ui.t("ui.choose"))
 
     def amount(col: Any, name: str) -> None:
         current = values.get(name)

@@ -364,4 +364,8 @@ LABELS.update({
                         " portfolio sql --format csv 导出全部。",
                         "First {n} of {total} rows: the result is over the page's {size} limit; narrow the query, "
                         "or export it all with portfolio sql --format csv."),
+    # Streamlit's own widgets: the words its API lets us set (the rest: docs/guide.md)
+    "ui.choose": ("请选择", "Choose"),
+    "im.file_help": ("点“Upload”选择文件，或把文件拖到框内；每个文件不超过 200MB，可用 .xlsx、.xlsm、.xls、.csv、"
+                     ".parquet。", "Press Upload or drop a file on the box; up to 200MB per file."),
 })
