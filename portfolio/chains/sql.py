@@ -62,12 +62,12 @@ def year_projects(year: int | None) -> str:
     return "project_tiers()" if year is None else f"project_tiers_in({int(year)})"
 
 
-def _pipeline_sql(projects: str, ids: str = "list(project_id order by project_id)") -> str:
+def _pipeline_sql(projects: str) -> str:
     """Per segment: the plan year's pipeline projects (count, Σ investment and plan, ids, builders)."""
     return f"""select node_id, count(*) as pipeline_projects,
            sum(total_investment_wan) as pipeline_investment_wan,
            sum(annual_plan_wan) as pipeline_plan_wan,
-           {ids} as pipeline_ids,
+           list(project_id order by project_id) as pipeline_ids,
            count(distinct {BUILDER}) as pipeline_builders
     from {projects}
     where node_id is not null and status in ({_list(config.PIPELINE_STATUSES)})
@@ -135,7 +135,7 @@ def analysis_sql(threshold: str, projects: str = "project_tiers()") -> str:
     shown. ``pipeline_ids`` are in no order (sorting them is polars' job: cheaper than the ordered
     aggregate, and than a top-N one).
     """
-    pipeline = _list(config.PIPELINE_STATUSES)
+    pipeline, finished = _list(config.PIPELINE_STATUSES), _list(config.FINISHED_STATUSES)
     return f"""
 with yp as materialized (
     select project_id, node_id, chain_id, status, chain_role, total_investment_wan, annual_plan_wan,
@@ -147,13 +147,24 @@ with yp as materialized (
     {pipeline_builders_sql("yp")}
 ), f as ({segment_firms_sql("enterprises", threshold)}
 ), fa as ({segment_firms_sql(after_pipeline_firms(builders="b"), threshold, top=False)}
-), p as (
-    -- the coverage's pipeline figures; its builders counted from b (one builder a row there)
-    select p0.* replace (coalesce(pb.builders, 0) as pipeline_builders)
-    from ({_pipeline_sql("yp", "list(project_id)")}) p0
+), p as materialized (
+    -- the coverage's pipeline and finished figures (:func:`_pipeline_sql`, :func:`_finished_sql`) in one
+    -- pass, the builders counted from b (a builder a row there)
+    select a.*, coalesce(pb.builders, 0) as pipeline_builders
+    from (
+        select node_id,
+               count(*) filter (where status in ({pipeline})) as pipeline_projects,
+               sum(total_investment_wan) filter (where status in ({pipeline})) as pipeline_investment_wan,
+               sum(annual_plan_wan) filter (where status in ({pipeline})) as pipeline_plan_wan,
+               list(project_id) filter (where status in ({pipeline})) as pipeline_ids,
+               count(*) filter (where status in ({finished})) as finished_projects
+        from yp
+        where node_id is not null
+        group by node_id
+    ) a
     left join (select node_id, count(*) as builders from b group by node_id) pb using (node_id)
 ), d as (
-    {_finished_sql("yp")}
+    select node_id, finished_projects from p
 ), seg as (
     select {_COVERAGE_COLUMNS},
            coalesce(fa.firms, 0) as firms_after,
