@@ -58,6 +58,10 @@ def test_gaps_report_reads_the_years_projects_once(sample_db_template: Path) -> 
 def test_every_view_of_one_analysis_equals_the_call_that_makes_its_own(sample_db_template: Path) -> None:
     with store.connect(sample_db_template, read_only=True) as con:
         an = chains.analysis(con)
+        # its coverage is the view's (v_chain_coverage), though counted in one pass over the year's projects
+        coverage = chains.segment_coverage(con)
+        assert_frame_equal(an.classes.select(coverage.columns), coverage)
+        assert_frame_equal(store.fetch(con, "select * from v_chain_coverage"), coverage)
         assert_frame_equal(chains.gaps_of(an), chains.gaps(con))
         assert_frame_equal(chains.gaps_of(an, chain="rail"), chains.gaps(con, chain="rail"))
         assert_frame_equal(chains.after_of(an, chain="auto"), chains.after_pipeline(con, chain="auto"))
