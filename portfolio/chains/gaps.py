@@ -72,8 +72,9 @@ def analysis(con: Con, *, year: int | None = None, ids_limit: int | None = None)
     segments = rows.filter(segment).sort("chain_order", "node_order", nulls_last=True).drop(*_DECLARED, "chain_order", "node_order")
     # every id, sorted; or the first ids_limit (at least the few a reason names)
     keep = None if ids_limit is None else max(ids_limit, REASON_IDS)
-    ids = pl.col("pipeline_ids").list.sort()
-    coverage = segments.select(pl.exclude(*_AFTER_FIRMS)).with_columns(ids if keep is None else ids.list.head(keep))
+    ids = pl.col("pipeline_ids")
+    coverage = segments.select(pl.exclude(*_AFTER_FIRMS)).with_columns(
+        ids.list.sort() if keep is None else ids.list.eval(pl.element().bottom_k(keep).sort()))
     classes = analyse(coverage, edges, validate=False, rules=rules)
     future = kinds(
         segments.select("node_id", "emerging", *[pl.col(a).alias(b) for a, b in _AFTER_FIRMS.items()]), edges)
