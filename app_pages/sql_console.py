@@ -4,7 +4,8 @@ Every query runs on its own read-only, locked-down connection with a timeout, a 
 byte cap (so one result never becomes a huge message to the browser); a cut result says
 "显示前 N 行，共 M 行" (the sandbox counts the rows when it cuts); a refusal or an engine
 error comes back as one sentence (``QueryRefused``), shown as plain text, never as Markdown.
-The CSV download neutralises formula cells (``sandbox.to_csv``); the xlsx keeps text as text.
+The downloads are built on click and do not rerun the page (a rerun would drop the other
+button's deferred file, see app_pages/reports.py). The CSV download neutralises formula cells (``sandbox.to_csv``); the xlsx keeps text as text.
 """
 
 from __future__ import annotations
@@ -120,6 +121,8 @@ else:
     st.dataframe(frame, hide_index=True, width="stretch")
     d1, d2, _ = st.columns([1, 1, 3])
     d1.download_button(ui.t("ui.download_csv"), data=lambda: "\ufeff" + sandbox.to_csv(frame), file_name="query.csv",
-                       mime="text/csv", key="sq_csv", icon=":material/download:", width="stretch")
+                       mime="text/csv", key="sq_csv", icon=":material/download:", width="stretch",
+                       on_click="ignore")
     d2.download_button(ui.t("ui.download_xlsx"), data=lambda: export.write_xlsx({"query": frame}) or b"",
-                       file_name="query.xlsx", mime=XLSX, key="sq_xlsx", icon=":material/download:", width="stretch")
+                       file_name="query.xlsx", mime=XLSX, key="sq_xlsx", icon=":material/download:", width="stretch",
+                       on_click="ignore")

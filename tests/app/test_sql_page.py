@@ -104,3 +104,10 @@ def test_the_schema_browser_loads_a_select_into_the_editor(open_page: Callable[.
     at.button(key="sq_run").click().run()
     with store.connect(app_db, read_only=True) as con:
         assert len(result_table(at)) == con.execute("select count(*) from v_unit_progress").fetchall()[0][0]
+
+
+def test_the_downloads_are_built_on_click_without_a_rerun(open_page: Callable[..., AppTest]) -> None:
+    at = run_sql(open_page(PAGE), "select 1 as a")
+    buttons = {b.key: b for b in at.download_button}
+    for key in ("sq_csv", "sq_xlsx"):
+        assert buttons[key].proto.ignore_rerun and buttons[key].proto.deferred_file_id
