@@ -91,4 +91,4 @@ with tab_audit:
     st.download_button(ui.t("audit.export", n=f"{min(total, auditview.EXPORT_ROWS):,}"), data=audit_workbook,
                        file_name=auditview.export_name(chosen, lang=lang), key="admin_audit_xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/download:", disabled=total == 0)
+                       icon=":material/download:", disabled=total == 0, on_click="ignore")

@@ -120,7 +120,7 @@ def rejects_button(path: str | Path, key: str) -> None:
     target = Path(path)
     st.download_button(ui.t("im.rejects_download"), data=target.read_bytes(), file_name=target.name,
                        mime=XLSX if target.suffix == ".xlsx" else "text/csv", key=key,
-                       icon=":material/download:")
+                       icon=":material/download:", on_click="ignore")
 
 
 # ---------------------------------------------------------------- 导入记录 (rendered at the bottom)
@@ -234,7 +234,7 @@ with right, st.container(border=True):
     for kind in ingest.KINDS:
         st.download_button(kind_label(kind), data=lambda k=kind: ingest.template_xlsx(k),
                            file_name=f"导入模板_{ingest.KIND_LABELS[kind]}.xlsx", mime=XLSX, key=f"im_tpl_{kind}",
-                           icon=":material/download:", width="stretch")
+                           icon=":material/download:", width="stretch", on_click="ignore")
 with left:
     st.caption(ui.t("im.intro"))
     c1, c2, c3 = st.columns([2, 1.3, 1.5])

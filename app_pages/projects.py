@@ -162,16 +162,17 @@ offset = (page_no - 1) * PAGE_SIZE
 rows = (window.rows.slice(offset, PAGE_SIZE) if offset + PAGE_SIZE <= PICK_LIMIT
         else ui.cached(listing.list_projects, **query, offset=offset, limit=PAGE_SIZE).rows)
 flag_text = {k: f"{icon} {ui.t('flag.' + k)}" for k, icon in FLAG_ICONS.items()}
+# the decisive columns first (the project, its flag and completion, its plan), who and where after
 table = rows.select(
     "project_id", "name",
+    label_col("flag", flag_text),
+    (pl.col("performance") * 100).round(1).alias("performance"),
+    yi_col("completed_wan"),
+    yi_col("annual_plan_wan"),
+    yi_col("total_investment_wan"),
+    "is_lagging",
     pl.col("unit_name").alias("unit"),
     label_col("chain_id", CHAIN).alias("chain"),
-    yi_col("total_investment_wan"),
-    yi_col("annual_plan_wan"),
-    yi_col("completed_wan"),
-    "performance",
-    label_col("flag", flag_text),
-    "is_lagging",
     enum_col("status"),
     label_col("tier", TIER),
     "enterprise",
@@ -191,14 +192,15 @@ columns = {
     "tier": ui.t("col.tier"),
     "status": ui.t("col.status"),
     "nature": ui.t("col.nature"),
-    "total_investment_yi": money(ui.t("pj.col.total_yi"), format="%.2f", width="small"),
-    "annual_plan_yi": money(ui.t("pj.col.plan_yi"), format="%.2f", width="small"),
-    "completed_yi": money(ui.t("pj.col.completed_yi"), format="%.2f", width="small",
+    # wide enough for the whole header (总投资（亿元）), one decimal like every card
+    "total_investment_yi": money(ui.t("pj.col.total_yi"), format="%.1f", width=118),
+    "annual_plan_yi": money(ui.t("pj.col.plan_yi"), format="%.1f", width=132),
+    "completed_yi": money(ui.t("pj.col.completed_yi"), format="%.1f", width=132,
                           help=ui.t("pj.col.completed_help")),
-    "performance": money(ui.t("col.performance"), format="percent", width="small",
+    "performance": money(ui.t("pj.col.performance_pct"), format="%.1f%%", width=96,
                          help=ui.t("pj.col.performance_help")),
-    "flag": st.column_config.TextColumn(ui.t("col.flag"), width="small"),
-    "is_lagging": st.column_config.CheckboxColumn(ui.t("pj.col.lagging"), width="small"),
+    "flag": st.column_config.TextColumn(ui.t("col.flag"), width=72),
+    "is_lagging": st.column_config.CheckboxColumn(ui.t("pj.col.lagging"), width=64),
     "leader": ui.t("col.leader"),
     "leader_level": ui.t("col.leader_level"),
     "is_major": st.column_config.CheckboxColumn(ui.t("pj.col.major")),
@@ -256,7 +258,7 @@ export_col.download_button(ui.t("pj.export", n=f"{window.matched:,}"), data=expo
                            file_name=ui.export_name(ui.t("pj.export.what"), *FILTER_WORDS, as_of=as_of),
                            key="pj_export",
                            mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                           icon=":material/download:", disabled=window.matched == 0)
+                           icon=":material/download:", disabled=window.matched == 0, on_click="ignore")
 
 
 # ---------------------------------------------------------------- form fields shared by edit and new
@@ -705,7 +707,7 @@ with tab_history:
     st.download_button(ui.t("audit.export", n=f"{min(h_total, auditview.EXPORT_ROWS):,}"), data=history_workbook,
                        file_name=auditview.export_name(h_filter, lang=h_lang), key="pj_history_xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/download:", disabled=h_total == 0)
+                       icon=":material/download:", disabled=h_total == 0, on_click="ignore")
 
 with tab_edit:
     can_edit = access.can(me, "edit_project", unit_id=project["unit_id"]) and not closed

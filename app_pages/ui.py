@@ -619,7 +619,7 @@ def download_xlsx(frames: dict[str, pl.DataFrame] | Callable[[], dict[str, pl.Da
 
     st.download_button(label or t("ui.download_xlsx"), data=workbook, file_name=file_name,
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       key=key, icon=":material/download:")
+                       key=key, icon=":material/download:", on_click="ignore")
 
 
 #: Rows a table sends to the browser at most; the downloads hold every row.

@@ -26,6 +26,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "pj.col.performance_help": ("累计完成 ÷ 按季节性曲线应完成", "Completed ÷ expected by the seasonal profile"),
     "pj.col.completed_wan": ("累计完成投资（万元）", "Completed to date (10k yuan)"),
     "pj.col.lagging": ("滞后", "Lagging"),
+    "pj.col.performance_pct": ("完成率", "Performance"),
     "pj.col.stalled": ("停滞", "Stalled"),
     "pj.col.major": ("重大", "Major"),
     "pj.col.open_problems": ("未解决问题", "Open problems"),
