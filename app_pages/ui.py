@@ -519,7 +519,9 @@ FIT_CSS = """<style>
 }
 [data-testid="stWidgetLabel"] p, .stCheckbox label p { white-space: normal !important;
   overflow: visible !important; text-overflow: clip !important; }
-[data-testid="stVegaLiteChart"] { max-width: 100%; overflow-x: auto; }
+[data-testid="stVegaLiteChart"] { max-width: 100%; }
+[data-testid="stVegaLiteChart"] .vega-embed, [data-testid="stVegaLiteChart"] .chart-wrapper { max-width: 100%; }
+[data-testid="stVegaLiteChart"] svg, [data-testid="stVegaLiteChart"] canvas { max-width: 100%; height: auto; }
 </style>"""
 
 

@@ -57,6 +57,10 @@ def _category_scale(lang: str) -> alt.Scale:
     return alt.Scale(domain=names, range=list(CATEGORY_COLORS.values()))
 
 
+#: The chain classes in English, for the gap labels of the map.
+ENUM_EN_KIND = {"补链": "fill", "增链": "extend", "丰链": "enrich"}
+
+
 def _area(output_yi: float, top_yi: float) -> float:
     """Point area in px², as the sqrt size scale below computes it (for arrowhead offsets)."""
     return AREA_MIN + (AREA_MAX - AREA_MIN) * math.sqrt(output_yi / top_yi) if top_yi > 0 else AREA_MIN
@@ -98,12 +102,16 @@ def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str
         out_yi = float(r["output_wan"] or 0) / 10_000
         gap_open = r["kind"] is not None and not r["addressed_by"]
         name = r["name_en"] if en else r["name"]
+        # an open gap (a segment the chain lacks, often with no output) is what the map is for:
+        # drawn as the largest ring and named with its class, never as the smallest dot
+        gap_word = (f"[{ENUM_EN_KIND.get(r['kind'], r['kind'])}]" if en else f"【{r['kind']}】") if gap_open else ""
         data.append({
             "node_id": r["node_id"],
             "x": r["x"],
             "y": r["y"],
-            "label": f"{_wrap(name)}\n{_wrap('[' + r['chain_en'] + ']')}" if en and r["external"] else
-                     f"{name}\n［{r['chain']}］" if r["external"] else _wrap(name),
+            "label": (f"{gap_word}\n" if gap_open else "")
+                     + (f"{_wrap(name)}\n{_wrap('[' + r['chain_en'] + ']')}" if en and r["external"] else
+                        f"{name}\n［{r['chain']}］" if r["external"] else _wrap(name)),
             "name": name,
             "chain": r["chain_en"] if en else r["chain"],
             "column": r["column_en"] if en else r["column"],
@@ -111,10 +119,11 @@ def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str
             "category": CATEGORY_EN[r["category"]] if en else r["category"],
             "firms": r["firms"],
             "output_yi": round(out_yi, 2),
-            "radius": math.sqrt(_area(out_yi, top_yi) / math.pi),
+            "radius": math.sqrt((AREA_MAX if gap_open and not r["firms"] else _area(out_yi, top_yi)) / math.pi),
             "score": r["score"],
             "projects": _projects(r["addressed_by"]),
             "open": gap_open,
+            "empty_gap": gap_open and not r["firms"],  # nothing local yet: the large dashed ring
             "external": r["external"],
         })
     # each gap between columns fits the widest labels on both sides, and is at least COL_W
@@ -183,6 +192,9 @@ def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str
         strokeWidth=alt.condition("datum.open", alt.value(2.2), alt.value(1.0)),
         tooltip=tooltip,
     )
+    gap_ring = base.transform_filter("datum.empty_gap").mark_point(
+        shape="circle", filled=False, size=AREA_MAX, strokeWidth=3, strokeDash=[5, 3], opacity=1.0,
+    ).encode(x=px, y=py, color=alt.Color("category:N", scale=_category_scale(lang), legend=None), tooltip=tooltip)
     label: dict[str, Any] = {"align": "center", "baseline": "top", "fontSize": 12, "lineBreak": "\n"}
     halo = base.mark_text(**label, stroke="white", strokeWidth=4, strokeJoin="round").encode(
         x=px, y=alt.Y("label_y:Q", scale=None, axis=None), text="label:N",
@@ -197,7 +209,7 @@ def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str
     ).encode(x=alt.X("px:Q", scale=None, axis=None), y=alt.value(14), text="column:N")
     chain_name = nodes_frame.filter(~pl.col("external"))["chain_en" if en else "chain"].first()
     return (
-        alt.layer(edge_layer, head_layer, node_layer, halo, text, header_layer)
+        alt.layer(edge_layer, head_layer, node_layer, gap_ring, halo, text, header_layer)
         .properties(
             width=width, height=height,
             title=alt.TitleParams(t["map"].format(chain=chain_name), subtitle=t["map_note"],

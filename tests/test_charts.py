@@ -70,7 +70,23 @@ def test_the_chain_map_uses_inline_data_and_the_fixed_palette(db: duckdb.DuckDBP
     assert "http" not in text and '"url"' not in text
     scales = [layer["encoding"]["color"]["scale"] for layer in json.loads(text)["layer"]
               if "scale" in layer.get("encoding", {}).get("color", {})]
-    assert scales == [{"domain": list(charts.CATEGORY_COLORS), "range": list(charts.CATEGORY_COLORS.values())}]
+    palette = {"domain": list(charts.CATEGORY_COLORS), "range": list(charts.CATEGORY_COLORS.values())}
+    assert scales and all(s == palette for s in scales)  # the segments and the rings of open gaps
+
+
+def test_open_gaps_are_drawn_as_the_largest_ring_and_named_with_their_class(db: duckdb.DuckDBPyConnection) -> None:
+    nodes, edges = chains.chain_map_frames(db, chain="c1")
+    d = charts.chain_map(nodes, edges).to_dict()
+    points = next(layer["data"]["values"] for layer in d["layer"] if layer["mark"]["type"] == "point"
+                  and layer["mark"].get("shape") == "circle")
+    by_id = {p["node_id"]: p for p in points}
+    biggest = max(p["radius"] for p in points)
+    assert by_id["x"]["empty_gap"] and by_id["x"]["radius"] == biggest  # an open 补链 with no output
+    assert by_id["x"]["label"].startswith("【补链】")
+    assert by_id["m2"]["label"].startswith("【丰链】") and not by_id["m2"]["empty_gap"]  # a sole supplier
+    assert not by_id["m1"]["empty_gap"] and "【" not in by_id["m1"]["label"]  # addressed by P1
+    rings = [layer for layer in d["layer"] if layer["mark"]["type"] == "point" and layer["mark"].get("filled") is False]
+    assert len(rings) == 1 and rings[0]["mark"]["size"] == charts.AREA_MAX
 
 
 def test_chain_map_data_carries_class_firms_output_and_projects(db: duckdb.DuckDBPyConnection) -> None:
