@@ -54,18 +54,21 @@ _AFTER_FIRMS = {"firms_after": "firms", "output_after_wan": "output_wan", "hhi_a
                 "concentrated_after": "concentrated"}
 
 
-def analysis(con: Con, *, year: int | None = None, ids_limit: int | None = None) -> ChainAnalysis:
+def analysis(con: Con, *, year: int | None = None, ids_limit: int | None = None,
+             projects: str | None = None) -> ChainAnalysis:
     """Classify every segment of plan ``year`` (default the current one; a closed year as it was closed).
 
     One query reads the year's projects once (:func:`sql.analysis_sql`): coverage, the firms once
     the pipeline is built, and the declared roles; the graph metrics and reasons are computed per
     segment. ``ids_limit`` keeps only the first that many pipeline ids a segment (``gaps --json``
-    by default; ``pipeline_projects`` counts them all); None keeps every one.
+    by default; ``pipeline_projects`` counts them all); None keeps every one. ``projects`` is
+    another FROM item of the year's projects in their place (a what-if scenario's: some
+    cancelled, some added); by default the year's own (:func:`sql.year_projects`).
     """
     checked = _year(con, year)
     _, edges = load_definition(con)
     rules = chain_rules(con)
-    rows = store.fetch(con, sql.analysis_sql(str(int(rules.hhi_threshold)), sql.year_projects(checked)),
+    rows = store.fetch(con, sql.analysis_sql(str(int(rules.hhi_threshold)), projects or sql.year_projects(checked)),
                        {"ratio": rules.new_firm_output_ratio})
     # the query's two kinds of row: segments (in the definition's order) and declared roles (by id)
     segment = pl.col("project_id").is_null()

@@ -19,7 +19,7 @@ from .meta import set_meta
 #: time it is opened (:func:`upgrade_schema`): SCHEMA runs again under the writer's lock, in one
 #: transaction, so every statement in it must be idempotent (``create ... if not exists``,
 #: ``alter table ... add column if not exists``). Bump it with every change to SCHEMA.
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 _E = ", ".join
 
@@ -237,10 +237,20 @@ create table if not exists tiers (
     plan_count integer,
     plan_cumulative_count integer
 );
+create table if not exists scenarios (
+    name varchar primary key,
+    body json not null,
+    note varchar,
+    saved_by varchar not null,
+    saved_at timestamp not null default current_timestamp
+);
 """
 
 #: Chinese comments: the data dictionary lives in the database (duckdb_columns()).
 COMMENTS: dict[str, tuple[str, dict[str, str]]] = {
+    "scenarios": ("保存的情景推演（只存变化，不改数据；portfolio whatif --scenario、情景推演页、月报附录）", {
+        "name": "情景名称", "body": "情景内容（JSON：changes 列表，每项 kind/project_id/months/factor/row）",
+        "note": "说明", "saved_by": "保存人", "saved_at": "保存时间"}),
     "meta": ("元数据：数据库结构版本、数据修订号、是否示例数据等", {
         "key": "键", "value": "值"}),
     "units": ("责任单位（14个：国家级开发区、主城区、县域）", {

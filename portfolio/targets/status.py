@@ -25,6 +25,12 @@ def _list(values: tuple[str, ...]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
+#: The tier bands as a FROM item: [min_wan, next band's min_wan). A project is in the band its
+#: total investment falls in (PROJECT_TIERS_IN; the scenarios' new projects).
+TIER_BANDS = "(select tier, min_wan, lead(min_wan) over (order by min_wan) as max_wan from tiers)"
+#: The join condition of a project ``p`` to its band ``t``.
+TIER_ON = "p.total_investment_wan >= t.min_wan and (t.max_wan is null or p.total_investment_wan < t.max_wan)"
+
 #: The projects of plan year ``y`` with their tier: the highest band whose minimum the total
 #: investment reaches. A project belongs to a year when it has a ``plans`` row of that year; its
 #: plan is that row's; a closed year reads the project as it stood when the year was closed.
@@ -56,8 +62,8 @@ left join units u on u.unit_id = p.unit_id
 left join chains c on c.chain_id = p.chain_id
 -- the band [min_wan, next band's min_wan): a range join over a handful of bands, several
 -- times cheaper than an ASOF join at a million projects
-left join (select tier, min_wan, lead(min_wan) over (order by min_wan) as max_wan from tiers) t
-  on p.total_investment_wan >= t.min_wan and (t.max_wan is null or p.total_investment_wan < t.max_wan)
+left join {TIER_BANDS} t
+  on {TIER_ON}
 """
 
 #: The projects of the current plan year with their tier (``project_tiers_in`` of meta plan_year).
