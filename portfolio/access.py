@@ -4,7 +4,7 @@ Roles (kept in the ``users`` table):
 - ``admin``: users and roles, everything;
 - ``bureau``: edit every project, undo an import or edit batch;
 - ``unit``: edit only the projects of their own unit, see all;
-- ``viewer``: read only.
+- ``viewer``: read only (may run what-if scenarios, not save them).
 
 Every write function of the library takes the acting :class:`User` and calls :func:`require`.
 """
@@ -31,6 +31,8 @@ _ALLOWED: dict[str, frozenset[str]] = {
     "run_report": frozenset({"admin", "bureau", "unit", "viewer"}),
     "read_audit": frozenset({"admin"}),
     "undo": frozenset({"admin", "bureau"}),
+    # 情景推演: everyone may run a scenario; saving one (a shared, named record) is the bureau's
+    "save_scenario": frozenset({"admin", "bureau"}),
     "manage_users": frozenset({"admin"}),
 }
 ACTIONS = tuple(_ALLOWED)

@@ -22,6 +22,7 @@ EXPECTED = {
     "run_report": (True, True, True, True, True),
     "read_audit": (True, False, False, False, False),
     "undo": (True, True, False, False, False),
+    "save_scenario": (True, True, False, False, False),
     "manage_users": (True, False, False, False, False),
 }
 
