@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import suppress
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
@@ -346,6 +347,197 @@ def _mail_report(db: Path | None, plan: dict[str, Any], paths: list[Path]) -> li
         line = f"已发送：{visible(d.to)}{unit}" if d.status == "sent" else f"未送达：{visible(d.to)}{unit} {d.error}"
         err.print(line, markup=False)
     return deliveries
+
+
+@app.command()
+def whatif(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="截至月份 YYYY-MM（默认最新有进度的月份）")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="计划年度（默认当前年度）")] = None,
+    slip: Annotated[list[str] | None, typer.Option(
+        "--slip", metavar="ID=N", help="项目推迟 N 个月（1–12），可多次")] = None,
+    stop: Annotated[list[str] | None, typer.Option("--stop", metavar="ID", help="项目停工：本年不再投资，可多次")] = None,
+    cancel: Annotated[list[str] | None, typer.Option(
+        "--cancel", metavar="ID", help="项目取消：本年不再投资并退出储备和在建项目，可多次")] = None,
+    scale: Annotated[list[str] | None, typer.Option(
+        "--scale", metavar="ID=F", help="项目剩余计划乘以 F（0–10，0.5 减半），可多次")] = None,
+    add: Annotated[Path | None, typer.Option(
+        "--add", readable=False, help="新增项目：项目台账文件（.xlsx / .csv，表头同项目台账）")] = None,
+    scenario: Annotated[str | None, typer.Option(
+        "--scenario", help="载入已保存的情景；其余选项在它之上追加（同一项目以命令行为准）")] = None,
+    save_as: Annotated[str | None, typer.Option(
+        "--save", metavar="NAME", help="把（合并后的）情景按此名称保存（只写情景表，项目数据不变；需局机关或管理员）")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="情景说明（随 --save 保存）")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON")] = False,
+    user: UserOption = None,
+    db: DbOption = None,
+) -> None:
+    """情景推演：在当前数据之上推迟、停工、取消、调整或新增项目，看年末预测与缺口如何变化；数据不变。"""
+    from . import scenarios as sc
+
+    month = parse_month(as_of)
+    acting = acting_user(db, user) if save_as is not None else None
+    if acting is not None and acting.role not in WHATIF_SAVERS:
+        fail(f"用户 {acting.user_id} 无权保存情景，需局机关或管理员（saving a scenario needs bureau or admin）。")
+    try:
+        name = sc.check_name(save_as) if save_as is not None else None
+        given = sc.changes_from_options(slip=slip or [], stop=stop or [], cancel=cancel or [], scale=scale or [])
+        with store.connect(db, read_only=True) as con:
+            note_rules(con)
+            added = sc.changes_from_options(add=sc.read_added(con, str(add))) if add is not None else ()
+            base = sc.load(con, scenario) if scenario is not None else sc.Scenario()
+            chosen = sc.combine(base, (*given, *added))
+            chosen = replace(chosen, name=name or chosen.name,
+                             note=note if note is not None else chosen.note)
+            outcome = sc.apply(con, chosen, as_of=month, year=year)
+        inverse = _whatif_inverse(sc, outcome)
+    except (sc.ScenarioError, store.StoreError, ValueError) as exc:
+        fail(str(exc))
+    if name is not None and acting is not None:
+        try:
+            with store.connect(db) as con:
+                sc.save(con, chosen, user=acting.label)
+        except (sc.ScenarioError, store.StoreError) as exc:
+            fail(str(exc))
+    if as_json:
+        print_json({**outcome.report(), "note": chosen.note, "inverse": inverse})
+    else:
+        _print_whatif(outcome, inverse)
+    if name is not None:
+        err.print(visible(f"已保存情景“{name}”（{len(chosen.changes)} 项变化）；"
+                          f"用 portfolio whatif --scenario {name} 重新打开。"), markup=False)
+
+
+#: Roles that may save a scenario (the page's rule: viewers run scenarios, bureau and admin save them).
+WHATIF_SAVERS = frozenset({"admin", "bureau"})
+#: Projects listed for the inverse question.
+WHATIF_TOP = 10
+
+
+def _whatif_inverse(sc: Any, outcome: Any) -> list[dict[str, Any]]:
+    """Per metric still short of its target under the scenario: how many projects close the gap, the first ten."""
+    from .targets.payload import records
+
+    rows = []
+    for m in outcome.after.iter_rows(named=True):
+        if (m.get("forecast_gap_wan") or 0) <= 0:
+            continue
+        shown, n, gap = sc.accelerators(outcome, metric=m["metric"], top=WHATIF_TOP)
+        rows.append({"metric": m["metric"], "label": m["label"], "shortfall_wan": round(gap, 2),
+                     "projects_to_close_gap": n,
+                     "projects": records(shown.head(WHATIF_TOP)),
+                     "segments_gaining": records(sc.segments_gaining(shown, n))})
+    return rows
+
+
+def _print_whatif(outcome: Any, inverse: list[dict[str, Any]]) -> None:
+    """The scenario in words: the changes, each metric before → after, what moved, the inverse question."""
+    from rich.table import Table
+
+    from . import fmt
+    from .console import STATUS_LABELS
+
+    def status(value: str | None) -> str:
+        return STATUS_LABELS.get(value or "", value or "—")
+
+    def change(wan: Any) -> str:
+        return f"{float(wan) / 10_000:+,.1f}"
+
+    def kind(value: str | None) -> str:
+        return value or "无缺口"
+
+    sc_ = outcome.scenario
+    head = f"情景推演（{outcome.year} 年度，截至 {fmt.month(outcome.as_of, long=True)}）"
+    if sc_.name:
+        head += f"：{sc_.name}"
+    out.print(visible(head), markup=False)
+    if sc_.note:
+        out.print(visible(f"说明：{sc_.note}"), markup=False)
+    if not sc_.changes:
+        out.print("没有变化：以下即当前预测（no change: the baseline）。", markup=False)
+    for c in sc_.changes:
+        out.print(visible(f"  · {c.describe()}"), markup=False)
+
+    metrics = outcome.metrics().to_dicts()
+    t = Table(title="年末预测：当前 → 情景（亿元）")
+    t.add_column("")
+    for m in metrics:
+        t.add_column(Text(visible(m["label"])), justify="right")
+    rows: list[tuple[str, Any]] = [
+        ("年度目标", lambda m: fmt.yi(m["target_wan"])),
+        ("当前预测", lambda m: fmt.yi(m["forecast_wan_before"])),
+        ("情景预测", lambda m: fmt.yi(m["forecast_wan_after"])),
+        ("变化", lambda m: change(m["forecast_change_wan"])),
+        ("当前区间", lambda m: f"{fmt.yi(m['forecast_low_wan_before'])}–{fmt.yi(m['forecast_high_wan_before'])}"),
+        ("情景区间", lambda m: f"{fmt.yi(m['forecast_low_wan_after'])}–{fmt.yi(m['forecast_high_wan_after'])}"),
+        ("达标概率", lambda m: f"{fmt.pct(m['probability_meet_target_before'])} → "
+                              f"{fmt.pct(m['probability_meet_target_after'])}"),
+        ("状态", lambda m: f"{status(m['status_before'])} → {status(m['status_after'])}"),
+    ]
+    for label, cell in rows:
+        t.add_row(label, *[Text(visible(cell(m))) for m in metrics])
+    out.print(t)
+
+    if outcome.projects.height:
+        t = Table(title="变化的项目（亿元）")
+        for col in ("项目", "变化", "责任单位", "当前预测", "情景预测", "变化额"):
+            t.add_column(col, justify="right" if col in ("当前预测", "情景预测", "变化额") else "left", overflow="fold")
+        for r in outcome.projects.iter_rows(named=True):
+            t.add_row(*[Text(visible(v)) for v in (
+                f"{r['project_id']} {r['name'] or ''}".strip(), r["text"].removeprefix(r["project_id"]).strip(),
+                r["unit_name"] or "—",
+                fmt.yi(r["forecast_wan_before"]), fmt.yi(r["forecast_wan_after"]), change(r["forecast_change_wan"]))])
+        out.print(t)
+
+    labels = dict(zip(outcome.before["metric"], outcome.before["label"], strict=True))
+    for by, title, key in (("units", "变化最大的责任单位", "unit_name"), ("chains", "变化最大的产业链", "chain_name")):
+        frame = getattr(outcome, by)
+        moved = frame.filter(frame["forecast_change_wan"].abs() > 0.005)
+        if not moved.height:
+            continue
+        moved = moved.sort(moved["forecast_change_wan"].abs(), descending=True).head(8)
+        t = Table(title=f"{title}（亿元）")
+        for col in ("指标", "名称", "当前预测", "情景预测", "变化"):
+            t.add_column(col, justify="left" if col in ("指标", "名称") else "right")
+        for r in moved.iter_rows(named=True):
+            t.add_row(*[Text(visible(v)) for v in (
+                labels.get(r["metric"], r["metric"]), r.get(key) or "—", fmt.yi(r["forecast_wan_before"]),
+                fmt.yi(r["forecast_wan_after"]), change(r["forecast_change_wan"]))])
+        out.print(t)
+
+    if outcome.gaps.height:
+        t = Table(title="建成后分类变化的产业链环节")
+        for col in ("环节", "编号", "当前（建成后）", "情景（建成后）"):
+            t.add_column(col)
+        for r in outcome.gaps.iter_rows(named=True):
+            t.add_row(*[Text(visible(v)) for v in (r["node"] or "—", r["node_id"], kind(r["kind_before"]),
+                                                  kind(r["kind_after"]))])
+        out.print(t)
+    elif any(c.kind in ("cancel", "add") for c in sc_.changes):
+        out.print("产业链环节建成后的分类没有变化。", markup=False)
+
+    if not inverse:
+        out.print("情景下各指标的年末预测均达到目标，无需加速。", markup=False)
+    for row in inverse:
+        n = row["projects_to_close_gap"]
+        how = (f"按可追回额排序，加速前 {n} 个项目可补足（期望值）" if n else
+               "全部项目加速仍不能补足")
+        out.print(visible(f"{row['label']}：情景下距目标还差 {fmt.yi(row['shortfall_wan'])} 亿元；{how}。"),
+                  markup=False)
+        if row["projects"]:
+            t = Table(title=f"可加速的项目（前 {len(row['projects'])} 个，亿元）")
+            for col in ("序", "项目", "责任单位", "产业链", "剩余计划", "可追回", "累计"):
+                t.add_column(col, justify="right" if col not in ("项目", "责任单位", "产业链") else "left",
+                             overflow="fold")
+            for r in row["projects"]:
+                t.add_row(*[Text(visible(v)) for v in (
+                    r["rank"], f"{r['project_id']} {r['name'] or ''}".strip(), r["unit_name"] or "—",
+                    r["chain_name"] or "—", fmt.yi(r["remaining_plan_wan"]), fmt.yi(r["achievable_extra_wan"]),
+                    fmt.yi(r["cumulative_extra_wan"]))])
+            out.print(t)
+        if row["segments_gaining"]:
+            segs = "；".join(f"{s['chain_name'] or '—'} {s['node_id']}（{s['projects']} 个，{fmt.yi(s['extra_wan'])} 亿元）"
+                            for s in row["segments_gaining"][:10])
+            out.print(visible(f"  受益的产业链环节：{segs}"), markup=False)
 
 
 @app.command()
