@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from . import common, local, pages, pages_a, pages_b, report
+from . import common, local, pages, pages_a, pages_b, report, whatif
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 
 CATALOGUE: dict[str, tuple[str, str]] = {}
-for _part in (common.LABELS, local.LABELS, pages.LABELS, pages_a.LABELS, pages_b.LABELS, report.LABELS):
+for _part in (common.LABELS, local.LABELS, pages.LABELS, pages_a.LABELS, pages_b.LABELS, report.LABELS,
+              whatif.LABELS):
     _clash = set(CATALOGUE) & set(_part)
     if _clash:
         raise RuntimeError(f"duplicate label keys: {sorted(_clash)}")
