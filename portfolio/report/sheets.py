@@ -266,9 +266,11 @@ def render_xlsx(data: ReportData, lang: str = "zh") -> bytes:
 
     A list longer than SHEET_ROWS rows shows its first SHEET_ROWS under a title row saying so
     (:func:`report_book`; :func:`write_lists` writes it whole)."""
-    from .. import export
+    from .. import export, fmt
 
     sheets, titles, _whole = report_book(data, lang)
+    # as people read a file: 是/否 for yes/no columns, 红/黄/绿 for flags, months as dates
+    sheets = {name: fmt.for_people(frame, lang) for name, frame in sheets.items()}
     content = export.write_xlsx(sheets, titles=titles) if titles else export.write_xlsx(sheets)
     assert content is not None
     return content
