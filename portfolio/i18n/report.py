@@ -366,3 +366,46 @@ LABELS.update({
     "report.xlsx.cumulative_extra_wan": ("累计可追回（万元）", "Cumulative recoverable (10k yuan)"),
     "report.xlsx.closes_gap": ("累计是否补足缺口", "Closes the gap"),
 })
+# the appendix of saved scenarios (portfolio report --scenario NAME; issue 16)
+LABELS.update({
+    "report.sec.scenarios": ("附录：情景推演", "Appendix: what-if scenarios"),
+    "report.sheet.scenarios": ("情景推演", "What if"),
+    "report.scen.not_plan": ("情景推演不是计划：它在本月数据之上假设若干变化，只改变预测，不改变项目库；"
+                             "未列出的项目照常推进，其他项目的反应和统计局的数字它无从知道。",
+                             "A scenario is not the plan: it assumes some changes on top of this month's data and"
+                             " changes the forecast only, never the pipeline; the projects it does not name go on"
+                             " as they are, and it cannot know how others react or what the statistics bureau will say."),
+    "report.scen.title": ("情景“{name}”", "Scenario “{name}”"),
+    "report.scen.note": ("说明：{note}", "Note: {note}"),
+    "report.scen.saved": ("保存人 {who}，保存于 {when}", "saved by {who} on {when}"),
+    "report.scen.changes": ("变化", "Changes"),
+    "report.scen.no_change": ("（没有变化：即当前预测）", "(no change: the current forecast)"),
+    "report.scen.metric": ("{label}：年末预测 {before} → {after} 亿元（{change}），情景区间 {low}–{high}；"
+                           "达标概率 {pb} → {pa}；状态 {sb} → {sa}。",
+                           "{label}: year-end forecast {before} → {after} (100 m yuan, {change}), scenario range"
+                           " {low}–{high}; probability {pb} → {pa}; status {sb} → {sa}."),
+    "report.scen.before": ("当前", "Now"),
+    "report.scen.after": ("情景", "Scenario"),
+    "report.scen.before_yi": ("当前预测（亿元）", "Forecast now (100 m yuan)"),
+    "report.scen.after_yi": ("情景预测（亿元）", "Scenario forecast (100 m yuan)"),
+    "report.scen.change_yi": ("变化（亿元）", "Change (100 m yuan)"),
+    "report.scen.units": ("预测变化的责任单位", "Units whose forecast moves"),
+    "report.scen.chains": ("预测变化的产业链", "Chains whose forecast moves"),
+    "report.scen.gaps": ("建成后分类变化的产业链环节", "Segments whose class after the pipeline changes"),
+    "report.scen.no_gaps": ("产业链环节建成后的分类没有变化。", "No segment's class after the pipeline changes."),
+    "report.scen.no_gap": ("无缺口", "no gap"),
+    "report.scen.moved": ("{label}·{name}：{before} → {after} 亿元（{change}）",
+                          "{label} · {name}: {before} → {after} (100 m yuan, {change})"),
+    "report.scen.gap_line": ("{chain}·{node}：{before} → {after}", "{chain} · {node}: {before} → {after}"),
+    "report.scen.col.scenario": ("情景", "Scenario"),
+    "report.scen.col.part": ("内容", "Part"),
+    "report.scen.col.item": ("名称", "Item"),
+    "report.scen.col.detail": ("说明", "Detail"),
+    "report.scen.part.change": ("变化", "Change"),
+    "report.scen.part.metric": ("指标", "Metric"),
+    "report.scen.part.unit": ("责任单位", "Unit"),
+    "report.scen.part.chain": ("产业链", "Chain"),
+    "report.scen.part.gap": ("环节分类", "Segment class"),
+    "report.scen.detail": ("情景区间 {low}–{high}；达标概率 {pb} → {pa}；状态 {sb} → {sa}",
+                           "scenario range {low}–{high}; probability {pb} → {pa}; status {sb} → {sa}"),
+})
