@@ -25,19 +25,20 @@ def zh_en(column: str) -> pl.Expr:
 
 
 def gap_view(frame: pl.DataFrame, *, with_chain: bool) -> pl.DataFrame:
-    """The gap rows as shown and downloaded: class, rank, segment, score, firms, projects, reasons."""
+    """The gap rows as shown and downloaded: the segment, its class and whether it waits for
+    investment first; the figures after; the reasons last (read one gap's in full below the table)."""
     return frame.select(
         *([zh_en("chain").alias(ui.t("tg.col.chain"))] if with_chain else []),
-        enum("kind").alias(ui.t("ch.col.kind")),
-        pl.col("rank").alias(ui.t("ch.col.rank")),
         zh_en("node").alias(ui.t("ch.col.segment")),
-        enum("stage").alias(ui.t("ch.col.stage")),
+        enum("kind").alias(ui.t("ch.col.kind")),
+        pl.col("open").alias(ui.t("ch.col.open")),
         pl.col("score").round(3).alias(ui.t("ch.col.score")),
-        pl.col("density").round(2).alias(ui.t("ch.col.density")),
+        pl.col("rank").alias(ui.t("ch.col.rank")),
         pl.col("firms").alias(ui.t("ch.col.firms")),
         (pl.col("output_wan").cast(pl.Float64) / 10_000).round(2).alias(ui.t("ch.col.output_yi")),
-        pl.col("open").alias(ui.t("ch.col.open")),
         pl.col("pipeline_projects").alias(ui.t("ch.col.pipeline")),
+        enum("stage").alias(ui.t("ch.col.stage")),
+        pl.col("density").round(2).alias(ui.t("ch.col.density")),
         pl.col("addressed_by").list.join(LIST_SEP).alias(ui.t("ch.col.addressed_by")),
         pl.col("reasons_en" if EN else "reasons").list.join(SEP).alias(ui.t("ch.col.reasons")),
     )
@@ -71,13 +72,30 @@ cards[5].metric(ui.t("ch.open"), row["open"], border=True, help=ui.t("ch.open_he
 
 # ---------------------------------------------------------------- the map
 st.subheader(ui.t("ch.map"))
-# at its natural size: the width it was built for is the plot's, not the total
+# built at its natural size (the width it was built for is the plot's); the page scales it to the
+# column (ui.FIT_CSS), so the whole chain is in view on any screen; 查看大图 shows it full size
 map_spec = ui.chart_spec(lambda: charts.chain_map(*chains.map_frames_of(analysis, chain=chain_id), lang=ui.lang()),
                          key="ch_map", deps=(chain_id, year), natural=True)
-# a wide chain scrolls sideways inside its own box rather than widening the page
-with st.container(height=int(map_spec["height"]) + 170, border=False):
-    ui.draw(map_spec, key="ch_map")
+ui.draw(map_spec, key="ch_map")
 st.caption(ui.t("ch.map_caption", **rules) + " " + ui.t("ch.map_scroll"))
+
+
+@st.dialog(ui.t("ch.map_full"), width="large")
+def full_map() -> None:
+    """The map at its full size, scrolling inside the dialog."""
+    with st.container(key="ch_map_full"):
+        ui.draw(map_spec, key="ch_map_dialog")
+
+
+def map_svg() -> bytes:
+    return charts.to_svg(charts.chain_map(*chains.map_frames_of(analysis, chain=chain_id), lang=ui.lang())).encode()
+
+
+m1, m2 = st.columns(2)
+if m1.button(ui.t("ch.map_full"), key="ch_map_full_open", icon=":material/open_in_full:"):
+    full_map()
+m2.download_button(ui.t("ch.map_svg"), data=map_svg, file_name=ui.export_name(ui.t("ch.map"), names[chain_id], ext="svg"),
+                   mime="image/svg+xml", key="ch_map_svg", icon=":material/download:", on_click="ignore")
 
 # ---------------------------------------------------------------- ranked gaps
 st.subheader(ui.t("ch.gaps"))
@@ -85,9 +103,19 @@ gaps = ui.derived(chains.gaps_of, analysis, of=OF, chain=chain_id)
 if gaps.is_empty():
     st.info(ui.t("ch.gaps_none"))
 else:
-    st.dataframe(gap_view(gaps, with_chain=False), hide_index=True, placeholder="—", key="ch_gaps_table")
-    ui.download_xlsx({chain_id: gap_view(gaps, with_chain=False)}, f"gaps_{chain_id}.xlsx", key="ch_gaps_xlsx",
-                     label=ui.t("ch.download_gaps"))
+    picked = st.dataframe(gap_view(gaps, with_chain=False), hide_index=True, placeholder="—", key="ch_gaps_table",
+                          on_select="rerun", selection_mode="single-row")
+    # the reasons in full, one per line, for the gap picked (the first one until a row is picked)
+    rows = picked.selection.rows if picked is not None else []
+    gap = gaps.row(rows[0] if rows else 0, named=True)
+    with st.container(border=True):
+        st.markdown(f"**{ui.plain(gap['node_en' if EN else 'node'])}** · {ui.enum(gap['kind'])} · "
+                    f"{ui.t('ch.col.score')} {gap['score']:.3f}")
+        st.markdown("\n".join(f"- {ui.plain(r)}" for r in gap["reasons_en" if EN else "reasons"]))
+        st.caption(ui.t("ch.reasons_pick"))
+    gaps_what = ui.t("ch.export.gaps", chain=names[chain_id])
+    ui.download_xlsx({names[chain_id]: gap_view(gaps, with_chain=False)}, ui.export_name(gaps_what),
+                     key="ch_gaps_xlsx", label=ui.t("ch.download_gaps"), title=gaps_what)
 
 # ---------------------------------------------------------------- feasibility against value
 st.subheader(ui.t("ch.scatter"))
@@ -158,4 +186,5 @@ summary_view = summary.select(
 st.dataframe(summary_view, hide_index=True, placeholder="—", key="ch_summary_table")
 ui.download_xlsx(lambda: {"summary": summary_view, "gaps": gap_view(ui.derived(chains.gaps_of, analysis, of=OF),
                                                                       with_chain=True)},
-                 "gaps_all_chains.xlsx", key="ch_all_xlsx", label=ui.t("ch.download_all"))
+                 ui.export_name(ui.t("ch.export.all")), key="ch_all_xlsx", label=ui.t("ch.download_all"),
+                 title=ui.t("ch.export.all"))

@@ -522,6 +522,9 @@ FIT_CSS = """<style>
 [data-testid="stVegaLiteChart"] { max-width: 100%; }
 [data-testid="stVegaLiteChart"] .vega-embed, [data-testid="stVegaLiteChart"] .chart-wrapper { max-width: 100%; }
 [data-testid="stVegaLiteChart"] svg, [data-testid="stVegaLiteChart"] canvas { max-width: 100%; height: auto; }
+.st-key-ch_map_full { overflow-x: auto; }
+.st-key-ch_map_full [data-testid="stVegaLiteChart"], .st-key-ch_map_full .vega-embed,
+.st-key-ch_map_full svg { max-width: none !important; }
 </style>"""
 
 

@@ -172,8 +172,14 @@ LABELS.update({
                        "丰链：本地只有一家企业或产值高度集中（HHI > {hhi_threshold:,}）的环节。",
                        "Fill: absent, but local firms downstream need it; extend: the next, higher-value or "
                        "emerging step; enrich: a single local firm or concentrated output (HHI > {hhi_threshold:,})."),
-    "ch.map_scroll": ("图谱较宽时可在图内左右滚动，或点右上角按钮全屏查看。",
-                      "A wide map scrolls sideways inside its box; the button at its top right shows it full screen."),
+    "ch.map_scroll": ("图谱按页面宽度缩放，虚线大圆圈是暂无在库项目的缺口；点“查看大图”按原尺寸查看，或下载 SVG。",
+                      "The map is scaled to the page; the large dashed rings are gaps no project addresses yet. "
+                      "“Full size” shows it at its own size; the SVG download keeps every detail."),
+    "ch.map_full": ("查看大图", "Full size"),
+    "ch.map_svg": ("下载图谱（SVG）", "Download the map (SVG)"),
+    "ch.reasons_pick": ("在上表中点选一行，查看该环节的全部理由。", "Pick a row above to read all of its reasons."),
+    "ch.export.gaps": ("{chain}产业链缺口", "Gaps of the {chain} chain"),
+    "ch.export.all": ("全部产业链缺口", "Gaps of every chain"),
     "ch.gaps": ("缺口环节（按得分排序）", "Gap segments, ranked by score"),
     "ch.gaps_none": ("这条产业链没有缺口环节。", "This chain has no gap segment."),
     "ch.scatter": ("可行性与价值", "Feasibility against value"),
