@@ -85,12 +85,19 @@ def _projects(ids: list[str] | None) -> str:
     return "、".join(ids[:6]) + (f" 等{len(ids)}个" if len(ids) > 6 else "") if ids else "—"
 
 
-def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str = "zh") -> alt.LayerChart:
+#: The marker of a segment a what-if scenario changes (:func:`chain_map`'s ``changed``).
+CHANGED_COLOR = "#e4572e"
+CHANGED_NOTE = {"zh": "橙色粗圈◆为情景改变的环节", "en": "orange ring ◆: segment the scenario changes"}
+
+
+def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str = "zh",
+              changed: set[str] | None = None) -> alt.LayerChart:
     """A layered chain map: stages left to right, segments coloured by class and sized by output.
 
     ``nodes_frame`` and ``edges_frame`` come from :func:`portfolio.chains.chain_map_frames`
     (x column, centred y, category, firms, output_wan, addressed_by, external; edges with a
-    ``cross`` flag).
+    ``cross`` flag). ``changed``: node ids a what-if scenario changes (their class after the
+    pipeline, or their projects), drawn with an orange ring and a ◆ beside them.
     """
     t = _text(lang)
     en = lang == "en"
@@ -125,6 +132,7 @@ def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str
             "open": gap_open,
             "empty_gap": gap_open and not r["firms"],  # nothing local yet: the large dashed ring
             "external": r["external"],
+            "changed": bool(changed) and r["node_id"] in (changed or set()),
         })
     # each gap between columns fits the widest labels on both sides, and is at least COL_W
     half = [0.0] * n_cols
@@ -208,11 +216,29 @@ def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str
         fontSize=13, fontWeight="bold", color="#444444", baseline="middle",
     ).encode(x=alt.X("px:Q", scale=None, axis=None), y=alt.value(14), text="column:N")
     chain_name = nodes_frame.filter(~pl.col("external"))["chain_en" if en else "chain"].first()
+    layers: list[Any] = [edge_layer, head_layer, node_layer, gap_ring]
+    subtitle: str | list[str] = t["map_note"]
+    if changed:
+        marked = [{"px": d["px"], "py": d["py"], "size": math.pi * (d["radius"] + 7) ** 2,
+                   "mx": d["px"] + d["radius"] + 5, "my": d["py"] - d["radius"] - 1, "name": d["name"]}
+                  for d in data if d["changed"]]
+        ring = alt.Chart(alt.Data(values=marked)).mark_point(
+            shape="circle", filled=False, strokeWidth=3.5, color=CHANGED_COLOR, opacity=1.0,
+        ).encode(x=px, y=py, size=alt.Size("size:Q", scale=None, legend=None),
+                 tooltip=[alt.Tooltip("name:N", title=t["node"])])
+        diamond = alt.Chart(alt.Data(values=marked)).mark_text(
+            text="◆", fontSize=13, color=CHANGED_COLOR, align="left", baseline="bottom",
+        ).encode(x=alt.X("mx:Q", scale=None, axis=None), y=alt.Y("my:Q", scale=None, axis=None))
+        layers.append(ring)
+        subtitle = [t["map_note"], CHANGED_NOTE[lang]]
+    layers += [halo, text, header_layer]
+    if changed:
+        layers.append(diamond)
     return (
-        alt.layer(edge_layer, head_layer, node_layer, gap_ring, halo, text, header_layer)
+        alt.layer(*layers)
         .properties(
             width=width, height=height,
-            title=alt.TitleParams(t["map"].format(chain=chain_name), subtitle=t["map_note"],
+            title=alt.TitleParams(t["map"].format(chain=chain_name), subtitle=subtitle,
                                   anchor="start", fontSize=16, subtitleColor="#666666"),
         )
         .configure(font=FONT)
@@ -494,6 +520,84 @@ def s_curve(monthly: pl.DataFrame, *, lang: str = "zh", width: int = 520, height
         raise ValueError("没有月度数据可画（monthly frame is empty）。")
     chart: Any = panels[0] if len(panels) == 1 else alt.hconcat(*panels, spacing=36)
     return chart.configure(font=FONT).configure_view(stroke=None).configure_legend(labelFontSize=12)
+
+
+#: The two forecasts of a what-if scenario: grey the baseline, orange the scenario.
+SCENARIO_COLORS = {"before": "#8c96a3", "after": CHANGED_COLOR}
+
+
+def scenario_curve(monthly: pl.DataFrame, before: dict[str, Any], after: dict[str, Any], *, lang: str = "zh",
+                   width: int = 520, height: int = 280) -> alt.LayerChart:
+    """One metric's S-curve with two year-end forecasts: the baseline and a what-if scenario.
+
+    ``monthly`` is :func:`portfolio.monthly.targets_monthly` of one metric; ``before`` and
+    ``after`` each carry ``forecast_wan``, ``forecast_low_wan`` and ``forecast_high_wan`` (a row
+    of the check, or of :meth:`portfolio.scenarios.Outcome.metrics` renamed). The cumulative
+    completion runs to the last reported month; from there each forecast is a dashed line to
+    December with its range as a widening band. Values in 亿元.
+    """
+    from .i18n import t as label
+
+    _text(lang)
+    if monthly.is_empty():
+        raise ValueError("没有月度数据可画（monthly frame is empty）。")
+    first = monthly.row(0, named=True)
+    target_yi = _yi_num(first["target_wan"]) or 0.0
+    done = monthly.filter(pl.col("cumulative_completed_wan").is_not_null())
+    start_m, start_v = ((done["month_index"][-1], _yi_num(done["cumulative_completed_wan"][-1]) or 0.0)
+                        if done.height else (0, 0.0))
+    names = {"completed": label("wi.chart.completed", lang), "target": label("wi.chart.target", lang),
+             "before": label("wi.chart.before", lang), "after": label("wi.chart.after", lang)}
+    lines = [{"m": r["month_index"], "v": _yi_num(r["cumulative_completed_wan"]), "series": names["completed"]}
+             for r in done.iter_rows(named=True)]
+    bands, ends = [], []
+    for key, row in (("before", before), ("after", after)):
+        forecast, low, high = (_yi_num(row.get(c)) for c in ("forecast_wan", "forecast_low_wan", "forecast_high_wan"))
+        if forecast is None:
+            continue
+        lines += [{"m": start_m, "v": start_v, "series": names[key]}, {"m": 12, "v": forecast, "series": names[key]}]
+        bands += [{"m": start_m, "lo": start_v, "hi": start_v, "series": names[key]},
+                  {"m": 12, "lo": low if low is not None else forecast, "hi": high if high is not None else forecast,
+                   "series": names[key]}]
+        other = _yi_num((after if key == "before" else before).get("forecast_wan"))
+        higher = other is None or forecast > other or (forecast == other and key == "after")
+        ends.append({"m": 12, "v": forecast, "series": names[key], "text": f"{forecast:,.1f}",
+                     "dy": -9 if higher else 9})
+    order = ["completed", "before", "after", "target"]
+    colour = alt.Color("series:N", scale=alt.Scale(
+        domain=[names[k] for k in order],
+        range=[SERIES_COLORS["completed"], SCENARIO_COLORS["before"], SCENARIO_COLORS["after"], SERIES_COLORS["target"]]),
+        legend=alt.Legend(title=None, orient="bottom", direction="horizontal"))
+    dash = alt.StrokeDash("series:N", legend=None, scale=alt.Scale(
+        domain=[names[k] for k in order[:3]], range=[[1, 0], [6, 4], [6, 4]]))
+    top = max([target_yi, start_v, *(b["hi"] for b in bands)])
+    x = alt.X("m:Q", scale=alt.Scale(domain=[0.5, 13.4], nice=False), axis=_month_axis(lang))
+    y_scale = alt.Scale(domain=[0, top * 1.08 if top else 1], nice=False)
+    y = alt.Y("v:Q", title=_label("cumulative_yi", lang), scale=y_scale, axis=alt.Axis(format=",.0f", tickCount=6))
+    tip = [alt.Tooltip("series:N", title=_label("series", lang)), alt.Tooltip("m:Q", title=_label("month", lang)),
+           alt.Tooltip("v:Q", title=_label("value_yi", lang), format=",.1f")]
+    layers: list[Any] = [
+        alt.Chart(alt.Data(values=bands)).mark_area(opacity=0.18)
+        .encode(x=x, y=alt.Y("lo:Q", scale=y_scale, title=None), y2="hi:Q", color=colour,
+                tooltip=[alt.Tooltip("series:N", title=_label("series", lang)),
+                         alt.Tooltip("lo:Q", title=label("wi.chart.low", lang), format=",.1f"),
+                         alt.Tooltip("hi:Q", title=label("wi.chart.high", lang), format=",.1f")]),
+        alt.Chart(alt.Data(values=[{"v": target_yi, "series": names["target"]}]))
+        .mark_rule(strokeWidth=1.5).encode(y=y, color=colour),
+        alt.Chart(alt.Data(values=lines)).mark_line(strokeWidth=2.4).encode(x=x, y=y, color=colour, strokeDash=dash,
+                                                                            tooltip=tip),
+        alt.Chart(alt.Data(values=ends)).mark_point(filled=True, size=60).encode(x=x, y=y, color=colour, tooltip=tip),
+        alt.Chart(alt.Data(values=ends)).mark_text(align="left", baseline="middle", dx=7, fontSize=12, fontWeight="bold")
+        .encode(x=x, y=y, yOffset=alt.YOffset("dy:Q", scale=None), text="text:N", color=colour),
+    ]
+    title = label("wi.chart.title", lang, label=first["label"] if lang == "zh" else _metric_en(first["metric"], first["label"]))
+    return (
+        alt.layer(*layers)
+        .properties(width=width, height=height,
+                    title=alt.TitleParams(title, subtitle=label("wi.chart.note", lang), anchor="start", fontSize=15,
+                                          subtitleColor="#666666"))
+        .configure(font=FONT).configure_view(stroke=None).configure_legend(labelFontSize=12)
+    )
 
 
 def _tier_min_label(min_wan: int, lang: str) -> str:
