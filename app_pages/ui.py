@@ -548,6 +548,7 @@ def pages(current: access.User | None) -> list[Any]:
         st.Page("app_pages/overview.py", title=t("nav.overview"), icon=":material/dashboard:", default=True),
         st.Page("app_pages/projects.py", title=t("nav.projects"), icon=":material/list_alt:"),
         st.Page("app_pages/targets.py", title=t("nav.targets"), icon=":material/flag:"),
+        st.Page("app_pages/whatif.py", title=t("nav.whatif"), icon=":material/science:"),
         st.Page("app_pages/chains.py", title=t("nav.chains"), icon=":material/account_tree:"),
         st.Page("app_pages/leaders.py", title=t("nav.leaders"), icon=":material/badge:"),
         st.Page("app_pages/data_import.py", title=t("nav.import"), icon=":material/upload_file:"),
