@@ -550,7 +550,8 @@ def scenario_curve(monthly: pl.DataFrame, before: dict[str, Any], after: dict[st
              "before": label("wi.chart.before", lang), "after": label("wi.chart.after", lang)}
     lines = [{"m": r["month_index"], "v": _yi_num(r["cumulative_completed_wan"]), "series": names["completed"]}
              for r in done.iter_rows(named=True)]
-    bands, ends = [], []
+    bands: list[dict[str, Any]] = []
+    ends: list[dict[str, Any]] = []
     for key, row in (("before", before), ("after", after)):
         forecast, low, high = (_yi_num(row.get(c)) for c in ("forecast_wan", "forecast_low_wan", "forecast_high_wan"))
         if forecast is None:
@@ -570,7 +571,7 @@ def scenario_curve(monthly: pl.DataFrame, before: dict[str, Any], after: dict[st
         legend=alt.Legend(title=None, orient="bottom", direction="horizontal"))
     dash = alt.StrokeDash("series:N", legend=None, scale=alt.Scale(
         domain=[names[k] for k in order[:3]], range=[[1, 0], [6, 4], [6, 4]]))
-    top = max([target_yi, start_v, *(b["hi"] for b in bands)])
+    top = max([target_yi, start_v, *(float(b["hi"]) for b in bands)])
     x = alt.X("m:Q", scale=alt.Scale(domain=[0.5, 13.4], nice=False), axis=_month_axis(lang))
     y_scale = alt.Scale(domain=[0, top * 1.08 if top else 1], nice=False)
     y = alt.Y("v:Q", title=_label("cumulative_yi", lang), scale=y_scale, axis=alt.Axis(format=",.0f", tickCount=6))
