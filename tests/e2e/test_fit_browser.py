@@ -154,3 +154,44 @@ def test_saving_a_month_of_progress_confirms_where_the_eye_is(browser: Any, fit_
         no_exception(page)
     finally:
         context.close()
+
+
+def test_one_units_lagging_projects_download_as_a_file_people_can_send(browser: Any, fit_url: str) -> None:
+    """项目库 filtered to 汽开区 and 滞后项目, exported: named for what it holds, a first row saying
+    so, Chinese headers with their units, 红/黄/绿 and 是/否."""
+    import io
+
+    import openpyxl
+
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN", accept_downloads=True)
+    page = context.new_page()
+    try:
+        open_projects(page, fit_url)
+        unit_box = page.locator('[data-testid="stMultiSelect"]').filter(has_text="责任单位").first
+        unit_box.locator("input").click()
+        page.keyboard.type("汽开区")
+        page.get_by_role("option").filter(has_text="汽开区").first.click()
+        page.keyboard.press("Escape")
+        wait_idle(page)
+        page.locator('[data-testid="stCheckbox"]').filter(has_text="滞后项目").first.click()
+        wait_idle(page)
+        button = page.get_by_role("button", name=re.compile("导出筛选结果"))
+        with page.expect_download(timeout=90_000) as info:
+            button.click()
+        download = info.value
+        name = download.suggested_filename
+        assert name.startswith("项目库_") and "长春汽车经济技术开发区" in name and "仅滞后" in name, name
+        assert name.endswith("_2016-09.xlsx"), name
+        ws = openpyxl.load_workbook(io.BytesIO(Path(download.path()).read_bytes())).active
+        rows = list(ws.iter_rows(values_only=True))
+        title, header, data = rows[0][0], rows[2], rows[3:]
+        assert "项目库" in title and "长春汽车经济技术开发区" in title and "截至2016年9月" in title, title
+        assert f"共 {len(data)} 行" in title
+        assert {"项目编号", "名称", "预警", "滞后", "重大产业化项目", "年度计划投资（万元）"} <= set(header), header
+        col = {h: i for i, h in enumerate(header)}
+        assert data and all(r[col["滞后"]] == "是" for r in data)
+        assert {r[col["预警"]] for r in data} <= {"红", "黄", "绿", None}
+        assert {r[col["重大产业化项目"]] for r in data} <= {"是", "否"}
+        assert all(isinstance(r[col["年度计划投资（万元）"]], int | float) for r in data)
+    finally:
+        context.close()
