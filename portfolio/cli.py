@@ -7,6 +7,7 @@ on stderr. Exit codes: 0 done; 1 a check failed; 2 refused or unusable input.
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from contextlib import suppress
 from dataclasses import replace
@@ -257,10 +258,13 @@ def report(
         help="把报告发给这些收件人（逗号分隔）：Markdown 摘要为正文，附 HTML 与 xlsx；SMTP 设置见 docs/report.md")] = None,
     mail_units: Annotated[bool, typer.Option(
         "--mail-units", help="同时给 secrets.toml [mail.units] 中的每个单位发送本单位的滞后项目清单")] = False,
+    scenario: Annotated[list[str] | None, typer.Option(
+        "--scenario", metavar="NAME[,NAME...]",
+        help="附上已保存情景的推演（附录、情景推演工作表）；可多次或逗号分隔，名称不存在则什么也不写")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON：写出的文件与每个收件人的发送结果")] = False,
     db: DbOption = None,
 ) -> None:
-    """生成月度缺口分析报告，打印写出的文件路径；--mail 发送给收件人。"""
+    """生成月度缺口分析报告，打印写出的文件路径；--mail 发送给收件人；--scenario 附上情景推演。"""
     from . import report as report_mod
 
     formats = [f.strip().lower() for f in fmt.split(",") if f.strip()]
@@ -268,13 +272,14 @@ def report(
     if bad or not formats:
         fail(f"不支持的格式 {', '.join(bad) or fmt!r}；可选 html、xlsx、md。")
     month = parse_month(as_of)
+    names = [n.strip() for text in scenario or [] for n in text.split(",") if n.strip()]
     plan = _mail_plan(db, mail_to, mail_units) if mail_to is not None or mail_units else None
     if plan is not None:  # the letter needs all three: the Markdown body, the HTML and the xlsx attached
         formats = list(dict.fromkeys([*formats, "html", "xlsx", "md"]))
     note_rules_at(db)
     try:
         paths = report_mod.build_report(db, as_of=month, year=year, out_dir=out_dir, formats=formats,
-                                        progress=lambda msg: err.print(msg))
+                                        progress=lambda msg: err.print(msg), scenarios=names)
     except (store.StoreError, ValueError, OSError) as exc:
         fail(str(exc))
     deliveries = _mail_report(db, plan, paths) if plan is not None else None
@@ -404,7 +409,7 @@ def whatif(
         _print_whatif(outcome, inverse)
     if name is not None:
         err.print(visible(f"已保存情景“{name}”（{len(chosen.changes)} 项变化）；"
-                          f"用 portfolio whatif --scenario {name} 重新打开。"), markup=False)
+                          f"用 portfolio whatif --scenario {shlex.quote(name)} 重新打开。"), markup=False)
 
 
 #: Roles that may save a scenario (the page's rule: viewers run scenarios, bureau and admin save them).

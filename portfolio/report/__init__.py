@@ -28,6 +28,7 @@ from .data import (
     VIOLATIONS_TOP,
     Progress,
     ReportData,
+    ScenarioPart,
     Snapshot,
     collect,
     report_month,
@@ -45,7 +46,7 @@ from .snapshots import (
 
 __all__ = [
     "CHANGES_TOP", "DISAGREEMENTS_TOP", "FILE_STEM", "FORMATS", "LAGGING_TOP", "LIST_STEM", "MAPS", "SHEET_ROWS",
-    "SNAPSHOT_DIR", "VIOLATIONS_TOP", "WRITERS", "ReportData", "Snapshot", "build_report", "collect", "compare",
+    "SNAPSHOT_DIR", "VIOLATIONS_TOP", "WRITERS", "ReportData", "ScenarioPart", "Snapshot", "build_report", "collect", "compare",
     "fmt_num", "fmt_pct", "fmt_wan", "fmt_yi", "list_frames", "previous_snapshot", "render_html", "render_markdown",
     "render_xlsx", "report_book", "report_month", "report_sheets", "report_year", "snapshot_path", "write_snapshot",
 ]
@@ -67,7 +68,8 @@ def _earlier_report(path: Path) -> bool:
 
 def build_report(db: str | Path | None, *, as_of: date | None = None, year: int | None = None,
                  out_dir: str | Path = "reports", formats: Sequence[str] = FORMATS,
-                 progress: Progress | None = None, now: datetime | None = None, lang: str = "zh") -> list[Path]:
+                 progress: Progress | None = None, now: datetime | None = None, lang: str = "zh",
+                 scenarios: Sequence[str] = ()) -> list[Path]:
     """Write the month's report in the given formats and its snapshot; returns the paths written.
 
     A list longer than SHEET_ROWS rows is cut in the xlsx and written whole beside it as CSV
@@ -87,7 +89,7 @@ def build_report(db: str | Path | None, *, as_of: date | None = None, year: int 
     out = Path(out_dir)
     say("读取数据库…")
     with store.connect(db, read_only=True) as con:
-        data = collect(con, as_of=as_of, year=year, now=now, progress=say)
+        data = collect(con, as_of=as_of, year=year, now=now, progress=say, scenarios=scenarios)
     data.previous = previous_snapshot(out, data.month)
     if data.previous is not None:
         data.changes = compare(data.snapshot, data.previous)

@@ -8,7 +8,7 @@ month's facts, instead of computing the parts again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -39,6 +39,16 @@ MAPS = 2
 FLAG_RANK = {"green": 0, "amber": 1, "red": 2}
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ScenarioPart:
+    """A saved scenario applied to the report's month (the appendix): its changes and ``Outcome.report()``."""
+
+    scenario: Any  # portfolio.scenarios.Scenario
+    result: dict[str, Any]
+    saved_by: str | None = None
+    saved_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,8 @@ class ReportData:
     official: pl.DataFrame = field(default_factory=pl.DataFrame)
     #: every role disagreement (``gaps`` lists the first ones and counts them all)
     disagreements: pl.DataFrame = field(default_factory=pl.DataFrame)
+    #: saved scenarios applied to the month, one appendix each (``portfolio report --scenario NAME``)
+    scenarios: list[ScenarioPart] = field(default_factory=list)
 
     @property
     def month(self) -> str:
@@ -192,20 +204,45 @@ def _map_chains(gaps: dict[str, Any]) -> list[str]:
     return [r["chain_id"] for r in ranked[:MAPS] if r["open"] or any(r[k] for k in chains.KINDS)]
 
 
+def load_scenarios(con: duckdb.DuckDBPyConnection, names: Sequence[str]) -> list[tuple[Any, dict[str, Any]]]:
+    """The saved scenarios named, with who saved them when; ScenarioError (one sentence) for an unknown name."""
+    from .. import scenarios as sc
+
+    found = []
+    for name in dict.fromkeys(n.strip() for n in names if n.strip()):
+        scenario = sc.load(con, name)
+        meta = con.execute("select saved_by, saved_at from scenarios where name = ?", [name]).fetchall()[0]
+        found.append((scenario, {"saved_by": meta[0], "saved_at": meta[1]}))
+    return found
+
+
 def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, year: int | None = None,
-            now: datetime | None = None, progress: Progress | None = None) -> ReportData:
+            now: datetime | None = None, progress: Progress | None = None,
+            scenarios: Sequence[str] = ()) -> ReportData:
     """Read everything the report shows from one connection (targets, gaps, months, maps, snapshot).
+
+    ``scenarios`` names saved scenarios to apply to the month, one appendix each; an unknown name
+    is a ScenarioError before anything else is read.
 
     ``year`` is the plan year (default: the year of ``as_of``, else the current one); ``as_of``
     defaults to the year's latest month with progress. Nothing here reads "the current year"
     implicitly, so a closed year's report stays what it was before the rollover."""
     say = progress or (lambda _msg: None)
+    chosen = load_scenarios(con, scenarios) if scenarios else []
     year = report_year(con, year=year, as_of=as_of)
     month = report_month(con, as_of, year=year)
     say(f"目标检查（{year} 年度，截至 {month:%Y-%m}）…")
     payload = targets.check_payload(con, as_of=month, year=year, limit=LAGGING_TOP,
                                     violations_limit=VIOLATIONS_TOP)
     cfg, check, lagging, violations = payload.settings, payload.report, payload.lagging, payload.violations
+    parts = []
+    if chosen:
+        from .. import scenarios as sc
+
+        say("情景推演…")
+        # the same payload as the report's targets: the appendix's "now" is the report's forecast
+        parts = [ScenarioPart(scenario=s, result=sc.apply(con, s, payload=payload).report(), **meta)
+                 for s, meta in chosen]
     del payload  # the check's own frames go before the report reads its narrow one
     projects = report_projects(con, as_of=month)
     facts, new_problems = _month_facts(con, as_of=month, projects=projects, cfg=cfg)
@@ -238,6 +275,7 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, year: 
         year=year,
         official=official,
         disagreements=gap_payload.disagreements,
+        scenarios=parts,
         rules={"on_track": cfg.on_track, "at_risk": cfg.at_risk, "coverage": cfg.coverage_at_risk,
                "green": cfg.green, "amber": cfg.amber, "stalled": cfg.stalled_months,
                "low": cfg.forecast["low_quantile"], "high": cfg.forecast["high_quantile"]},

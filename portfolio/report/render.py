@@ -27,7 +27,9 @@ TARGET_ROWS = [
 MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
                "October", "November", "December")
 SECTIONS = ("targets", "tiers", "units", "chains", "lagging", "responsibility", "gaps", "maps",
-            "disagreements", "month", "changes")
+            "disagreements", "month", "changes", "scenarios")
+#: Units and chains listed per scenario in the HTML and Markdown (the xlsx lists every one that moves).
+SCENARIO_TOP = 10
 
 
 def fmt_yi(value: Any) -> str:
@@ -450,6 +452,66 @@ def _base_context(data: ReportData, w: Words) -> dict[str, Any]:
     }
 
 
+def _yi_change(wan: Any) -> str:
+    """A change in 亿元 with its sign and two decimals (the report's 亿元 figures)."""
+    return "—" if wan is None else f"{float(wan) / 10_000:+,.2f}"
+
+
+def _moved(rows: list[dict[str, Any]], top: int | None) -> list[dict[str, Any]]:
+    """Units or chains whose forecast moves, the largest move first."""
+    ranked = sorted(rows, key=lambda r: (-abs(r.get("forecast_change_wan") or 0.0), r.get("metric") or ""))
+    return ranked if top is None else ranked[:top]
+
+
+def scenario_views(data: ReportData, w: Words, *, markdown: bool = False, top: int | None = SCENARIO_TOP
+                   ) -> list[dict[str, Any]]:
+    """Each saved scenario of the appendix as text: its changes, both metrics before → after, the units
+    and chains that move, the segments whose class after the pipeline changes (HTML, Markdown, xlsx)."""
+    def text(value: Any) -> str:
+        return _md(value) if markdown else ("—" if value is None else str(value))
+
+    chain_names = {r["chain_id"]: r["chain"] for r in data.gaps["summary"]["by_chain"]}
+    views = []
+    for part in data.scenarios:
+        r, scenario = part.result, part.scenario
+        labels = {m["metric"]: w.metric(m) for m in r["metrics"]}
+        metrics = [dict(m, label_shown=labels[m["metric"]], before=fmt_yi(m["forecast_wan_before"]),
+                        after=fmt_yi(m["forecast_wan_after"]), change=_yi_change(m["forecast_change_wan"]),
+                        low=fmt_yi(m["forecast_low_wan_after"]), high=fmt_yi(m["forecast_high_wan_after"]),
+                        pb=fmt_pct(m["probability_before"]), pa=fmt_pct(m["probability_after"]),
+                        sb=w.status(m["status_before"]), sa=w.status(m["status_after"]))
+                   for m in r["metrics"]]
+        groups = {}
+        for by, key in (("units", "unit_name"), ("chains", "chain_name")):
+            groups[by] = [dict(g, label_shown=labels.get(g["metric"], g["metric"]), name=text(g.get(key)),
+                               before=fmt_yi(g["forecast_wan_before"]), after=fmt_yi(g["forecast_wan_after"]),
+                               change=_yi_change(g["forecast_change_wan"]))
+                          for g in _moved(r[by], top)]
+        gaps = [dict(g, chain_name=text(chain_names.get(g.get("chain_id"), g.get("chain_id"))), node_name=text(g.get("node")),
+                     before=w.kind(g["kind_before"]) if g["kind_before"] else w("report.scen.no_gap"),
+                     after=w.kind(g["kind_after"]) if g["kind_after"] else w("report.scen.no_gap"))
+                for g in r["gaps"]]
+        saved = (w("report.scen.saved", who=text(part.saved_by), when=part.saved_at.strftime("%Y-%m-%d"))
+                 if part.saved_at is not None and part.saved_by else "")
+        views.append({
+            "name": scenario.name or "", "title": w("report.scen.title", name=text(scenario.name)),
+            "note": w("report.scen.note", note=text(scenario.note)) if scenario.note else "", "saved": saved,
+            "changes": [text(c.describe(w.lang)) for c in scenario.changes],
+            "metrics": metrics,
+            "metric_lines": [w("report.scen.metric", label=text(m["label_shown"]), **{
+                k: m[k] for k in ("before", "after", "change", "low", "high", "pb", "pa", "sb", "sa")})
+                for m in metrics],
+            "units": groups["units"], "chains": groups["chains"],
+            "unit_total": len(r["units"]), "chain_total": len(r["chains"]),
+            "moved_lines": [w("report.scen.moved", label=g["label_shown"], name=g["name"], before=g["before"],
+                              after=g["after"], change=g["change"]) for g in (*groups["units"], *groups["chains"])],
+            "gaps": gaps,
+            "gap_lines": [w("report.scen.gap_line", chain=g["chain_name"], node=g["node_name"], before=g["before"],
+                            after=g["after"]) for g in gaps],
+        })
+    return views
+
+
 def render_html(data: ReportData, lang: str = "zh") -> str:
     """The full report as one self-contained HTML page (inline CSS and SVG, no address outside)."""
     from markupsafe import Markup
@@ -490,13 +552,15 @@ def render_html(data: ReportData, lang: str = "zh") -> str:
                *_capped_notes(data, w)],
         first_report=data.previous is None, month_table=month_table(data, w), more=_more(data, w),
         disagreement_total=data.gaps["role_disagreement_summary"]["total"],
+        scenarios=scenario_views(data, w),
     )
     return str(html)
 
 
 def _sections(data: ReportData) -> tuple[str, ...]:
     """The sections shown: no maps without a chain to draw, no comparison without an earlier snapshot."""
-    return tuple(s for s in SECTIONS if (s != "maps" or data.maps) and (s != "changes" or data.previous))
+    return tuple(s for s in SECTIONS if (s != "maps" or data.maps) and (s != "changes" or data.previous)
+                 and (s != "scenarios" or data.scenarios))
 
 
 def _previous_month(when: date) -> str:
@@ -529,5 +593,6 @@ def render_markdown(data: ReportData, lang: str = "zh") -> str:
                     for k, v in _facts(data)],
         files={"html": f"{stem}.html", "xlsx": f"{stem}.xlsx"},
         list_files=("、" if lang == "zh" else ", ").join(data.list_file(key) for key in data.capped()),
+        scenarios=scenario_views(data, w, markdown=True, top=5),
     )
     return str(text)

@@ -8,7 +8,15 @@ import polars as pl
 
 from .. import chains, config
 from .data import FLAG_RANK, ReportData
-from .render import Words, in_group_order, is_allocated, month_table, table_frame, yoy_line
+from .render import (
+    Words,
+    in_group_order,
+    is_allocated,
+    month_table,
+    scenario_views,
+    table_frame,
+    yoy_line,
+)
 
 
 def _yi_cols(frame: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
@@ -157,7 +165,44 @@ def _sheet_frames(data: ReportData, w: Words) -> dict[str, pl.DataFrame]:
     }
     if data.previous is not None:  # the first report in a folder has nothing to compare with
         sheets["changes"] = _changes_sheet(data, w)
+    if data.scenarios:  # the appendix: saved scenarios named by ``--scenario``
+        sheets["scenarios"] = _scenarios_sheet(data, w)
     return sheets
+
+
+def _scenarios_sheet(data: ReportData, w: Words) -> pl.DataFrame:
+    """Every saved scenario of the appendix as rows: its changes, both metrics, each unit and chain that
+    moves (亿元 before, after, change), the segments whose class after the pipeline changes."""
+    rows: list[dict[str, Any]] = []
+    head = {"scenario": w("report.scen.col.scenario"), "part": w("report.scen.col.part"),
+            "metric": w("report.col.metric"), "item": w("report.scen.col.item"),
+            "before": w("report.scen.before_yi"), "after": w("report.scen.after_yi"),
+            "change": w("report.scen.change_yi"), "detail": w("report.scen.col.detail")}
+
+    def row(name: str, part: str, *, metric: str = "", item: str = "", values: tuple[Any, Any, Any] | None = None,
+            detail: str = "") -> None:
+        before, after, change = values or (None, None, None)
+        rows.append({"scenario": name, "part": w(f"report.scen.part.{part}"), "metric": metric, "item": item,
+                     "before": before, "after": after, "change": change, "detail": detail})
+
+    for part, view in zip(data.scenarios, scenario_views(data, w, top=None), strict=True):
+        name = view["name"]
+        for c in view["changes"] or [w("report.scen.no_change")]:
+            row(name, "change", item=c, detail=part.scenario.note or "")
+        for m in view["metrics"]:
+            row(name, "metric", metric=m["label_shown"],
+                values=(m["forecast_wan_before"], m["forecast_wan_after"], m["forecast_change_wan"]),
+                detail=w("report.scen.detail", **{k: m[k] for k in ("low", "high", "pb", "pa", "sb", "sa")}))
+        for by, kind in (("units", "unit"), ("chains", "chain")):
+            for g in view[by]:
+                row(name, kind, metric=g["label_shown"], item=g["name"],
+                    values=(g["forecast_wan_before"], g["forecast_wan_after"], g["forecast_change_wan"]))
+        for g in view["gaps"]:
+            row(name, "gap", item=f"{g['chain_name']} · {g['node_name']}", detail=f"{g['before']} → {g['after']}")
+    frame = pl.DataFrame(rows, schema={"scenario": pl.String, "part": pl.String, "metric": pl.String,
+                                       "item": pl.String, "before": pl.Float64, "after": pl.Float64,
+                                       "change": pl.Float64, "detail": pl.String})
+    return _yi_cols(frame, head)
 
 
 def _addressed(gap: dict[str, Any], w: Words) -> list[str]:
@@ -258,6 +303,8 @@ def report_book(data: ReportData, lang: str = "zh") -> tuple[dict[str, pl.DataFr
                              file=data.list_file(key))
             frame = frame.head(data.sheet_rows)
         sheets[name] = frame
+    if "scenarios" in frames:  # a scenario is not the plan: the sheet says so above its header
+        titles[w("report.sheet.scenarios")] = w("report.scen.not_plan")
     return sheets, titles, whole
 
 
