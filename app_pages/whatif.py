@@ -359,7 +359,7 @@ marked = tuple(sorted(changed_nodes))
 map_spec = ui.chart_spec(
     lambda: charts.chain_map(*chains.map_frames_of(analysis, chain=chain_id), lang=ui.lang(), changed=set(marked)),
     key="wi_map", deps=(chain_id, month.year, marked), natural=True)
-with st.container(height=int(map_spec["height"]) + 170, border=False):
+with st.container(height=int(map_spec["height"]) + 120, border=False):
     ui.draw(map_spec, key="wi_map")
 st.caption(ui.t("wi.map_caption"))
 segment_names = dict(analysis.classes.select("node_id", "name_en" if EN else "name").iter_rows())

@@ -546,8 +546,10 @@ def scenario_curve(monthly: pl.DataFrame, before: dict[str, Any], after: dict[st
     done = monthly.filter(pl.col("cumulative_completed_wan").is_not_null())
     start_m, start_v = ((done["month_index"][-1], _yi_num(done["cumulative_completed_wan"][-1]) or 0.0)
                         if done.height else (0, 0.0))
+    # the year-end figures in the legend: the two points may lie a few pixels apart
+    figures = {key: _yi_num(row.get("forecast_wan")) for key, row in (("before", before), ("after", after))}
     names = {"completed": label("wi.chart.completed", lang), "target": label("wi.chart.target", lang),
-             "before": label("wi.chart.before", lang), "after": label("wi.chart.after", lang)}
+             **{key: label(f"wi.chart.{key}", lang) + ("" if v is None else f" {v:,.1f}") for key, v in figures.items()}}
     lines = [{"m": r["month_index"], "v": _yi_num(r["cumulative_completed_wan"]), "series": names["completed"]}
              for r in done.iter_rows(named=True)]
     bands: list[dict[str, Any]] = []
@@ -560,19 +562,16 @@ def scenario_curve(monthly: pl.DataFrame, before: dict[str, Any], after: dict[st
         bands += [{"m": start_m, "lo": start_v, "hi": start_v, "series": names[key]},
                   {"m": 12, "lo": low if low is not None else forecast, "hi": high if high is not None else forecast,
                    "series": names[key]}]
-        other = _yi_num((after if key == "before" else before).get("forecast_wan"))
-        higher = other is None or forecast > other or (forecast == other and key == "after")
-        ends.append({"m": 12, "v": forecast, "series": names[key], "text": f"{forecast:,.1f}",
-                     "dy": -9 if higher else 9})
+        ends.append({"m": 12, "v": forecast, "series": names[key]})
     order = ["completed", "before", "after", "target"]
     colour = alt.Color("series:N", scale=alt.Scale(
         domain=[names[k] for k in order],
         range=[SERIES_COLORS["completed"], SCENARIO_COLORS["before"], SCENARIO_COLORS["after"], SERIES_COLORS["target"]]),
-        legend=alt.Legend(title=None, orient="bottom", direction="horizontal"))
+        legend=alt.Legend(title=None, orient="bottom", direction="horizontal", columns=2, symbolType="stroke"))
     dash = alt.StrokeDash("series:N", legend=None, scale=alt.Scale(
         domain=[names[k] for k in order[:3]], range=[[1, 0], [6, 4], [6, 4]]))
     top = max([target_yi, start_v, *(float(b["hi"]) for b in bands)])
-    x = alt.X("m:Q", scale=alt.Scale(domain=[0.5, 13.4], nice=False), axis=_month_axis(lang))
+    x = alt.X("m:Q", scale=alt.Scale(domain=[0.5, 12.5], nice=False), axis=_month_axis(lang))
     y_scale = alt.Scale(domain=[0, top * 1.08 if top else 1], nice=False)
     y = alt.Y("v:Q", title=_label("cumulative_yi", lang), scale=y_scale, axis=alt.Axis(format=",.0f", tickCount=6))
     tip = [alt.Tooltip("series:N", title=_label("series", lang)), alt.Tooltip("m:Q", title=_label("month", lang)),
@@ -588,8 +587,6 @@ def scenario_curve(monthly: pl.DataFrame, before: dict[str, Any], after: dict[st
         alt.Chart(alt.Data(values=lines)).mark_line(strokeWidth=2.4).encode(x=x, y=y, color=colour, strokeDash=dash,
                                                                             tooltip=tip),
         alt.Chart(alt.Data(values=ends)).mark_point(filled=True, size=60).encode(x=x, y=y, color=colour, tooltip=tip),
-        alt.Chart(alt.Data(values=ends)).mark_text(align="left", baseline="middle", dx=7, fontSize=12, fontWeight="bold")
-        .encode(x=x, y=y, yOffset=alt.YOffset("dy:Q", scale=None), text="text:N", color=colour),
     ]
     title = label("wi.chart.title", lang, label=first["label"] if lang == "zh" else _metric_en(first["metric"], first["label"]))
     return (
