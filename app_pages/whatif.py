@@ -251,7 +251,7 @@ else:
         change = Change(kind=record["kind"], project_id=record["project_id"], months=record.get("months"),
                         factor=record.get("factor"), row=record.get("row"))
         name = names.get(change.project_id) or (change.row or {}).get("name") or ""
-        r1, r2 = st.columns([6, 1], vertical_alignment="center")
+        r1, r2 = st.columns([3, 1], vertical_alignment="center")
         r1.markdown(f"{i + 1}. {ui.plain(change.describe(ui.lang()))} · {ui.plain(name)}")
         r2.button(ui.t("wi.remove"), key=f"wi_remove_{i}_{change.project_id}", on_click=remove_change, args=(i,),
                   icon=":material/close:")

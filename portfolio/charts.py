@@ -567,7 +567,8 @@ def scenario_curve(monthly: pl.DataFrame, before: dict[str, Any], after: dict[st
     colour = alt.Color("series:N", scale=alt.Scale(
         domain=[names[k] for k in order],
         range=[SERIES_COLORS["completed"], SCENARIO_COLORS["before"], SCENARIO_COLORS["after"], SERIES_COLORS["target"]]),
-        legend=alt.Legend(title=None, orient="bottom", direction="horizontal", columns=2, symbolType="stroke"))
+        legend=alt.Legend(title=None, orient="bottom", direction="horizontal", columns=2, symbolType="stroke",
+                          symbolOpacity=1, symbolStrokeWidth=3))
     dash = alt.StrokeDash("series:N", legend=None, scale=alt.Scale(
         domain=[names[k] for k in order[:3]], range=[[1, 0], [6, 4], [6, 4]]))
     top = max([target_yi, start_v, *(float(b["hi"]) for b in bands)])
