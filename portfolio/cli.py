@@ -381,7 +381,9 @@ def whatif(
 
     month = parse_month(as_of)
     acting = acting_user(db, user) if save_as is not None else None
-    if acting is not None and acting.role not in WHATIF_SAVERS:
+    from . import access
+
+    if acting is not None and not access.can(acting, "save_scenario"):
         fail(f"用户 {acting.user_id} 无权保存情景，需局机关或管理员（saving a scenario needs bureau or admin）。")
     try:
         name = sc.check_name(save_as) if save_as is not None else None
@@ -412,8 +414,6 @@ def whatif(
                           f"用 portfolio whatif --scenario {shlex.quote(name)} 重新打开。"), markup=False)
 
 
-#: Roles that may save a scenario (the page's rule: viewers run scenarios, bureau and admin save them).
-WHATIF_SAVERS = frozenset({"admin", "bureau"})
 #: Projects listed for the inverse question.
 WHATIF_TOP = 10
 
