@@ -207,9 +207,24 @@ def validate(scenario: Scenario, projects: pl.DataFrame) -> None:
         raise ScenarioError("情景无法推演：" + "；".join(problems) + "。")
 
 
+_DATE_FIELDS = ("start_date", "end_date")
+
+
+def _as_date(value: Any) -> Any:
+    """A date given as text (a saved scenario's JSON holds its new projects' dates as ``YYYY-MM-DD``)."""
+    if isinstance(value, str) and value.strip():
+        return date.fromisoformat(value.strip()[:10])
+    return value
+
+
 def _row_problems(row: Mapping[str, Any], shown: str) -> list[str]:
     out = [f"新增项目 {shown} 缺少“{name}”（missing {name}）" for name in ADD_REQUIRED
            if row.get(name) in (None, "")]
+    for name in _DATE_FIELDS:
+        try:
+            _as_date(row.get(name))
+        except ValueError:
+            out.append(f"新增项目 {shown} 的“{name}”应为日期，例如 2016-10-01（not a date）")
     for name in ("annual_plan_wan", "total_investment_wan"):
         value = row.get(name)
         if value in (None, ""):
@@ -389,7 +404,8 @@ def adjust(con: duckdb.DuckDBPyConnection, projects: pl.DataFrame, scenario: Sce
 def _new_rows(cur: duckdb.DuckDBPyConnection, rows: list[Mapping[str, Any]], projects: pl.DataFrame, *,
               as_of: date, cfg: targets.Settings, z: tuple[float, float]) -> pl.DataFrame:
     """New projects as rows of the per-project frame: no progress, the prior pace."""
-    frame = pl.DataFrame([{k: row.get(k) for k in ADD_FIELDS} for row in rows], schema={
+    frame = pl.DataFrame([{k: _as_date(row.get(k)) if k in _DATE_FIELDS else row.get(k) for k in ADD_FIELDS}
+                          for row in rows], schema={
         "project_id": pl.String, "name": pl.String, "unit_id": pl.String, "annual_plan_wan": pl.Float64,
         "enterprise": pl.String, "chain_id": pl.String, "node_id": pl.String, "nature": pl.String,
         "status": pl.String, "total_investment_wan": pl.Float64, "start_date": pl.Date, "end_date": pl.Date,

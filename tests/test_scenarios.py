@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -197,3 +198,21 @@ def test_cancelling_and_adding_projects_moves_the_chain_classes_after_the_pipeli
     added = sc.apply(con, sc.Scenario(changes=(sc.Change("add", "WHATIF-GAP", row=new),)), payload=base)
     row = added.gaps.filter(pl.col("node_id") == open_gap["node_id"]).row(0, named=True)
     assert row["kind_before"] == open_gap["kind_after"] and row["kind_after"] != row["kind_before"]
+
+
+def test_a_new_project_saved_as_json_applies_as_it_did_before_saving(con: duckdb.DuckDBPyConnection,
+                                                                     base: targets.CheckPayload) -> None:
+    # a saved scenario keeps a new project's dates as text (Change.record): reloaded, it must apply the same
+    unit = base.projects["unit_id"][0]
+    new = {"project_id": "WHATIF-2", "name": "新增测试项目", "unit_id": unit, "annual_plan_wan": 30000,
+           "start_date": date(2016, 10, 1)}
+    first = sc.Scenario(changes=(sc.Change("add", "WHATIF-2", row=new),))
+    again = sc.Scenario.from_record(json.loads(json.dumps(first.record())))
+    assert again.changes[0].row is not None and again.changes[0].row["start_date"] == "2016-10-01"
+    a = sc.apply(con, first, payload=base, chain_gaps=False).metrics()
+    b = sc.apply(con, again, payload=base, chain_gaps=False).metrics()
+    assert a["forecast_wan_after"].to_list() == b["forecast_wan_after"].to_list()
+    bad = sc.Scenario(changes=(sc.Change("add", "WHATIF-3", row={**new, "project_id": "WHATIF-3",
+                                                                   "start_date": "十月"}),))
+    with pytest.raises(sc.ScenarioError, match="应为日期"):
+        sc.apply(con, bad, payload=base, chain_gaps=False)
