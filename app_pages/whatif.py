@@ -239,7 +239,8 @@ with st.expander(ui.t("wi.add_title"), icon=":material/add_business:"):
         f6.number_input(ui.t("wi.add.total"), min_value=0.0, value=50_000.0, step=1_000.0, key="wi_add_total")
         f7.selectbox(ui.t("wi.add.start"), year_months, index=min(month.month, 11), key="wi_add_start",
                      format_func=lambda d: f"{d.year}-{d.month:02d}")
-        st.form_submit_button(ui.t("wi.add.submit"), icon=":material/add:", on_click=add_project, args=(month,))
+        st.form_submit_button(ui.t("wi.add.submit"), icon=":material/add:", on_click=add_project, args=(month,),
+                              key="wi_add_submit")
     shown_error("add")
 
 records = changes()

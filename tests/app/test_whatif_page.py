@@ -132,3 +132,24 @@ def test_save_then_reopen_restores_the_changes(open_page: Callable[..., AppTest]
     no_exception(at)
     table = next(df.value for df in at.dataframe if "A · 奥迪取消" in df.value.columns)
     assert "B · 奥迪推迟一季" in table.columns
+
+
+def test_a_new_project_from_the_form_raises_the_forecast_and_marks_its_segment(open_page: Callable[..., AppTest]) -> None:
+    at = open_page(PAGE)
+    before = forecast_card(at)
+    at.text_input(key="wi_add_id").set_value("MH2016-0001")
+    at.text_input(key="wi_add_name").set_value("车联网服务谋划项目")
+    at.selectbox(key="wi_add_unit").set_value("JK")
+    at.selectbox(key="wi_add_node").set_value("auto.connected")
+    at.number_input(key="wi_add_plan").set_value(200_000.0)
+    at.button(key="wi_add_submit").click().run()
+    no_exception(at)
+    assert [c["kind"] for c in at.session_state["wi_changes"]] == ["add"]
+    after = forecast_card(at)
+    assert float(after[0].split()[0].replace(",", "")) > float(before[0].split()[0].replace(",", ""))
+    assert at.selectbox(key="wi_chain").value == "auto"  # the map shows the chain the scenario touches
+    # an id already in the library is refused with the library's sentence
+    at.text_input(key="wi_add_id").set_value(BIG)
+    at.button(key="wi_add_submit").click().run()
+    assert any("已在项目库中" in e.value for e in at.error)
+    assert len(at.session_state["wi_changes"]) == 1
