@@ -65,6 +65,7 @@ def try_changes(new: list[dict[str, Any]], projects: pl.DataFrame, where: str) -
         st.session_state[f"wi_error_{where}"] = str(exc)
         return False
     st.session_state[CHANGES_KEY] = new
+    st.session_state["wi_changed"] = True  # the run that shows it says the result in a toast
     return True
 
 
@@ -108,10 +109,12 @@ def remove_change(index: int) -> None:
     if 0 <= index < len(kept):
         kept.pop(index)
     st.session_state[CHANGES_KEY] = kept
+    st.session_state["wi_changed"] = True
 
 
 def clear_changes() -> None:
     st.session_state[CHANGES_KEY] = []
+    st.session_state["wi_changed"] = True
 
 
 def save_scenario(records: list[dict[str, Any]]) -> None:
@@ -267,6 +270,11 @@ except ScenarioError as exc:  # a reopened scenario whose project is not in this
     st.error(ui.plain(str(exc)), icon=":material/error:")
     st.stop()
 metrics = result.metrics()
+if st.session_state.pop("wi_changed", False):
+    # the answer where the eye is: the results start below the list of changes
+    st.toast("；".join(ui.t("wi.toast_result", metric=ui.t(f"metric.{r['metric']}"), before=ui.yi(r["forecast_wan_before"]),
+                           after=ui.yi(r["forecast_wan_after"])) for r in metrics.iter_rows(named=True)),
+             icon=":material/insights:")
 for row in metrics.iter_rows(named=True):
     st.markdown(ui.t("wi.target_line", metric=ui.t(f"metric.{row['metric']}"), target=ui.yi(row["target_wan"])))
     m1, m2, m3 = st.columns(3)

@@ -141,4 +141,5 @@ LABELS: dict[str, tuple[str, str]] = {
     "wi.chart.target": ("年度目标", "Annual target"),
     "wi.chart.low": ("下限（亿元）", "Low (100m yuan)"),
     "wi.chart.high": ("上限（亿元）", "High (100m yuan)"),
+    "wi.toast_result": ("{metric}年末预测 {before} → {after}", "{metric} year-end forecast {before} → {after}"),
 }

@@ -67,6 +67,9 @@ def test_cancelling_a_project_lowers_the_forecast_shown(open_page: Callable[...,
         out = scenarios.apply(con, scenarios.Scenario(changes=(scenarios.Change("cancel", BIG),)),
                               as_of=latest_month(app_db))
     assert after[0] == f"{fmt.yi(out.after['forecast_wan'][0])} 亿元"
+    # the answer is also where the eye is: a toast with each metric's forecast before → after
+    toasts = [t.value for t in at.toast]
+    assert any(f"→ {fmt.yi(out.after['forecast_wan'][0])} 亿元" in t for t in toasts), toasts
     assert f"{BIG} 取消" in page_text(at)
     assert at.session_state["wi_changes"] == [{"kind": "cancel", "project_id": BIG}]
     # the projects changed are listed, and removing the change restores the baseline
