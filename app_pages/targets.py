@@ -140,8 +140,17 @@ st.caption(ui.t("tg.basis", basis=basis))
 if by == "city":
     chart(lambda: charts.s_curve(ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year),
                                  lang=ui.lang(), width=600, height=260), key="tg_s_curve", deps=(month, metric))
-    # two metrics: read down a column rather than across a wide row
-    view = view.select(pl.all().cast(pl.String)).transpose(
+    # two metrics: read down a column rather than across a wide row; each figure written the one way
+    # (portfolio/fmt.py: 亿元 and per cent with one decimal and thousands separators; two rows only)
+    def written(header: str, value: object) -> str | None:
+        if value is None or isinstance(value, str):
+            return value
+        if isinstance(value, float):
+            return f"{value:,.1f}"
+        return f"{value:,}" if isinstance(value, int) else str(value)
+
+    view = pl.DataFrame({c: [written(c, v) for v in view[c].to_list()] for c in view.columns},
+                        schema={c: pl.String for c in view.columns}).transpose(
         include_header=True, header_name=ui.t("tg.col.item"), column_names=view.columns[0])
     st.dataframe(view, hide_index=True, placeholder="—", height="content", key="tg_checks_table")
 else:

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from portfolio import i18n, store, targets
+from portfolio import fmt, i18n, store, targets
 from tests.app.conftest import no_exception, page_text
 
 PAGE = "app_pages/targets.py"
@@ -42,9 +42,9 @@ def test_targets_page_checks_agree_with_the_library(open_page: Callable[..., App
     rows = dict(zip(city[:, 0].to_list(), zip(city[:, 1].to_list(), city[:, 2].to_list(), strict=True), strict=True))
     for column, key in (("target_wan", "tg.col.target_yi"), ("completed_wan", "tg.col.completed_yi"),
                         ("forecast_wan", "tg.col.forecast_yi")):
-        shown = tuple(float(v) for v in rows[i18n.t(key, lang)])
-        assert shown == pytest.approx(tuple(round(float(v) / 10_000, 2) for v in checks[column]), abs=0.006)
-    assert rows[i18n.t("tg.col.projects", lang)] == tuple(str(n) for n in checks["projects"])
+        # written the one way (fmt.yi: 亿元, thousands separators, one decimal)
+        assert rows[i18n.t(key, lang)] == tuple(fmt.yi(v) for v in checks[column])
+    assert rows[i18n.t("tg.col.projects", lang)] == tuple(f"{n:,}" for n in checks["projects"])
     assert i18n.t("tg.basis", lang, basis=i18n.t("tg.basis.city", lang)) in page_text(at)
     # the status comes with its reason: 技术改造投资 is 滞后 because its forecast upper bound is below 1,410亿
     reasons = rows[i18n.t("tg.col.status_reason", lang)]
