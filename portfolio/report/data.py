@@ -17,7 +17,7 @@ import duckdb
 import polars as pl
 
 from .. import chains, monthly, store, targets, units, years
-from ..chains.gaps import gaps_payload
+from ..chains.gaps import ADDRESSED_SHOWN
 from ..targets.official import official_series
 
 FORMATS = ("html", "xlsx", "md")
@@ -249,11 +249,13 @@ def collect(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, year: 
     series = monthly.targets_monthly(con, as_of=month, year=year)
     official = official_series(con, year=year)
     say("产业链缺口分析…")
-    gap_payload = gaps_payload(con, year=year)
+    # one classification of every segment for the gaps and every map (each was one pass over the year's projects)
+    analysed = chains.analysis(con, year=year, ids_limit=ADDRESSED_SHOWN)
+    gap_payload = chains.payload_of(analysed)
     gaps = gap_payload.report
     maps = []
     for chain_id in _map_chains(gaps):
-        nodes, edges = chains.chain_map_frames(con, chain=chain_id, year=year)
+        nodes, edges = chains.map_frames_of(analysed, chain=chain_id)
         name = nodes.filter(~pl.col("external"))["chain"].first()
         maps.append((str(name), nodes, edges))
     return ReportData(
