@@ -14,13 +14,29 @@ st.title(ui.t("admin.title"))
 
 tab_users, tab_audit = st.tabs([ui.t("admin.users"), ui.t("admin.audit")])
 
+saved_user = st.session_state.pop("admin_user_saved", None)
+if saved_user:  # the confirmation of the save before the rerun that shows the new list
+    st.toast(saved_user, icon=":material/check_circle:")
+
 with tab_users:
     with store.connect(ui.db_path(), read_only=True) as con:
         users = access.list_users(con)
     names = dict(ui.units().select("unit_id", "display_name").iter_rows())
-    st.dataframe(users.with_columns(pl.col("unit_id").replace_strict(names, default=pl.col("unit_id"))
-                                    .alias("unit_name")),
-                 hide_index=True, width="stretch", column_config={"unit_name": ui.t("col.unit")})
+    yes, no = ui.t("admin.yes"), ui.t("admin.no")
+    # as people read it: Chinese headers, the role and unit by name, 是/否, the time without seconds
+    st.dataframe(users.select(
+        pl.col("user_id").alias(ui.t("admin.col.user_id")),
+        pl.col("name").alias(ui.t("admin.name")),
+        pl.col("email").alias(ui.t("admin.email")),
+        pl.col("role").replace_strict({r: access.ROLE_LABELS[r] if ui.lang() != "en" else r for r in access.ROLES},
+                                      default=pl.col("role"))
+        .alias(ui.t("admin.role")),
+        pl.col("unit_id").replace_strict(names, default=pl.col("unit_id")).alias(ui.t("col.unit")),
+        pl.when(pl.col("active")).then(pl.lit(yes)).otherwise(pl.lit(no)).alias(ui.t("admin.active")),
+        pl.col("created_at").dt.strftime("%Y-%m-%d %H:%M").alias(ui.t("admin.col.created_at")),
+    ), hide_index=True, width="stretch", placeholder="—")
+    if saved_user:
+        st.success(saved_user, icon=":material/check_circle:")
     with st.form("admin_user_form", clear_on_submit=False):
         st.subheader(ui.t("admin.add_or_change"))
         c1, c2 = st.columns(2)
@@ -40,7 +56,8 @@ with tab_users:
             except (ValueError, access.PermissionDenied) as exc:
                 st.error(ui.plain(exc))
             else:
-                st.success(ui.t("admin.saved", who=ui.plain(user_id)))
+                # shown by the rerun (a message drawn now would vanish with it)
+                st.session_state["admin_user_saved"] = ui.t("admin.saved", who=ui.plain(user_id))
                 st.rerun()
 
 with tab_audit:
