@@ -204,7 +204,8 @@ def import_history() -> None:
         cols = st.columns(HISTORY_WIDTHS, vertical_alignment="center")
         cols[0].text(str(row["batch"]))
         cols[1].text(f"{row['at']:%Y-%m-%d %H:%M}")
-        cols[2].text(row["actor"])  # st.text: user text is never read as Markdown
+        # st.text: user text is never read as Markdown; the tool's own writes are 系统's
+        cols[2].text(ui.t("ih.system") if row["actor"] == "system" else row["actor"])
         cols[3].text(ui.t(f"ih.kind.{row['kind']}"))
         cols[4].text(batch_source(row))
         cols[5].text(ui.t(f"ih.table.{row['table']}") if row["table"] else "—")

@@ -268,6 +268,7 @@ LABELS.update({
     "ih.kind.edit": ("表单修改", "Form edit"),
     "ih.kind.undo": ("撤销", "Undo"),
     "ih.kind.init": ("建库", "Set-up"),
+    "ih.system": ("系统", "System"),
     "ih.form.update_project": ("项目编辑表单", "Project form"),
     "ih.form.create_project": ("新项目表单", "New-project form"),
     "ih.form.record_progress": ("月度进度表单", "Progress form"),
