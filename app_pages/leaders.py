@@ -95,7 +95,7 @@ st.header(ui.t("ld.leaders"))
 leaders = ui.rollup(month, "leader")
 chosen = st.multiselect(ui.t("ld.filter_level"), [*LEVELS, targets.NO_OWNER],
                         format_func=lambda v: ui.enum(v) if v in LEVELS else ui.t("tg.no_owner"), key="ld_level",
-                        placeholder=ui.t("tg.all"))
+                        placeholder=ui.t("tg.all"), select_all=False)
 shown = leaders.filter(pl.col("leader_level").is_in(chosen)) if chosen else leaders
 
 

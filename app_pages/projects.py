@@ -122,15 +122,15 @@ with st.container(border=True):
                                  label_visibility="collapsed")
     r2 = st.columns(5)
     f_tier = r2[0].multiselect(ui.t("col.tier"), list(TIER), format_func=TIER.get, key=lkey("pj_f_tier"),
-                               placeholder=ui.t("pj.f.tier"), label_visibility="collapsed")
+                               placeholder=ui.t("pj.f.tier"), label_visibility="collapsed", select_all=False)
     f_chain = r2[1].multiselect(ui.t("col.chain"), list(CHAIN), format_func=CHAIN.get, key=lkey("pj_f_chain"),
-                                placeholder=ui.t("pj.f.chain"), label_visibility="collapsed")
+                                placeholder=ui.t("pj.f.chain"), label_visibility="collapsed", select_all=False)
     f_status = r2[2].multiselect(ui.t("col.status"), config.STATUSES, format_func=ENUM.__getitem__, key=lkey("pj_f_status"),
-                                 placeholder=ui.t("pj.f.status"), label_visibility="collapsed")
+                                 placeholder=ui.t("pj.f.status"), label_visibility="collapsed", select_all=False)
     f_nature = r2[3].multiselect(ui.t("col.nature"), config.NATURES, format_func=ENUM.__getitem__, key=lkey("pj_f_nature"),
-                                 placeholder=ui.t("pj.f.nature"), label_visibility="collapsed")
+                                 placeholder=ui.t("pj.f.nature"), label_visibility="collapsed", select_all=False)
     f_level = r2[4].multiselect(ui.t("col.leader_level"), config.LEADER_LEVELS, format_func=ENUM.__getitem__,
-                                key=lkey("pj_f_level"), placeholder=ui.t("pj.f.level"), label_visibility="collapsed")
+                                key=lkey("pj_f_level"), placeholder=ui.t("pj.f.level"), label_visibility="collapsed", select_all=False)
     r3 = st.columns([1, 1, 1.5, 1.5], vertical_alignment="center")
     f_major = r3[0].toggle(ui.t("pj.f.major"), key="pj_f_major")
     f_lagging = r3[1].toggle(ui.t("pj.f.lagging"), key="pj_f_lagging")

@@ -233,9 +233,9 @@ chain_names = lagging["chain_name"].drop_nulls().unique().sort().to_list()
 chain_labels = dict(zip(chain_names, pl.DataFrame({"chain_name": chain_names}, schema={"chain_name": pl.String})
                         .select(chain_label()).to_series(), strict=True))
 picked_chains = f2.multiselect(ui.t("tg.filter_chain"), chain_names, format_func=chain_labels.__getitem__,
-                               key="tg_chain", placeholder=ui.t("tg.all"))
+                               key="tg_chain", placeholder=ui.t("tg.all"), select_all=False)
 flags = f3.multiselect(ui.t("tg.filter_flag"), list(FLAGS), format_func=FLAGS.get, key="tg_flag",
-                       placeholder=ui.t("tg.all"))
+                       placeholder=ui.t("tg.all"), select_all=False)
 open_only = f4.toggle(ui.t("tg.filter_open"), key="tg_open_only")
 shown = lagging
 if units:

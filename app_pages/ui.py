@@ -754,7 +754,7 @@ def unit_multiselect(label: str, *, key: str, only: Sequence[str | None] | None 
     """Pick units by full name, short name or alias, listed in the configured order."""
     options = unit_options(only)
     labels = {u: unit_label(u) for u in options}  # built now: a format_func must not read the session later
-    return into.multiselect(label, options, format_func=labels.__getitem__, key=key, **kwargs)
+    return into.multiselect(label, options, format_func=labels.__getitem__, key=key, **kwargs, select_all=False)
 
 
 def unit_select(label: str, *, key: str, only: Sequence[str | None] | None = None, optional: bool = False,
