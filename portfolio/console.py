@@ -24,6 +24,7 @@ from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
+from . import fmt
 from .textsafe import has_control, visible
 
 if TYPE_CHECKING:
@@ -291,11 +292,13 @@ WAN_PER_YI = 10_000
 
 
 def _yi(v: Any) -> str:
-    return "—" if v is None else f"{float(v) / WAN_PER_YI:,.2f}"
+    """亿元 with two decimals in the check's detail tables (:func:`portfolio.fmt.yi`)."""
+    return fmt.yi(v, 2)
 
 
 def _pct(v: Any) -> str:
-    return "—" if v is None else f"{float(v) * 100:.1f}%"
+    """A ratio in per cent, one decimal (:func:`portfolio.fmt.pct`)."""
+    return fmt.pct(v)
 
 
 def _dash(v: Any) -> str:
