@@ -233,7 +233,7 @@ def test_the_targets_tables_carry_the_growth_column(with_statistics: Path) -> No
                 "tg.col.prev_yi"):
         assert i18n.t(key, "zh") in items, key
     row = city[city[city.columns[0]] == i18n.t("tg.col.official_yi", "zh")]
-    assert row.iloc[0, 1] == "1730.0"
+    assert row.iloc[0, 1] == "1,730.0"  # written the one way (fmt: thousands separators)
     at.segmented_control(key="tg_by").set_value("unit").run()
     no_exception(at)
     units = frame_with(at, i18n.t("tg.col.unit", "zh"))

@@ -12,7 +12,7 @@ from tests.e2e.conftest import screenshot, wait_idle
 
 pytestmark = pytest.mark.e2e
 
-PAGES = ["overview", "projects", "targets", "chains", "leaders", "data_import", "sql_console",
+PAGES = ["overview", "projects", "targets", "whatif", "chains", "leaders", "data_import", "sql_console",
          "reports", "admin"]
 
 
