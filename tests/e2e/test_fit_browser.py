@@ -152,6 +152,7 @@ def test_saving_a_month_of_progress_confirms_where_the_eye_is(browser: Any, fit_
         for raw in ("audit_id", "table_name", "old_values", "None", '{"'):
             assert raw not in body and raw not in cells, raw
         no_exception(page)
+        screenshot(page, f"fit_audit_{width}")
     finally:
         context.close()
 
