@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,22 @@ def start_app(db: Path, *, port: int, secrets_dir: Path | None = None,
     )
 
 
+@contextmanager
+def served(db: Path, **kwargs: Any) -> Iterator[str]:
+    """The app served against ``db`` on a free port (its URL), stopped when the block ends."""
+    port = free_port()
+    proc = start_app(db, port=port, **kwargs)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/_stcore/health", timeout=90)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     """A headless Debian Chromium driven by Playwright."""
@@ -107,17 +124,8 @@ def e2e_db(tmp_path_factory: pytest.TempPathFactory, sample_db_template: Path) -
 @pytest.fixture(scope="session")
 def app_url(browser: Any, e2e_db: Path) -> Iterator[str]:
     """The app served on a free port in local mode; stopped after the session."""
-    port = free_port()
-    proc = start_app(e2e_db, port=port)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", timeout=90)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with served(e2e_db) as url:
+        yield url
 
 
 @pytest.fixture

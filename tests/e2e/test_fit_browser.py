@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import free_port, screenshot, start_app, wait_for, wait_idle
+from tests.e2e.conftest import screenshot, served, wait_idle
 from tests.e2e.edit_flow import open_projects, pick_project
 
 SIZES = [(1280, 800), (1024, 768)]
@@ -38,17 +37,8 @@ def fit_url(browser: Any, tmp_path_factory: pytest.TempPathFactory, sample_db_te
     """The app on a private copy of the sample (the save below writes to it)."""
     db = tmp_path_factory.mktemp("fit") / "portfolio.duckdb"
     shutil.copy(sample_db_template, db)
-    port = free_port()
-    proc = start_app(db, port=port)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", timeout=90)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with served(db) as url:
+        yield url
 
 
 def new_page(browser: Any, width: int, height: int) -> tuple[Any, Any]:

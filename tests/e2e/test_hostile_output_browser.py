@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from portfolio import store
-from tests.e2e.conftest import free_port, start_app, wait_for, wait_idle
+from tests.e2e.conftest import served, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -32,17 +31,8 @@ def marked_url(browser: Any, tmp_path_factory: pytest.TempPathFactory, sample_db
     with store.connect(db) as con:
         con.execute("update projects set name = ? || project_id", [MARKUP])
         con.execute("update progress set problems = ? where problems is not null", [MARKUP])
-    port = free_port()
-    proc = start_app(db, port=port)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", timeout=90)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with served(db) as url:
+        yield url
 
 
 def _no_markup_made(page: Any) -> None:

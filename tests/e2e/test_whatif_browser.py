@@ -5,7 +5,6 @@ chart is drawn, save the scenario by name and see the toast; the page never scro
 from __future__ import annotations
 
 import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 
 from portfolio import i18n
-from tests.e2e.conftest import free_port, screenshot, start_app, wait_for, wait_idle
+from tests.e2e.conftest import screenshot, served, wait_idle
 from tests.e2e.test_fit_browser import MEASURE
 
 PROJECT = "CC2016-0001"  # 奥迪Q工厂: the largest remaining plan of the sample
@@ -25,17 +24,8 @@ def whatif_url(browser: Any, tmp_path_factory: pytest.TempPathFactory, sample_db
     """The app on a private copy of the sample (saving a scenario writes to it)."""
     db = tmp_path_factory.mktemp("whatif") / "portfolio.duckdb"
     shutil.copy(sample_db_template, db)
-    port = free_port()
-    proc = start_app(db, port=port)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", timeout=90)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with served(db) as url:
+        yield url
 
 
 def no_exception(page: Any) -> None:
