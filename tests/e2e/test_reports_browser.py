@@ -11,14 +11,13 @@ the bytes on disk.
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import free_port, screenshot, start_app, wait_for, wait_idle
+from tests.e2e.conftest import screenshot, served, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -38,17 +37,8 @@ def report_server(browser: Any, tmp_path_factory: pytest.TempPathFactory,
     folder = root / "reports"
     folder.mkdir()
     (folder / LIST_CSV).write_bytes("\ufeff项目编号,项目名称\nP0001,示例\n".encode())
-    port = free_port()
-    proc = start_app(db, port=port, extra_env={"PORTFOLIO_REPORTS": str(folder)})
-    try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", timeout=90)
-        yield f"http://127.0.0.1:{port}", folder, db.with_suffix(".log")
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with served(db, extra_env={"PORTFOLIO_REPORTS": str(folder)}) as url:
+        yield url, folder, db.with_suffix(".log")
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from portfolio import store, years
-from tests.e2e.conftest import ROOT, free_port, screenshot, start_app, wait_for, wait_idle
+from tests.e2e.conftest import ROOT, screenshot, served, wait_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -41,17 +41,8 @@ def two_year_db(tmp_path_factory: pytest.TempPathFactory, sample_db_template: Pa
 @pytest.fixture(scope="module")
 def years_url(browser: Any, two_year_db: Path) -> Iterator[str]:
     """The app on the two-year database (its own server: the session's app stays one year)."""
-    port = free_port()
-    proc = start_app(two_year_db, port=port)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/_stcore/health", timeout=90)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    with served(two_year_db) as url:
+        yield url
 
 
 @pytest.fixture
