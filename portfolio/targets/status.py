@@ -49,8 +49,10 @@ with cy as (
     where pl.year = y and (pl.closed or p.project_id is not null)
     union all
     select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)}, p.annual_plan_wan
-    from projects p cross join cy
-    where y = cy.cy and not exists (select 1 from plans pl where pl.project_id = p.project_id)
+    -- an anti join: a hash probe per project (NOT EXISTS planned as a correlated delim join
+    -- cost twice as much at a million projects)
+    from projects p anti join plans pl on pl.project_id = p.project_id cross join cy
+    where y = cy.cy
 )
 select p.project_id, p.name, p.enterprise, p.unit_id, coalesce(u.name, p.unit_id) as unit_name,
        p.chain_id, coalesce(c.name, p.chain_id, '{NO_CHAIN}') as chain_name, p.node_id,
@@ -98,23 +100,17 @@ with a as materialized (
            max(month) filter (where completed_wan > 0 and month >= a.y0) as last_invest_month,
            max(month) filter (where completed_wan > 0) as last_invest_any,
            max(month) filter (where month >= a.y0) as last_report_month,
-           count(*) filter (where month >= a.y0) as months_reported
+           count(*) filter (where month >= a.y0) as months_reported,
+           -- the problems: the latest month reporting one, what it said, and every such month
+           -- (as year * 12 + month) for the run of consecutive months that ends there
+           max(month) filter (where nullif(trim(problems), '') is not null) as problem_month,
+           arg_max(problems, month) filter (where nullif(trim(problems), '') is not null) as problems,
+           arg_max(problem_level, month) filter (where nullif(trim(problems), '') is not null) as problem_level,
+           list(year(month) * 12 + month(month)) filter (where nullif(trim(problems), '') is not null)
+             as problem_yms
     from progress, a
     where month <= a.as_of
     group by project_id
-), pr as (
-    select project_id, month, problems, problem_level,
-           year(month) * 12 + month(month)
-             - row_number() over (partition by project_id order by month) as island
-    from progress, a
-    where month <= a.as_of and nullif(trim(problems), '') is not null
-), isl as (
-    select project_id, max(month) as problem_month, min(month) as problem_since,
-           count(*) as problem_months,
-           arg_max(problems, month) as problems, arg_max(problem_level, month) as problem_level
-    from pr
-    group by project_id, island
-    qualify row_number() over (partition by project_id order by max(month) desc) = 1
 ), base as (
     select p.*, a.y as plan_year, a.y, a.as_of, a.m,
            list_contains(r.tech_upgrade_natures, p.nature) as is_tech_upgrade,
@@ -128,14 +124,12 @@ with a as materialized (
            coalesce(g.completed_prev_wan, 0)::decimal(38,2) as completed_prev_wan,
            coalesce(g.cumulative_wan, 0)::decimal(38,2) as cumulative_wan,
            g.last_invest_month, g.last_invest_any, g.last_report_month, coalesce(g.months_reported, 0)::bigint as months_reported,
-           coalesce(isl.problem_month is not null and isl.problem_month = g.last_report_month, false)
-             as has_open_problem,
-           isl.problems, isl.problem_level, isl.problem_since, isl.problem_months
+           coalesce(g.problem_month = g.last_report_month, false) as has_open_problem,
+           g.problems, g.problem_level, g.problem_yms
     from project_tiers_in((select y from a)) p
     cross join r
     cross join a
     left join g using (project_id)
-    left join isl using (project_id)
 ), win as (
     -- a plan whose dates lie wholly outside the plan year is expected over the whole year
     select b.*,
@@ -182,8 +176,20 @@ with a as materialized (
            sqrt((1.0 - p.history_weight) * r.prior_sd * r.prior_sd + r.execution_sd * r.execution_sd) as pace_sd
     from paced p cross join r
 ), fc2 as (
-    select f.*, f.remaining_plan_wan * f.pace as forecast_rest_wan
+    select f.*, f.remaining_plan_wan * f.pace as forecast_rest_wan,
+           case when f.has_open_problem then list_sort(f.problem_yms, 'DESC') end as problem_run
     from fc f
+), fc3 as (
+    -- an open problem's run: the consecutive months (no month missing) ending at the latest one
+    select f.*,
+           coalesce(list_position(list_transform(f.problem_run, lambda x, i: x + i = f.problem_run[1] + 1), false) - 1,
+                    len(f.problem_run)) as problem_months
+    from fc2 f
+), fc4 as (
+    select f.*,
+           make_date(((f.problem_run[f.problem_months] - 1) // 12)::bigint,
+                     ((f.problem_run[f.problem_months] - 1) % 12 + 1)::bigint, 1) as problem_since
+    from fc3 f
 )
 select f.project_id, f.name, f.enterprise, f.unit_id, f.unit_name, f.chain_id, f.chain_name, f.node_id,
        f.tier, f.nature, f.status, f.is_major, f.is_tech_upgrade, f.leader, f.leader_level,
@@ -207,7 +213,7 @@ select f.project_id, f.name, f.enterprise, f.unit_id, f.unit_name, f.chain_id, f
                 f.completed_wan::double
                 + f.forecast_rest_wan * exp(r.z_high * f.pace_sd - f.pace_sd * f.pace_sd / 2)) as forecast_high_wan,
        f.annual_plan_wan::double - (f.completed_wan::double + f.forecast_rest_wan) as forecast_gap_wan
-from fc2 f cross join r
+from fc4 f cross join r
 """
 
 #: Last year's library at the same month: the projects of the previous plan year (as that year saw
