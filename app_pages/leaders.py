@@ -29,14 +29,6 @@ def leader(column: str) -> pl.Expr:
     return pl.col(column).replace(targets.NO_OWNER, ui.t("tg.no_owner"))
 
 
-def leader_projects(projects: pl.DataFrame, *, leader: str, level: str) -> pl.DataFrame:
-    """One leader's projects (of one level; the no-owner group), furthest behind first."""
-    return projects.filter(
-        pl.col("leader").is_null() if leader == targets.NO_OWNER else pl.col("leader") == leader,
-        pl.col("leader_level").is_null() if level == targets.NO_OWNER else pl.col("leader_level") == level,
-    ).sort("behind_wan", descending=True, nulls_last=True)
-
-
 def group_columns() -> list[pl.Expr]:
     """The roll-up columns shared by the level and leader tables."""
     return [
@@ -132,7 +124,9 @@ pick = st.selectbox(ui.t("ld.pick"), list(rows), format_func=described.__getitem
 if pick is not None:
     name, lv = pick
     row = rows[pick]
-    mine = ui.derived(leader_projects, payload.projects, of=("ld", month), leader=name, level=lv)
+    # the leader's own projects only (at a million projects the whole frame is not read)
+    mine = ui.cached(targets.leader_projects, as_of=month, leader=None if name == targets.NO_OWNER else name,
+                     level=None if lv == targets.NO_OWNER else lv)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric(ui.t("ld.projects"), row["projects"], border=True)
     m2.metric(ui.t("ld.investment"), f"{float(row['total_investment_wan']) / 10_000:,.1f}", border=True)

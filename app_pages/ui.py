@@ -326,21 +326,33 @@ def payload(as_of: date) -> targets.CheckPayload:
 @st.cache_resource(show_spinner=COMPUTING, max_entries=4, ttl=6 * 3600)
 def _payload(db: str, rev: tuple[int, int], as_of: date, limit: int) -> targets.CheckPayload:
     with reading() as con:
-        return targets.check_payload(con, as_of=as_of, limit=limit, year=as_of.year)
+        # what the payload reads later (every project's row, for a page that needs them all) is
+        # read on a connection of the run that asks
+        return targets.check_payload(con, as_of=as_of, limit=limit, year=as_of.year, source=reading,
+                                     rank_top=FORECAST_TOP, rollups=PAYLOAD_ROLLUPS)
+
+
+#: Roll-ups the pages show, computed with the payload (the overview's 状态, 包保's levels and leaders).
+PAYLOAD_ROLLUPS = ("status", "leader_level", "leader")
+#: How many of each forecast ranking the pages show (目标进度).
+FORECAST_TOP = 20
 
 
 def rollup(as_of: date, by: str) -> pl.DataFrame:
     """The payload's projects rolled up ``by`` status, unit, leader … (``targets.rollup_of``)."""
-    return derived(targets.rollup_of, payload(as_of).projects, of=("payload", as_of), by=by)
+    p = payload(as_of)
+    if by in p.rollups:
+        return p.rollups[by]
+    return derived(targets.rollup_of, p.projects, of=("payload", as_of), by=by)
 
 
-def forecast(as_of: date, top: int = 20) -> tuple[pl.DataFrame, pl.DataFrame]:
+def forecast(as_of: date, top: int = FORECAST_TOP) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The year-end forecast per metric and the ``top`` projects that drive it, from the payload."""
     return derived(_forecast_of, payload(as_of), of=("payload", as_of), top=top)
 
 
 def _forecast_of(p: targets.CheckPayload, *, top: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-    ranked = targets.ranked_of(p.projects, checks=p.checks, cfg=p.settings, top=top)
+    ranked = p.ranked_top(top) or targets.ranked_of(p.projects, checks=p.checks, cfg=p.settings, top=top)
     return targets.forecast_summary(p.checks, ranked=ranked), targets.drivers_of(ranked)
 
 

@@ -457,7 +457,11 @@ def apply(con: duckdb.DuckDBPyConnection, scenario: Scenario, *, as_of: date | N
     frame = adjust(con, base.projects, scenario, as_of=base.as_of, cfg=cfg)
     tg, goals = targets.city_targets(con, cfg.year), targets.group_targets(con, cfg.year)
     prev = prev_frame(con, as_of=base.as_of)
-    after = with_official(checks_of(frame, targets=tg, cfg=cfg, month=month, prev=prev), official_at(con, base.as_of))
+    official = official_at(con, base.as_of)
+    # both sides computed the same way from their frames (the check's own figures agree to the
+    # 0.01 万元 it prints: its sums run in the database, in another order)
+    before = with_official(checks_of(base.projects, targets=tg, cfg=cfg, month=month, prev=prev), official)
+    after = with_official(checks_of(frame, targets=tg, cfg=cfg, month=month, prev=prev), official)
     groups = {}
     for by in ("unit", "chain"):
         # both sides computed the same way from their frames (the report's are rounded for JSON)
@@ -490,7 +494,7 @@ def apply(con: duckdb.DuckDBPyConnection, scenario: Scenario, *, as_of: date | N
                  "annual_plan_wan": "annual_plan_wan_before"})
     )
     gaps = chain_changes(con, scenario, year=cfg.year) if chain_gaps else _NO_GAPS
-    return Outcome(scenario=scenario, as_of=base.as_of, year=cfg.year, settings=cfg, before=base.checks, after=after,
+    return Outcome(scenario=scenario, as_of=base.as_of, year=cfg.year, settings=cfg, before=before, after=after,
                    units=groups["unit"], chains=groups["chain"], projects=touched, gaps=gaps, frame=frame)
 
 

@@ -159,6 +159,7 @@ PROJECT_STATUS = View(
         "months_reported": "计划年度内截至月份上报进度的月数",
         "idle_months": "连续无投资的月数（施工期内，跨年度连续计算：11月至次年1月无投资为3个月）",
         "stalled": "是否停滞（连续无投资月数达到阈值且有年度计划、未竣工）",
+        "has_open_problem": "是否有未解决的问题（最近一次上报仍有问题）",
         "open_problems": "未解决的问题（最近一次上报仍存在的问题）",
         "open_problem_level": "未解决问题提交协调的层级", "open_problem_since": "问题连续存在的起始月份",
         "open_problem_months": "问题已连续存在的月数",

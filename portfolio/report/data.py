@@ -172,7 +172,7 @@ def _month_facts(con: duckdb.DuckDBPyConnection, *, as_of: date, projects: pl.Da
 
 #: The per-project columns the report reads (snapshot, month facts, unit and chain roll-ups).
 PROJECT_COLUMNS = ("project_id", "name", "status", "flag", "tier", "unit_id", "unit_name", "chain_id", "chain_name",
-                   "leader", "leader_level", "stalled", "idle_months", "is_lagging", "open_problems",
+                   "leader", "leader_level", "stalled", "idle_months", "is_lagging", "has_open_problem", "open_problems",
                    "open_problem_level", "open_problem_since", "total_investment_wan", "annual_plan_wan",
                    "completed_wan", "expected_wan", "forecast_wan")
 

@@ -57,12 +57,15 @@ from .status import (
     expected_curve,
     lagging_of,
     lagging_projects,
+    leader_projects,
     project_frame,
     project_performance,
+    project_rows,
 )
 from .tiers import tier_summary, tiers_of
 
 __all__ = [
+    "leader_projects", "project_rows",
     "ALLOCATED", "ASSIGNED", "CHECK_COLS", "DRIVER_COLS", "FLAG_LABELS", "FORECAST_DEFAULTS", "GROUPS",
     "METRICS", "METRIC_LABELS", "MONEY", "NO_CHAIN", "NO_OWNER", "PERFORMANCE_COLS", "STATUS_LABELS",
     "CheckPayload", "Ranked", "Settings", "check_payload", "check_report", "checks_of", "city_targets",

@@ -13,6 +13,7 @@ from datetime import date
 import duckdb
 import polars as pl
 
+from . import engine
 from .checks import checks_of
 from .settings import Settings, city_targets, settings_at
 from .status import project_frame
@@ -58,74 +59,136 @@ def forecast_summary(checks: pl.DataFrame, *, ranked: Ranked) -> pl.DataFrame:
 Ranked = dict[str, tuple[pl.DataFrame, pl.DataFrame, float, int | None]]
 
 
+#: Per metric: the achievable extra of every project it counts (``_projects``: forecast_gap_wan,
+#: remaining_plan_wan, pace, is_tech_upgrade), with the metric's gap to target (``_gaps``).
+_SCORED = """
+with m as (
+    select * from (values ('industrial_investment'), ('tech_upgrade_investment')) m(metric)
+), s as (
+    select m.metric, p.project_id, p.forecast_gap_wan,
+           -- what it could still recover towards its plan running its remaining work at the pace cap
+           least(greatest(p.forecast_gap_wan, 0.0), greatest(p.remaining_plan_wan * ($cap - p.pace), 0.0))
+             as achievable_extra_wan
+    from m join _projects p on m.metric = 'industrial_investment' or p.is_tech_upgrade
+)"""
+
+
+def _top(column: str) -> str:
+    return "\n    union all\n    ".join(
+        f"(select * from s where metric = '{m}' and {column} > 0 order by {column} desc, project_id limit $top)"
+        for m in ("industrial_investment", "tech_upgrade_investment"))
+
+
+#: The ``$top`` projects furthest behind plan and the ``$top`` accelerators, per metric.
+RANKED_SQL = _SCORED + f""", total as (
+    select metric, sum(forecast_gap_wan) as total_gap from s where forecast_gap_wan > 0 group by metric
+), short as (
+    -- a top-N per metric (a heap each), not a sort of every project
+    select metric, 'shortfall' as role,
+           row_number() over (partition by metric order by forecast_gap_wan desc, project_id) as rank,
+           project_id, forecast_gap_wan
+    from ({_top('forecast_gap_wan')})
+), short_share as (
+    select metric, role, rank, project_id, forecast_gap_wan / t.total_gap as gap_share,
+           null::double as cumulative_extra_wan
+    from short join total t using (metric)
+), fast as (
+    select metric, 'accelerate' as role,
+           row_number() over (partition by metric order by achievable_extra_wan desc, project_id) as rank,
+           project_id, null::double as gap_share, achievable_extra_wan
+    from ({_top('achievable_extra_wan')})
+), fast_cum as (
+    select metric, role, rank, project_id, gap_share,
+           sum(achievable_extra_wan) over (partition by metric order by rank
+                                           rows between unbounded preceding and current row) as cumulative_extra_wan
+    from fast
+)
+select r.*, case when r.role = 'accelerate'
+                 then r.cumulative_extra_wan >= g.gap_to_target and g.gap_to_target > 0 end as closes_gap
+from (select * from short_share union all by name select * from fast_cum) r
+join _gaps g using (metric)
+order by metric, role desc, rank
+"""
+
+#: Per metric: the acceleration potential (Σ achievable extra) and how many of the accelerators,
+#: largest first, close the gap to target (null without a gap, or when all of them cannot).
+POTENTIAL_SQL = _SCORED + """, closing as (
+    select metric, min(rank) as projects_to_close_gap
+    from (
+        select s.metric, g.gap_to_target,
+               row_number() over w as rank, sum(s.achievable_extra_wan) over w as cumulative
+        from s join _gaps g using (metric)
+        where s.achievable_extra_wan > 0 and g.gap_to_target > 0
+        window w as (partition by s.metric order by s.achievable_extra_wan desc, s.project_id
+                     rows between unbounded preceding and current row)
+    )
+    where cumulative >= gap_to_target
+    group by metric
+)
+select m.metric, coalesce(sum(s.achievable_extra_wan) filter (where s.achievable_extra_wan > 0), 0.0)::double
+         as acceleration_potential_wan,
+       any_value(c.projects_to_close_gap)::bigint as projects_to_close_gap
+from m left join s using (metric) left join closing c using (metric)
+group by m.metric
+"""
+
+RANK_INPUT = ["project_id", "forecast_gap_wan", "remaining_plan_wan", "pace", "is_tech_upgrade"]
+
+
+def gaps_frame(checks: pl.DataFrame) -> pl.DataFrame:
+    """Each metric's gap to target (target − forecast), the ``_gaps`` input of the ranking."""
+    return checks.filter(pl.col("label").is_not_null()).select(
+        "metric", pl.col("forecast_gap_wan").cast(pl.Float64).alias("gap_to_target"))
+
+
+def ranked_from(heads: pl.DataFrame, potential: pl.DataFrame, rows: pl.DataFrame, *, cfg: Settings) -> Ranked:
+    """The :data:`Ranked` of the ranking's head rows (:data:`RANKED_SQL`), its potential
+    (:data:`POTENTIAL_SQL`) and the rows of the ranked projects (``project_status_at`` columns)."""
+    cap = cfg.forecast["ratio_cap"]
+    plan = pl.col("annual_plan_wan").cast(pl.Float64)
+    done = pl.col("completed_wan").cast(pl.Float64)
+    shown = (
+        heads
+        .with_columns(pl.col("rank").cast(pl.UInt32))
+        .join(rows, on="project_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.when(pl.col("remaining_plan_wan") > 0).then((plan - done) / pl.col("remaining_plan_wan"))
+            .alias("required_pace"),
+            pl.min_horizontal(pl.col("forecast_gap_wan").clip(0.0),
+                              (pl.col("remaining_plan_wan") * (cap - pl.col("pace"))).clip(0.0))
+            .alias("achievable_extra_wan"),
+        )
+    )
+    out: Ranked = {}
+    for metric in ("industrial_investment", "tech_upgrade_investment"):
+        mine = shown.filter(pl.col("metric") == metric).drop("metric")
+        pot = potential.filter(pl.col("metric") == metric)
+        n = pot["projects_to_close_gap"][0] if pot.height else None
+        out[metric] = (
+            mine.filter(pl.col("role") == "shortfall").sort("rank"),
+            mine.filter(pl.col("role") == "accelerate").sort("rank"),
+            float(pot["acceleration_potential_wan"][0]) if pot.height else 0.0,
+            int(n) if n is not None else None,
+        )
+    return out
+
+
 def ranked_of(projects: pl.DataFrame, *, checks: pl.DataFrame, cfg: Settings, top: int) -> Ranked:
     """Per metric: the ``top`` projects furthest behind plan, the ``top`` accelerators, the
     acceleration potential (Σ achievable extra) and how many accelerators close the gap.
 
     An accelerator's achievable extra is what it could still recover towards its annual
     plan by running its remaining scheduled work at the pace cap:
-    ``min(plan − forecast, remaining × (cap − pace))``, never below 0. Ranking works on a
-    narrow frame; only the top rows are gathered in full.
+    ``min(plan − forecast, remaining × (cap − pace))``, never below 0 (:data:`RANKED_SQL`,
+    the same SQL the check payload runs in the database). Only the top rows are gathered in full.
     """
-    cap = cfg.forecast["ratio_cap"]
-    plan = pl.col("annual_plan_wan").cast(pl.Float64)
-    done = pl.col("completed_wan").cast(pl.Float64)
-    out: Ranked = {}
-    narrow_cols = ["project_id", "forecast_gap_wan", "remaining_plan_wan", "pace"]
-    for metric, subset in _metric_frames(projects, narrow_cols):
-        gap_to_target = float(checks.filter(pl.col("metric") == metric)["forecast_gap_wan"][0])
-        scored = subset.with_columns(
-            pl.min_horizontal(pl.col("forecast_gap_wan").clip(0.0),
-                              (pl.col("remaining_plan_wan") * (cap - pl.col("pace"))).clip(0.0))
-            .alias("achievable_extra_wan"),
-        )
-        behind = scored.filter(pl.col("forecast_gap_wan") > 0)
-        total_gap = float(behind["forecast_gap_wan"].sum() or 0.0)
-        short = (
-            behind
-            .sort(["forecast_gap_wan", "project_id"], descending=[True, False])
-            .head(top)
-            .select(
-                "project_id",
-                pl.lit("shortfall").alias("role"),
-                (pl.col("forecast_gap_wan") / total_gap).alias("gap_share"),
-                pl.lit(None, dtype=pl.Float64).alias("cumulative_extra_wan"),
-                pl.lit(None, dtype=pl.Boolean).alias("closes_gap"),
-            )
-        )
-        fast_all = (
-            scored
-            .filter(pl.col("achievable_extra_wan") > 0)
-            .sort(["achievable_extra_wan", "project_id"], descending=[True, False])
-            .select(
-                "project_id",
-                pl.lit("accelerate").alias("role"),
-                pl.lit(None, dtype=pl.Float64).alias("gap_share"),
-                pl.col("achievable_extra_wan").cum_sum().alias("cumulative_extra_wan"),
-            )
-            .with_columns(
-                ((pl.col("cumulative_extra_wan") >= gap_to_target) & pl.lit(gap_to_target > 0)).alias("closes_gap"),
-            )
-        )
-        closing = fast_all["closes_gap"].arg_true()
-        potential = float(fast_all["cumulative_extra_wan"][-1]) if fast_all.height else 0.0
-        heads = tuple(
-            part
-            .with_row_index("rank", offset=1)
-            .join(projects.filter(pl.col("project_id").is_in(part["project_id"].implode())),
-                  on="project_id", how="left")
-            .with_columns(
-                pl.when(pl.col("remaining_plan_wan") > 0).then((plan - done) / pl.col("remaining_plan_wan"))
-                .alias("required_pace"),
-                pl.min_horizontal(pl.col("forecast_gap_wan").clip(0.0),
-                                  (pl.col("remaining_plan_wan") * (cap - pl.col("pace"))).clip(0.0))
-                .alias("achievable_extra_wan"),
-            )
-            .sort("rank")
-            for part in (short, fast_all.head(top))
-        )
-        out[metric] = (heads[0], heads[1], potential, int(closing[0]) + 1 if len(closing) else None)
-    return out
+    params = {"cap": float(cfg.forecast["ratio_cap"]), "top": int(top)}
+    narrow = projects.select(RANK_INPUT)
+    gaps = gaps_frame(checks)
+    heads = engine.run(RANKED_SQL, params, _projects=narrow, _gaps=gaps)
+    potential = engine.run(POTENTIAL_SQL, {"cap": params["cap"]}, _projects=narrow, _gaps=gaps)
+    rows = projects.filter(pl.col("project_id").is_in(heads["project_id"].implode()))
+    return ranked_from(heads, potential, rows, cfg=cfg)
 
 
 DRIVER_COLS = [

@@ -8,28 +8,57 @@ the same payload (with the frames behind it) instead of computing the parts agai
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 import duckdb
 import polars as pl
 
-from .. import store
-from .checks import checks_of
-from .forecast import Ranked, drivers_of, forecast_summary, ranked_of
+from .. import rules, store
+from .checks import checks_sql
+from .forecast import (
+    POTENTIAL_SQL,
+    RANKED_SQL,
+    Ranked,
+    drivers_of,
+    forecast_summary,
+    gaps_frame,
+    ranked_from,
+)
 from .official import official_at, with_official
 from .responsibility import (
-    responsibility_counts_of,
+    LEVEL_COUNTS_SQL,
+    VIOLATION_COLS,
+    responsibility_table,
     rule_labels,
     rule_sentence,
     rule_words,
-    violations_of,
+    violations_sql,
 )
-from .settings import Settings, city_targets, default_as_of, group_targets, month_index, settings_at
-from .status import lagging_of, prev_frame, project_frame
-from .tiers import tiers_of
+from .rollups import ROLLUP_INPUT, rollup_sql
+from .settings import (
+    Settings,
+    city_targets,
+    default_as_of,
+    group_cols,
+    group_targets,
+    month_index,
+    settings_at,
+)
+from .status import (
+    PERFORMANCE_COLS,
+    lagging_frame,
+    lagging_of,
+    names_of,
+    project_frame,
+    project_rows,
+)
+from .tiers import tiers_sql
 
 
 def _jsonable(value: Any, column: str) -> Any:
@@ -63,71 +92,190 @@ def rule_texts(cfg: Settings) -> dict[str, str]:
     }
 
 
+#: The per-project columns every section of the check reads: one temporary table per payload,
+#: the only pass over the projects' rows; names and texts are read for the rows shown only.
+CHECK_INPUT = [
+    "project_id", "unit_id", "unit_name", "chain_id", "chain_name", "tier", "leader", "leader_level", "is_major",
+    "is_tech_upgrade", "total_investment_wan", "annual_plan_wan", "completed_wan", "expected_wan", "forecast_wan",
+    "forecast_rest_wan", "forecast_rest_var", "flag", "stalled", "is_lagging", "behind_wan", "forecast_gap_wan",
+    "remaining_plan_wan", "pace", "has_open_problem",
+]
+#: Last year's library, summed by the keys the checks group by (their 同比 sums it again).
+_PREV_SQL = """
+select unit_id, unit_name, chain_id, chain_name, is_tech_upgrade, sum(completed_wan)::decimal(38,2) as completed_wan
+from library_prev_at(?) group by all
+"""
+_INPUTS = "_projects as (select * from _check_pp), _prev as (select * from _check_prev)"
+_COUNTS_SQL = """
+select count(*)::bigint as projects, count(*) filter (where tier is null)::bigint as below_tier_count,
+       count(*) filter (where stalled)::bigint as stalled_count,
+       count(*) filter (where has_open_problem)::bigint as open_problem_count,
+       count(*) filter (where is_lagging)::bigint as lagging_count
+from _check_pp
+"""
+#: Lagging projects, furthest behind first (:func:`status.lagging_of`'s order).
+_LAGGING_IDS_SQL = """
+select project_id from _check_pp where is_lagging order by behind_wan desc, project_id limit ?
+"""
+#: How many of the lagging projects' ids a payload keeps (what a page lists without the whole frame).
+LAGGING_KEPT = 1000
+
+
+def _fetch(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+    return cur.sql(sql, params=params).pl() if params else cur.sql(sql).pl()
+
+
 @dataclass(frozen=True)
 class CheckPayload:
-    """The check report and the frames it was built from (for the report and the pages)."""
+    """The check report and the frames behind it (for the report and the pages).
+
+    ``checks`` and ``ranked`` are computed with the report; ``projects`` (every project's row of
+    ``project_status_at``), ``lagging`` (every lagging project, furthest behind first) and
+    ``violations`` (every responsibility violation) are read when first asked for, on a
+    connection from ``source``, and kept."""
 
     report: dict[str, Any]
     settings: Settings
     as_of: date
-    projects: pl.DataFrame
     checks: pl.DataFrame
-    lagging: pl.DataFrame  # every lagging project, furthest behind first
-    violations: pl.DataFrame  # every responsibility violation
-    ranked: Ranked
+    ranked: Ranked  # the first ``rank_top`` of each list
+    rank_top: int
+    rollups: dict[str, pl.DataFrame]  # the roll-ups asked for (``targets.rollup_of`` of every project)
+    lagging_ids: list[str]  # the first LAGGING_KEPT lagging projects, furthest behind first
+    violations_found: pl.DataFrame  # every violation, without the project's name
+    source: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] = field(repr=False, compare=False)
+
+    @cached_property
+    def projects(self) -> pl.DataFrame:
+        with self.source() as con:
+            return project_frame(con, as_of=self.as_of, cfg=self.settings)
+
+    @cached_property
+    def lagging(self) -> pl.DataFrame:
+        if "projects" in self.__dict__:
+            return lagging_of(self.projects)
+        with self.source() as con:  # only the lagging projects' rows
+            return lagging_frame(con, as_of=self.as_of)
+
+    @cached_property
+    def violations(self) -> pl.DataFrame:
+        found = self.violations_found
+        with self.source() as con:
+            names = names_of(con, year=self.settings.year, ids=found["project_id"].unique().to_list())
+        return found.join(names, on="project_id", how="left", maintain_order="left").select(VIOLATION_COLS)
+
+    def ranked_top(self, top: int) -> Ranked | None:
+        """The ranking's first ``top`` of each list, when the payload ranked that many (else None)."""
+        if top > self.rank_top:
+            return None
+        return {m: (short.head(top), fast.head(top), potential, n)
+                for m, (short, fast, potential, n) in self.ranked.items()}
+
+    def lagging_head(self, n: int) -> pl.DataFrame:
+        """The first ``n`` lagging projects (their full rows), without reading every project when
+        ``n`` is within what the payload kept."""
+        if n > len(self.lagging_ids) and len(self.lagging_ids) < self.report["lagging_count"]:
+            return self.lagging.head(n)
+        if "projects" in self.__dict__:
+            return self.lagging.head(n)
+        with self.source() as con:
+            return project_rows(con, as_of=self.as_of, ids=self.lagging_ids[:n]).select(PERFORMANCE_COLS)
 
 
 def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, limit: int = 50,
-                  violations_limit: int | None = None, year: int | None = None) -> CheckPayload:
-    """Build the check report once: one project frame, every section derived from it.
+                  violations_limit: int | None = None, year: int | None = None,
+                  source: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] | None = None,
+                  rank_top: int = 10, rollups: tuple[str, ...] = ()) -> CheckPayload:
+    """Build the check report once: one pass over the projects, every section derived from it.
 
     ``year`` is the plan year (default: the current one; else the year of ``as_of``). The
     report lists the first ``limit`` lagging projects and ``violations_limit`` (default
     ``limit``) violations; the payload's frames hold all of them. Each metric carries the
-    statistics bureau's figure at the month (:mod:`.official`)."""
+    statistics bureau's figure at the month (:mod:`.official`). The per-project rows of
+    ``project_status_at`` are computed once, into a temporary table of the columns the sections
+    read (:data:`CHECK_INPUT`); every section is SQL over it in the database (the same SQL the
+    library runs over frames); the full rows are read for the projects listed only. ``source``
+    gives a connection (a context manager) for what the payload reads later (default: ``con``,
+    which must then stay open while the payload is used). ``rank_top`` is how many of each
+    ranking it keeps (the report's drivers: 10); ``rollups`` are ``by`` values of
+    :func:`targets.rollup_of` computed with it."""
     cfg = settings_at(con, year=year, as_of=as_of)
     as_of = as_of or default_as_of(con, cfg.year)
     month = month_index(as_of, cfg.year)
-    projects = project_frame(con, as_of=as_of, cfg=cfg)
     targets = city_targets(con, cfg.year)
     goals = group_targets(con, cfg.year)
-    prev = prev_frame(con, as_of=as_of)
-    checks = with_official(checks_of(projects, targets=targets, cfg=cfg, month=month, prev=prev),
-                           official_at(con, as_of))
-    ranked = ranked_of(projects, checks=checks, cfg=cfg, top=10)
+    shown_violations = limit if violations_limit is None else violations_limit
+    cur = con.cursor()
+    try:
+        wanted = [*CHECK_INPUT, *(k for by in rollups for k in group_cols(by)), *(ROLLUP_INPUT if rollups else [])]
+        columns = ", ".join(dict.fromkeys(wanted))
+        cur.execute(f"create temp table _check_pp as select {columns} from project_status_at(?)", [as_of])
+        # last year's library holds no project when the database has no plan for that year
+        # (and it is not the current year, whose projects need no plans row): skip its scan
+        has_prev = con.execute(
+            "select exists (select 1 from plans where year = ?) or current_plan_year() = ?",
+            [as_of.year - 1, as_of.year - 1]).fetchall()[0][0]
+        cur.execute(f"create temp table _check_prev as {_PREV_SQL}{'' if has_prev else ' limit 0'}", [as_of])
+        cur.register("_targets", targets.select("metric", "label", "target_wan", "growth_pct"))
+        cur.register("_group_targets", goals.select("metric", "scope_id", "target_wan"))
+        cur.register("_ctx", rules.context_frame(cfg, month=month))
+        cur.register("_tiers", cfg.tiers.select("tier", "tier_en", "min_wan", "plan_count", "plan_cumulative_count"))
+        checks = with_official(_fetch(cur, checks_sql([], inputs=_INPUTS)), official_at(con, as_of))
+        by_unit = _fetch(cur, checks_sql(group_cols("unit"), inputs=_INPUTS))
+        by_chain = _fetch(cur, checks_sql(group_cols("chain"), inputs=_INPUTS))
+        tiers = _fetch(cur, tiers_sql([], inputs=_INPUTS))
+        counts = _fetch(cur, _COUNTS_SQL).row(0, named=True)
+        levels = _fetch(cur, f"with {_INPUTS} {LEVEL_COUNTS_SQL}")
+        violations = _fetch(cur, violations_sql(cfg, source="_check_pp"))
+        cur.register("_gaps", gaps_frame(checks))
+        top = max(int(rank_top), 10)
+        params: dict[str, Any] = {"cap": float(cfg.forecast["ratio_cap"]), "top": top}
+        heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_SQL})", params)
+        potential = _fetch(cur, f"with {_INPUTS} select * from ({POTENTIAL_SQL})", {"cap": params["cap"]})
+        lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [max(LAGGING_KEPT, limit)])["project_id"].to_list()
+        rolled = {by: _fetch(cur, rollup_sql(group_cols(by), inputs=_INPUTS)) for by in rollups}
+    finally:
+        cur.close()
+    shown_ids = [*lagging_ids[:limit], *violations["project_id"].head(shown_violations).to_list(),
+                 *heads["project_id"].to_list()]
+    rows = project_rows(con, as_of=as_of, ids=shown_ids)
+    ranked = ranked_from(heads, potential, rows, cfg=cfg)
+    drivers = {m: (short.head(10), fast.head(10), pot, n) for m, (short, fast, pot, n) in ranked.items()}
     extra = forecast_summary(checks, ranked=ranked).select(
         "metric", "acceleration_potential_wan", "projects_to_close_gap")
-    lagging = lagging_of(projects)
-    violations = violations_of(projects, cfg=cfg)
+    names = rows.select("project_id", "name", "unit_id", "unit_name")
+    shown_v = (violations.head(shown_violations).drop("unit_id", strict=False)
+               .join(names, on="project_id", how="left", maintain_order="left").select(VIOLATION_COLS))
+    lag_rows = rows.filter(pl.col("project_id").is_in(lagging_ids[:limit])).select(PERFORMANCE_COLS)
+    lag_order = pl.DataFrame({"project_id": lagging_ids[:limit]}, schema={"project_id": pl.String})
     report = {
         "year": cfg.year,
         "as_of": as_of.strftime("%Y-%m"),
         "is_sample": store.is_sample(con),
-        "projects": projects.height,
+        "projects": counts["projects"],
         "metrics": records(checks.join(extra, on="metric", how="left")),
         "without_plan_count": int(con.execute(
             "select count(*) from plans where year = ? and annual_plan_wan is null", [cfg.year]).fetchall()[0][0]),
         "forecast_basis": "library",  # status and forecast_wan: the library's figures; see forecast_official_wan
-        "tiers": records(tiers_of(projects, tiers=cfg.tiers)),
-        "below_tier_count": int(projects["tier"].is_null().sum()),
-        "lagging_count": lagging.height,
-        "lagging_projects": records(lagging.head(limit)),
-        "stalled_count": int(projects["stalled"].sum()),
-        "open_problem_count": int(projects["open_problems"].is_not_null().sum()),
-        "responsibility": records(responsibility_counts_of(projects, cfg=cfg)),
+        "tiers": records(tiers),
+        "below_tier_count": counts["below_tier_count"],
+        "lagging_count": counts["lagging_count"],
+        "lagging_projects": records(lag_order.join(lag_rows, on="project_id", how="left", maintain_order="left")),
+        "stalled_count": counts["stalled_count"],
+        "open_problem_count": counts["open_problem_count"],
+        "responsibility": records(responsibility_table(levels, cfg=cfg)),
         "violation_counts": {r: int(n) for r, n in violations.group_by("rule", maintain_order=True).len().iter_rows()},
         "violation_labels": rule_labels(cfg),
         "rule_words": rule_words(cfg),
-        "violations": records(violations.head(limit if violations_limit is None else violations_limit)),
-        "by_unit": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="unit", prev=prev,
-                                     group_targets=goals)),
-        "by_chain": records(checks_of(projects, targets=targets, cfg=cfg, month=month, by="chain", prev=prev,
-                                      group_targets=goals)),
-        "drivers": records(drivers_of(ranked)),
+        "violations": records(shown_v),
+        "by_unit": records(by_unit),
+        "by_chain": records(by_chain),
+        "drivers": records(drivers_of(drivers)),
         "rules": rule_texts(cfg),
     }
-    return CheckPayload(report=report, settings=cfg, as_of=as_of, projects=projects, checks=checks,
-                        lagging=lagging, violations=violations, ranked=ranked)
+    return CheckPayload(report=report, settings=cfg, as_of=as_of, checks=checks, ranked=ranked,
+                        rank_top=top, rollups=rolled, lagging_ids=lagging_ids,
+                        violations_found=violations, source=source or (lambda: nullcontext(con)))
 
 
 def check_report(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, limit: int = 50,

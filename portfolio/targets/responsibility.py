@@ -10,6 +10,7 @@ import duckdb
 import polars as pl
 
 from .. import config, rules, store
+from . import engine
 from .settings import NO_OWNER, settings
 
 _RESP_SQL = """
@@ -58,18 +59,25 @@ def responsibility_counts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return responsibility_counts_of(store.fetch(con, _RESP_SQL), cfg=cfg)
 
 
+#: Projects per leader level (no level: 未落实), over ``_projects``.
+LEVEL_COUNTS_SQL = f"""
+select coalesce(leader_level, '{NO_OWNER}') as leader_level, count(*)::bigint as count
+from _projects group by all
+"""
+
+
 def responsibility_counts_of(projects: pl.DataFrame, *, cfg: rules.Rules) -> pl.DataFrame:
     """Counts per leader level of a project frame (levels highest first, then 未落实)."""
+    return responsibility_table(engine.run(LEVEL_COUNTS_SQL, _projects=projects.select("leader_level")), cfg=cfg)
+
+
+def responsibility_table(counts: pl.DataFrame, *, cfg: rules.Rules) -> pl.DataFrame:
+    """The 包保 table from the projects per level (:data:`LEVEL_COUNTS_SQL`) and the plan's counts."""
     levels = [*config.LEADER_LEVELS, NO_OWNER]
     plan = [cfg.plan_counts.get(lv) for lv in config.LEADER_LEVELS] + [None]
     grid = pl.DataFrame({"leader_level": levels, "plan_count": plan, "_order": list(range(len(levels)))},
                         schema={"leader_level": pl.String, "plan_count": pl.Int64, "_order": pl.Int64})
-    counts = (
-        projects
-        .with_columns(pl.col("leader_level").fill_null(NO_OWNER).alias("leader_level"))
-        .group_by("leader_level")
-        .agg(pl.len().cast(pl.Int64).alias("count"))
-    )
+    counts = counts.select("leader_level", pl.col("count").cast(pl.Int64))
     return (
         grid
         .join(counts, on="leader_level", how="left")
@@ -99,50 +107,51 @@ def responsibility_violations(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return violations_of(store.fetch(con, _RESP_SQL), cfg=cfg)
 
 
+def _q(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def violations_sql(cfg: rules.Rules, *, source: str = "_projects") -> str:
+    """The responsibility rules over ``source`` (project rows with ``project_id``, ``leader``,
+    ``leader_level``, ``is_major``, ``total_investment_wan``): one row per project and rule broken,
+    rule by rule, the largest investment first. Every text comes from the rules in force."""
+    levels = list(config.LEADER_LEVELS)  # highest first: rank 0
+    rank = "case leader_level " + " ".join(f"when {_q(lv)} then {i}" for i, lv in enumerate(levels)) + " end"
+    floor_level, major = cfg.min_level, cfg.major_min_level
+    min_wan = float(cfg.min_level_from_wan)
+    owned = "leader is not null and leader_level is not null"
+    rule_rows = [
+        ("no_owner", f"not ({owned})", "null::varchar",
+         "case when leader is null and leader_level is null then '未落实包保责任：包保领导和包保层级均为空'"
+         " when leader is null then '未落实包保领导（包保层级为' || leader_level || '）'"
+         " else '未明确包保层级（包保领导为' || leader || '）' end"),
+        ("below_min_level",
+         f"{owned} and total_investment_wan::double >= {min_wan!r} and {rank} > {levels.index(floor_level)}",
+         _q(floor_level),
+         f"'总投资' || round(total_investment_wan::double, 2)::varchar || "
+         f"{_q(f'万元，达到{cfg.min_level_from_wan:g}万元应由{floor_level}或以上包保，现为')} || leader_level"),
+        ("major_below_level", f"{owned} and is_major and {rank} > {levels.index(major)}", _q(major),
+         f"{_q(f'重大产业化项目应由{major}或以上领导包保，现为')} || leader_level"),
+    ]
+    parts = "\nunion all\n".join(
+        f"select project_id, total_investment_wan, is_major, leader, leader_level, {_q(code)} as rule, "
+        f"{required} as required_level, {reason} as reason, {i} as _order from {source} where {cond}"
+        for i, (code, cond, required, reason) in enumerate(rule_rows))
+    return f"""
+select project_id, total_investment_wan, is_major, leader, leader_level, rule, required_level, reason
+from ({parts})
+order by _order, total_investment_wan desc, project_id
+"""
+
+
+#: The columns of a violation, in order.
+VIOLATION_COLS = ["project_id", "name", "unit_id", "unit_name", "total_investment_wan", "is_major",
+                  "leader", "leader_level", "rule", "required_level", "reason"]
+
+
 def violations_of(projects: pl.DataFrame, *, cfg: rules.Rules) -> pl.DataFrame:
-    """Responsibility violations of a project frame, one row per project and rule."""
-    rank = {lv: i for i, lv in enumerate(config.LEADER_LEVELS)}  # 0 = highest
-    floor_level = cfg.min_level
-    level_rank = pl.col("leader_level").replace_strict(rank, default=None, return_dtype=pl.Int64)
-    owned = pl.col("leader").is_not_null() & pl.col("leader_level").is_not_null()
-    total = pl.col("total_investment_wan").cast(pl.Float64)
-    min_wan = cfg.min_level_from_wan
-    amount = pl.col("total_investment_wan").cast(pl.Float64).round(2).cast(pl.String)
-    rules = [
-        (
-            "no_owner", ~owned, pl.lit(None, dtype=pl.String),
-            pl.when(pl.col("leader").is_null() & pl.col("leader_level").is_null())
-            .then(pl.lit("未落实包保责任：包保领导和包保层级均为空"))
-            .when(pl.col("leader").is_null()).then(pl.lit("未落实包保领导（包保层级为") + pl.col("leader_level") + "）")
-            .otherwise(pl.lit("未明确包保层级（包保领导为") + pl.col("leader") + "）"),
-        ),
-        (
-            "below_min_level", owned & (total >= min_wan) & (level_rank > rank[floor_level]),
-            pl.lit(floor_level),
-            pl.lit("总投资") + amount + f"万元，达到{min_wan:g}万元应由{floor_level}或以上包保，现为"
-            + pl.col("leader_level"),
-        ),
-        (
-            "major_below_level", owned & pl.col("is_major") & (level_rank > rank[cfg.major_min_level]),
-            pl.lit(cfg.major_min_level),
-            pl.lit(f"重大产业化项目应由{cfg.major_min_level}或以上领导包保，现为") + pl.col("leader_level"),
-        ),
-    ]
-    parts = [
-        projects
-        .filter(cond)
-        .with_columns(
-            pl.lit(code).alias("rule"),
-            required.alias("required_level"),
-            reason.alias("reason"),
-        )
-        for code, cond, required, reason in rules
-    ]
-    order = {code: i for i, (code, *_rest) in enumerate(rules)}
-    return (
-        pl.concat(parts, how="vertical_relaxed")
-        .with_columns(pl.col("rule").replace_strict(order, return_dtype=pl.Int64).alias("_order"))
-        .sort(["_order", "total_investment_wan", "project_id"], descending=[False, True, False])
-        .select("project_id", "name", "unit_id", "unit_name", "total_investment_wan", "is_major",
-                "leader", "leader_level", "rule", "required_level", "reason")
-    )
+    """Responsibility violations of a project frame, one row per project and rule (:func:`violations_sql`)."""
+    found = engine.run(violations_sql(cfg), _projects=projects.select(
+        "project_id", "total_investment_wan", "is_major", "leader", "leader_level"))
+    names = projects.select("project_id", "name", "unit_id", "unit_name").unique("project_id", keep="first")
+    return found.join(names, on="project_id", how="left", maintain_order="left").select(VIOLATION_COLS)

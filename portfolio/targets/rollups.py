@@ -25,7 +25,7 @@ COUNTS: tuple[tuple[str, str, str], ...] = (
     ("amber_count", "count(*) filter (where flag = 'amber')", "amber"),
     ("green_count", "count(*) filter (where flag = 'green')", "green"),
     ("stalled_count", "count(*) filter (where stalled)", "stalled"),
-    ("open_problem_count", "count(open_problems)", "open_problems"),
+    ("open_problem_count", "count(*) filter (where has_open_problem)", "open_problems"),
 )
 
 
@@ -58,7 +58,9 @@ order by lagging_count desc, projects desc{order}
 
 
 _INPUT = ["total_investment_wan", "annual_plan_wan", "completed_wan", "expected_wan", "forecast_wan",
-          "is_lagging", "flag", "stalled", "open_problems"]
+          "is_lagging", "flag", "stalled", "has_open_problem"]
+#: The per-project columns a roll-up reads (besides its keys).
+ROLLUP_INPUT = _INPUT
 
 
 def rollup_of(projects: pl.DataFrame, *, by: str) -> pl.DataFrame:

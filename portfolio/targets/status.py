@@ -80,15 +80,20 @@ coalesce((select value::integer from meta where key = 'plan_year'), (select max(
          (select year(max(month)) from progress), year(current_date))
 """
 
-#: The per-project rules at the month ``as_of_month`` (any day of it) of its year.
-PROJECT_STATUS_AT = f"""
+def _status_sql(month: str = "as_of_month", ids: str = "") -> str:
+    """The per-project rules at the month ``month`` (an SQL expression: the macro's parameter);
+    with ``ids`` (SQL literals, comma-separated) only those projects, read by a filter every scan
+    can use."""
+    only = f" and project_id in ({ids})" if ids else ""
+    where = f"\n    where p.project_id in ({ids})" if ids else ""
+    return f"""
 with a as materialized (
     -- the month, evaluated once (the views pass a subquery)
-    select date_trunc('month', as_of_month::date)::date as as_of,
-           date_trunc('year', as_of_month::date)::date as y0,
-           year(as_of_month::date) as y, month(as_of_month::date)::bigint as m,
-           (date_trunc('year', as_of_month::date) - interval 1 year)::date as y0_prev,
-           (date_trunc('month', as_of_month::date) - interval 1 year)::date as as_of_prev
+    select date_trunc('month', {month}::date)::date as as_of,
+           date_trunc('year', {month}::date)::date as y0,
+           year({month}::date) as y, month({month}::date)::bigint as m,
+           (date_trunc('year', {month}::date) - interval 1 year)::date as y0_prev,
+           (date_trunc('month', {month}::date) - interval 1 year)::date as as_of_prev
 ), r as materialized (
     select * from v_rules
 ), g as (
@@ -109,7 +114,7 @@ with a as materialized (
            list(year(month) * 12 + month(month)) filter (where nullif(trim(problems), '') is not null)
              as problem_yms
     from progress, a
-    where month <= a.as_of
+    where month <= a.as_of{only}
     group by project_id
 ), base as (
     select p.*, a.y as plan_year, a.y, a.as_of, a.m,
@@ -129,7 +134,7 @@ with a as materialized (
     from project_tiers_in((select y from a)) p
     cross join r
     cross join a
-    left join g using (project_id)
+    left join g using (project_id){where}
 ), win as (
     -- a plan whose dates lie wholly outside the plan year is expected over the whole year
     select b.*,
@@ -198,7 +203,7 @@ select f.project_id, f.name, f.enterprise, f.unit_id, f.unit_name, f.chain_id, f
        f.behind_wan, f.performance, f.flag, f.completed_prev_wan, f.cumulative_wan,
        f.last_invest_month, f.last_report_month, f.months_reported,
        f.idle_months, f.stalled,
-       case when f.has_open_problem then f.problems end as open_problems,
+       f.has_open_problem, case when f.has_open_problem then f.problems end as open_problems,
        case when f.has_open_problem then f.problem_level end as open_problem_level,
        case when f.has_open_problem then f.problem_since end as open_problem_since,
        case when f.has_open_problem then f.problem_months else 0 end::bigint as open_problem_months,
@@ -215,6 +220,11 @@ select f.project_id, f.name, f.enterprise, f.unit_id, f.unit_name, f.chain_id, f
        f.annual_plan_wan::double - (f.completed_wan::double + f.forecast_rest_wan) as forecast_gap_wan
 from fc4 f cross join r
 """
+
+
+#: The per-project rules at the month ``as_of_month`` (any day of it) of its year.
+PROJECT_STATUS_AT = _status_sql()
+
 
 #: Last year's library at the same month: the projects of the previous plan year (as that year saw
 #: them: a closed year's frozen rows) with their completion from January to the same month. A
@@ -265,6 +275,47 @@ def project_frame(con: duckdb.DuckDBPyConnection, *, as_of: date, cfg: Settings 
     cfg = cfg or settings_at(con, as_of=as_of)
     month_index(as_of, cfg.year)
     return store.fetch(con, "select * from project_status_at(?) order by project_id", [as_of])
+
+
+def project_rows(con: duckdb.DuckDBPyConnection, *, as_of: date, ids: list[str]) -> pl.DataFrame:
+    """The rows of ``project_status_at(as_of)`` for the projects ``ids`` only, in the order given.
+
+    The same SQL as the macro with the ids as a filter every scan uses: the rows a page or a
+    report shows of a million projects cost a pass over their own progress rows."""
+    if not ids:
+        return store.fetch(con, "select * from project_status_at(?) limit 0", [as_of])
+    literals = ", ".join("'" + str(i).replace("'", "''") + "'" for i in dict.fromkeys(ids))
+    found = store.fetch(con, f"select * from ({_status_sql('$as_of', literals)})", {"as_of": as_of})
+    order = pl.DataFrame({"project_id": list(dict.fromkeys(ids))}, schema={"project_id": pl.String})
+    return order.join(found, on="project_id", how="inner", maintain_order="left")
+
+
+def lagging_frame(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:
+    """The lagging projects of ``project_status_at(as_of)``, furthest behind first (as :func:`lagging_of`):
+    only their rows reach Python."""
+    return store.fetch(con, f"select {', '.join(PERFORMANCE_COLS)} from project_status_at(?) where is_lagging"
+                            " order by behind_wan desc, project_id", [as_of])
+
+
+def leader_projects(con: duckdb.DuckDBPyConnection, *, as_of: date, leader: str | None,
+                    level: str | None) -> pl.DataFrame:
+    """One leader's projects at ``as_of`` (of one level; ``None``: none given), furthest behind first."""
+    return store.fetch(
+        con, "select * from project_status_at(?) where leader is not distinct from ?"
+             " and leader_level is not distinct from ? order by behind_wan desc nulls last, project_id",
+        [as_of, leader, level])
+
+
+def names_of(con: duckdb.DuckDBPyConnection, *, year: int, ids: list[str]) -> pl.DataFrame:
+    """Name, unit and unit name of the projects ``ids`` in plan year ``year`` (``project_tiers_in``)."""
+    cols = "project_id, name, unit_id, unit_name"
+    if not ids:
+        return store.fetch(con, f"select {cols} from project_tiers_in(?) limit 0", [year])
+    if len(ids) > 5000:  # a long list: one pass over the year's projects
+        return (store.fetch(con, f"select {cols} from project_tiers_in(?)", [year])
+                .filter(pl.col("project_id").is_in(ids)))
+    literals = ", ".join("'" + str(i).replace("'", "''") + "'" for i in dict.fromkeys(ids))
+    return store.fetch(con, f"select {cols} from project_tiers_in(?) where project_id in ({literals})", [year])
 
 
 def prev_frame(con: duckdb.DuckDBPyConnection, *, as_of: date) -> pl.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages import ui
-from portfolio import access, charts, edits, i18n, store
+from portfolio import access, charts, edits, i18n, store, targets
 from portfolio.store import connection
 from tests.app.conftest import no_exception, page_text
 
@@ -76,13 +76,26 @@ def test_a_long_computation_lets_the_file_go_until_the_next_one(open_page: Calla
     assert opens == [True]
 
 
-def test_overview_targets_and_leaders_share_one_project_frame(open_page: Callable[..., AppTest],
-                                                              frames: list[str]) -> None:
+def test_overview_targets_and_leaders_share_one_pass_over_the_projects(open_page: Callable[..., AppTest],
+                                                                       frames: list[str],
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    payloads: list[Any] = []
+    original = targets.check_payload
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        payloads.append(kwargs.get("as_of"))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(targets, "check_payload", counting)
     at = open_page("app_pages/overview.py")
     for page in ("app_pages/targets.py", "app_pages/leaders.py", "app_pages/overview.py"):
         at.switch_page(page).run()
         no_exception(at)
-    assert len(frames) == 1  # the check payload's, for the month the three pages show
+    assert len(payloads) == 1  # one check payload (one pass over the projects) for the month the pages show
+    # no page reads every project's whole row: the lagging list and a leader's projects read their own rows
+    assert not [sql for sql in frames if sql.startswith("select * from project_status_at(?) order by project_id")]
+    assert any("where is_lagging" in sql for sql in frames)
+    assert any("leader is not distinct from" in sql for sql in frames)
 
 
 def test_a_chart_is_built_once_per_data_revision(open_page: Callable[..., AppTest], app_db: Path,
