@@ -45,11 +45,31 @@ CHECK_COLS = [
 ]
 
 
-def checks_sql(keys: list[str], *, inputs: str = "", extra: str = "", tail: str = "") -> str:
+#: The partial sums a check adds up, per project (``_projects``' rows).
+_PARTS = """(select *, 1::bigint as n, forecast_wan - forecast_rest_wan as done_part from _projects)"""
+
+
+def partial_sums_sql(keys: list[str], source: str = "_projects") -> str:
+    """The checks' partial sums of ``source``'s project rows per ``keys`` and 技改: what :func:`checks_sql`
+    adds up (``parts``), summed ahead once where several checks read the same projects."""
+    cols = "".join(f"{k}, " for k in keys)
+    return f"""
+select {cols}is_tech_upgrade, count(project_id)::bigint as n, sum(annual_plan_wan) as annual_plan_wan,
+       sum(completed_wan) as completed_wan, sum(expected_wan) as expected_wan, sum(forecast_wan) as forecast_wan,
+       sum(forecast_wan - forecast_rest_wan) as done_part, sum(forecast_rest_wan) as forecast_rest_wan,
+       sum(forecast_rest_var) as forecast_rest_var
+from {source}
+group by all
+"""
+
+
+def checks_sql(keys: list[str], *, inputs: str = "", extra: str = "", tail: str = "", parts: str = _PARTS) -> str:
     """The check query grouped by ``keys`` (none: the city), reading the four inputs.
 
     ``inputs`` are CTEs that define the inputs (the views); ``extra`` and ``tail`` are columns to
-    add in front and at the end."""
+    add in front and at the end. ``parts`` are the rows summed per group: by default one per
+    project of ``_projects``; a relation of :func:`partial_sums_sql` rows (at least as fine as
+    ``keys``) gives the same sums."""
     pairs = group_key_sql(keys, "p")
     sel = "".join(f"{expr} as {col}, " for col, expr in pairs)
     grp = "".join(f", {expr}" for _, expr in pairs)
@@ -82,16 +102,16 @@ with {inputs}{"," if inputs else ""} m as (
     select * from (values ('industrial_investment', 1), ('tech_upgrade_investment', 2)) m(metric, ord)
 ), sums as (
     select m.metric, m.ord, {sel}
-           count(p.project_id)::bigint as projects,
+           coalesce(sum(p.n), 0)::bigint as projects,
            coalesce(sum(p.annual_plan_wan), 0)::decimal(38,2) as planned_wan,
            coalesce(sum(p.completed_wan), 0)::decimal(38,2) as completed_wan,
            coalesce(sum(p.expected_wan), 0)::double as plan_expected_wan,
            coalesce(sum(p.forecast_wan), 0)::double as forecast_wan,
-           coalesce(sum(p.forecast_wan - p.forecast_rest_wan), 0)::double as done_part,
+           coalesce(sum(p.done_part), 0)::double as done_part,
            coalesce(sum(p.forecast_rest_wan), 0)::double as mean_rest,
            coalesce(sum(p.forecast_rest_var), 0)::double as var_rest
     from m
-    {"join" if pairs else "left join"} _projects p
+    {"join" if pairs else "left join"} {parts} p
       on m.metric = 'industrial_investment' or (m.metric = 'tech_upgrade_investment' and p.is_tech_upgrade)
     group by m.metric, m.ord{grp}
 ), prevs as (

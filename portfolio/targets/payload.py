@@ -20,7 +20,7 @@ import duckdb
 import polars as pl
 
 from .. import rules, store
-from .checks import checks_sql
+from .checks import checks_sql, partial_sums_sql
 from .forecast import (
     POTENTIAL_SQL,
     RANKED_SQL,
@@ -51,7 +51,9 @@ from .settings import (
     settings_at,
 )
 from .status import (
+    CHAIN_NAME,
     PERFORMANCE_COLS,
+    UNIT_NAME,
     lagging_frame,
     lagging_of,
     names_of,
@@ -95,7 +97,7 @@ def rule_texts(cfg: Settings) -> dict[str, str]:
 #: The per-project columns every section of the check reads: one temporary table per payload,
 #: the only pass over the projects' rows; names and texts are read for the rows shown only.
 CHECK_INPUT = [
-    "project_id", "unit_id", "unit_name", "chain_id", "chain_name", "tier", "leader", "leader_level", "is_major",
+    "project_id", "unit_id", "chain_id", "tier", "leader", "leader_level", "is_major",
     "is_tech_upgrade", "total_investment_wan", "annual_plan_wan", "completed_wan", "expected_wan", "forecast_wan",
     "forecast_rest_wan", "forecast_rest_var", "flag", "stalled", "is_lagging", "behind_wan", "forecast_gap_wan",
     "remaining_plan_wan", "pace", "has_open_problem",
@@ -106,6 +108,14 @@ select unit_id, unit_name, chain_id, chain_name, is_tech_upgrade, sum(completed_
 from library_prev_at(?) group by all
 """
 _INPUTS = "_projects as (select * from _check_pp), _prev as (select * from _check_prev)"
+#: The checks' partial sums per unit, chain and 技改, named as the projects are: what the city,
+#: unit and chain checks add up (a few hundred rows instead of every project three times).
+_PRE_SQL = f"""
+select p.unit_id, {UNIT_NAME} as unit_name, p.chain_id, {CHAIN_NAME} as chain_name, p.* exclude (unit_id, chain_id)
+from ({partial_sums_sql(["unit_id", "chain_id"], "_check_pp")}) p
+left join units u on u.unit_id = p.unit_id
+left join chains c on c.chain_id = p.chain_id
+"""
 _COUNTS_SQL = """
 select count(*)::bigint as projects, count(*) filter (where tier is null)::bigint as below_tier_count,
        count(*) filter (where stalled)::bigint as stalled_count,
@@ -216,13 +226,14 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
             "select exists (select 1 from plans where year = ?) or current_plan_year() = ?",
             [as_of.year - 1, as_of.year - 1]).fetchall()[0][0]
         cur.execute(f"create temp table _check_prev as {_PREV_SQL}{'' if has_prev else ' limit 0'}", [as_of])
+        cur.execute(f"create temp table _check_pre as {_PRE_SQL}")
         cur.register("_targets", targets.select("metric", "label", "target_wan", "growth_pct"))
         cur.register("_group_targets", goals.select("metric", "scope_id", "target_wan"))
         cur.register("_ctx", rules.context_frame(cfg, month=month))
         cur.register("_tiers", cfg.tiers.select("tier", "tier_en", "min_wan", "plan_count", "plan_cumulative_count"))
-        checks = with_official(_fetch(cur, checks_sql([], inputs=_INPUTS)), official_at(con, as_of))
-        by_unit = _fetch(cur, checks_sql(group_cols("unit"), inputs=_INPUTS))
-        by_chain = _fetch(cur, checks_sql(group_cols("chain"), inputs=_INPUTS))
+        checks = with_official(_fetch(cur, checks_sql([], inputs=_INPUTS, parts="_check_pre")), official_at(con, as_of))
+        by_unit = _fetch(cur, checks_sql(group_cols("unit"), inputs=_INPUTS, parts="_check_pre"))
+        by_chain = _fetch(cur, checks_sql(group_cols("chain"), inputs=_INPUTS, parts="_check_pre"))
         tiers = _fetch(cur, tiers_sql([], inputs=_INPUTS))
         counts = _fetch(cur, _COUNTS_SQL).row(0, named=True)
         levels = _fetch(cur, f"with {_INPUTS} {LEVEL_COUNTS_SQL}")

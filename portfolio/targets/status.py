@@ -31,6 +31,11 @@ TIER_BANDS = "(select tier, min_wan, lead(min_wan) over (order by min_wan) as ma
 #: The join condition of a project ``p`` to its band ``t``.
 TIER_ON = "p.total_investment_wan >= t.min_wan and (t.max_wan is null or p.total_investment_wan < t.max_wan)"
 
+#: A project's unit and chain as named (``p`` the project, ``u`` its unit, ``c`` its chain):
+#: a unit without a name is its id, a project without a chain is in 未归链.
+UNIT_NAME = "coalesce(u.name, p.unit_id)"
+CHAIN_NAME = f"coalesce(c.name, p.chain_id, '{NO_CHAIN}')"
+
 #: The projects of plan year ``y`` with their tier: the highest band whose minimum the total
 #: investment reaches. A project belongs to a year when it has a ``plans`` row of that year; its
 #: plan is that row's; a closed year reads the project as it stood when the year was closed.
@@ -54,8 +59,8 @@ with cy as (
     from projects p anti join plans pl on pl.project_id = p.project_id cross join cy
     where y = cy.cy
 )
-select p.project_id, p.name, p.enterprise, p.unit_id, coalesce(u.name, p.unit_id) as unit_name,
-       p.chain_id, coalesce(c.name, p.chain_id, '{NO_CHAIN}') as chain_name, p.node_id,
+select p.project_id, p.name, p.enterprise, p.unit_id, {UNIT_NAME} as unit_name,
+       p.chain_id, {CHAIN_NAME} as chain_name, p.node_id,
        p.nature, p.status, p.is_major, nullif(trim(p.leader), '') as leader, p.leader_level,
        p.total_investment_wan::decimal(38,2) as total_investment_wan,
        p.annual_plan_wan::decimal(38,2) as annual_plan_wan, p.start_date, p.end_date, t.tier, p.chain_role
