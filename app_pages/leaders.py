@@ -162,7 +162,7 @@ if pick is not None:
 st.header(ui.t("ld.violations"))
 words = ui.cached(targets.responsibility_words)  # the 包保 rules in force fill the texts
 st.caption(ui.t("ld.violations_caption", **words))
-violations = payload.violations
+violations = ui.violations(month)
 found = payload.report["violation_counts"]  # every violation counted by rule
 for card, rule in zip(st.columns(len(RULES)), RULES, strict=True):
     card.metric(ui.t(f"ld.rule.{rule}", **words), found.get(rule, 0), border=True)

@@ -224,7 +224,7 @@ ui.download_xlsx({ui.t("tg.shortfall"): shortfall, ui.t("tg.accelerate"): accele
 # ---------------------------------------------------------------- lagging projects
 st.header(ui.t("tg.lagging"))
 st.caption(ui.t("tg.lagging_rule"))
-lagging = payload.lagging  # every lagging project, furthest behind first
+lagging = ui.lagging(month)  # every lagging project, furthest behind first
 f1, f2, f3, f4 = st.columns([3, 3, 2, 2], vertical_alignment="bottom")
 units = ui.unit_multiselect(ui.t("tg.filter_unit"), key="tg_unit", only=lagging["unit_id"].unique().to_list(),
                             into=f1, placeholder=ui.t("tg.all"))

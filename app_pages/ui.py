@@ -346,6 +346,25 @@ def rollup(as_of: date, by: str) -> pl.DataFrame:
     return derived(targets.rollup_of, p.projects, of=("payload", as_of), by=by)
 
 
+def lagging(as_of: date) -> pl.DataFrame:
+    """Every lagging project of the payload, furthest behind first: read when first asked for
+    (only those projects' rows), under the worded spinner."""
+    return derived(_lagging_of, payload(as_of), of=("payload", as_of))
+
+
+def violations(as_of: date) -> pl.DataFrame:
+    """Every responsibility violation of the payload, with the projects' names."""
+    return derived(_violations_of, payload(as_of), of=("payload", as_of))
+
+
+def _lagging_of(p: targets.CheckPayload) -> pl.DataFrame:
+    return p.lagging
+
+
+def _violations_of(p: targets.CheckPayload) -> pl.DataFrame:
+    return p.violations
+
+
 def forecast(as_of: date, top: int = FORECAST_TOP) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The year-end forecast per metric and the ``top`` projects that drive it, from the payload."""
     return derived(_forecast_of, payload(as_of), of=("payload", as_of), top=top)
