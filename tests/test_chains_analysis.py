@@ -119,3 +119,41 @@ def test_a_closed_years_gaps_are_those_of_the_projects_as_they_were_closed(
     assert not [d for d in closed["role_disagreements"] if d["project"] == "改名"]
     tcms = {g["node_id"]: g["addressed_count"] for g in current["gaps"]}["rail.tcms"]
     assert tcms == {g["node_id"]: g["addressed_count"] for g in closed["gaps"]}["rail.tcms"] + len(renamed)
+
+
+def test_disagreements_compared_a_group_at_a_time_are_those_of_a_project_at_a_time(sample_db_template: Path) -> None:
+    """The query groups the declared roles (segment, chain, role) and keeps each group's first rows; the
+    disagreements are those of comparing every pipeline project's role with its segment's class."""
+    from portfolio import config
+
+    with store.connect(sample_db_template, read_only=True) as con:
+        an = chains.analysis(con)
+        cut = chains.analysis(con, ids_limit=50, disagreements_limit=3)
+        statuses = ", ".join(f"'{s}'" for s in config.PIPELINE_STATUSES)
+        declared = store.fetch(con, "select project_id, name as project, status, node_id, chain_id as project_chain_id,"
+                                    f" chain_role from project_tiers() where status in ({statuses})"
+                                    " and chain_role is not null")
+    seg = an.classes.select("node_id", "chain_id", pl.col("name").alias("node"), "kind")
+    want = (
+        declared.join(seg, on="node_id", how="left")
+        .filter(pl.col("kind").is_null() | (pl.col("kind") != pl.col("chain_role")))
+        .select("project_id", "project", "status", pl.coalesce("chain_id", "project_chain_id").alias("chain_id"),
+                "node_id", "node", pl.col("chain_role").alias("declared_role"), pl.col("kind").alias("segment_kind"))
+        .sort("project_id")
+    )
+    assert want.height > 50 and want["segment_kind"].null_count() and want["chain_id"].n_unique() > 1
+    assert_frame_equal(an.disagreements.select(want.columns), want)
+    # every reason names the project's own segment and role
+    assert all(r["declared_role"] in r["reason"] for r in an.disagreements.iter_rows(named=True))
+    # the cut analysis: the first three of every chain, every one counted
+    for chain in [None, *want["chain_id"].unique().sort().to_list()]:
+        whole = want if chain is None else want.filter(pl.col("chain_id") == chain)
+        assert_frame_equal(chains.disagreements_of(cut, chain=chain), chains.disagreements_of(an, chain=chain).head(3))
+        assert chains.disagreements_of(cut, chain=chain)["project_id"].to_list() == whole["project_id"].head(3).to_list()
+        assert chains.report_of(cut, chain=chain, limit=3) == chains.report_of(an, chain=chain, limit=3)
+        summary = chains.report_of(cut, chain=chain, limit=3)["role_disagreement_summary"]
+        assert summary["total"] == whole.height == sum(k["count"] for k in summary["by_kind"])
+    with pytest.raises(ValueError, match="3"):
+        chains.report_of(cut, limit=None)
+    with pytest.raises(ValueError, match="3"):
+        chains.report_of(cut, limit=4)

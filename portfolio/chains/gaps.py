@@ -36,10 +36,17 @@ class ChainAnalysis:
     classes: pl.DataFrame
     #: every segment that is a gap before or after the pipeline is built (:func:`after_pipeline`)
     after: pl.DataFrame
-    #: every declared chain role that differs from its segment's class (:func:`role_disagreements`)
+    #: every declared chain role that differs from its segment's class (:func:`role_disagreements`),
+    #: by project id; a cut analysis (``disagreements_limit``) holds only the first that many of each
+    #: group of projects declaring one role on one segment (and chain), among them every chain's first
     disagreements: pl.DataFrame
+    #: the disagreements counted a group: ``chain_id``, ``declared_role``, ``segment_kind``,
+    #: ``no_segment``, ``count`` (every one, cut or not)
+    disagreement_counts: pl.DataFrame
     #: ``pipeline_ids`` holds the first this many ids of each segment (None: all)
     ids_limit: int | None = None
+    #: :func:`disagreements_of` gives the first this many disagreements (None: all)
+    disagreements_limit: int | None = None
 
 
 def _year(con: Con, year: int | None) -> int | None:
@@ -47,49 +54,51 @@ def _year(con: Con, year: int | None) -> int | None:
     return None if year is None else years.resolve_year(con, year)
 
 
-#: The columns of a declared role's row of :func:`analysis_sql`.
-_DECLARED = ("project_id", "project", "status", "declared_node_id", "project_chain_id", "chain_role")
+#: The columns of a group of declared roles' row of :func:`sql.analysis_sql`.
+_DECLARED = ("declared_node_id", "project_chain_id", "chain_role", "declared", "declared_rows")
 #: The columns of the firms once the pipeline is built, and their names in a coverage frame.
 _AFTER_FIRMS = {"firms_after": "firms", "output_after_wan": "output_wan", "hhi_after": "hhi",
                 "concentrated_after": "concentrated"}
 
 
 def analysis(con: Con, *, year: int | None = None, ids_limit: int | None = None,
-             projects: str | None = None) -> ChainAnalysis:
+             disagreements_limit: int | None = None, projects: str | None = None) -> ChainAnalysis:
     """Classify every segment of plan ``year`` (default the current one; a closed year as it was closed).
 
     One query reads the year's projects once (:func:`sql.analysis_sql`): coverage, the firms once
     the pipeline is built, and the declared roles; the graph metrics and reasons are computed per
     segment. ``ids_limit`` keeps only the first that many pipeline ids a segment (``gaps --json``
-    by default; ``pipeline_projects`` counts them all); None keeps every one. ``projects`` is
+    by default; ``pipeline_projects`` counts them all); None keeps every one.
+    ``disagreements_limit`` keeps only the first that many role disagreements (of every chain;
+    ``disagreement_counts`` counts them all); None keeps every one. ``projects`` is
     another FROM item of the year's projects in their place (a what-if scenario's: some
     cancelled, some added); by default the year's own (:func:`sql.year_projects`).
     """
     checked = _year(con, year)
     _, edges = load_definition(con)
     rules = chain_rules(con)
-    rows = store.fetch(con, sql.analysis_sql(str(int(rules.hhi_threshold)), projects or sql.year_projects(checked)),
-                       {"ratio": rules.new_firm_output_ratio})
-    # the query's two kinds of row: segments (in the definition's order) and declared roles (by id)
-    segment = pl.col("project_id").is_null()
-    segments = rows.filter(segment).sort("chain_order", "node_order", nulls_last=True).drop(*_DECLARED, "chain_order", "node_order")
-    # every id, sorted; or the first ids_limit (at least the few a reason names)
+    # every id; or the first ids_limit (at least the few a reason names)
     keep = None if ids_limit is None else max(ids_limit, REASON_IDS)
-    ids = pl.col("pipeline_ids")
-    coverage = segments.select(pl.exclude(*_AFTER_FIRMS)).with_columns(
-        ids.list.sort() if keep is None else ids.list.eval(pl.element().bottom_k(keep).sort()))
+    query = sql.analysis_sql(str(int(rules.hhi_threshold)), projects or sql.year_projects(checked),
+                             ids_limit=keep, rows_limit=disagreements_limit)
+    rows = store.fetch(con, query, {"ratio": rules.new_firm_output_ratio})
+    # the query's two kinds of row: segments (in the definition's order) and groups of declared roles
+    segment = pl.col("declared").is_null()
+    segments = rows.filter(segment).sort("chain_order", "node_order", nulls_last=True).drop(*_DECLARED, "chain_order", "node_order")
+    coverage = segments.select(pl.exclude(*_AFTER_FIRMS)).with_columns(pl.col("pipeline_ids").list.sort())
     classes = analyse(coverage, edges, validate=False, rules=rules)
     future = kinds(
         segments.select("node_id", "emerging", *[pl.col(a).alias(b) for a, b in _AFTER_FIRMS.items()]), edges)
-    declared = (
-        rows.filter(~segment)
-        .select("project_id", "project", "status", pl.col("declared_node_id").alias("node_id"), "project_chain_id",
-                "chain_role")
-        .sort("project_id")
-    )
+    declared = rows.filter(~segment).select(
+        pl.col("declared_node_id").alias("node_id"), "project_chain_id", "chain_role", "declared", "declared_rows")
+    groups = _disagreeing_groups(classes, declared)
     return ChainAnalysis(
         year=years.resolve_year(con, year), rules=rules, edges=edges, classes=classes,
-        after=_after(classes, future), disagreements=_disagreements(classes, declared), ids_limit=keep,
+        after=_after(classes, future), disagreements=_disagreement_rows(groups),
+        disagreement_counts=groups.select(
+            "chain_id", "declared_role", "segment_kind", pl.col("node").is_null().alias("no_segment"),
+            pl.col("declared").alias("count")),
+        ids_limit=keep, disagreements_limit=disagreements_limit,
     )
 
 
@@ -138,8 +147,9 @@ def gaps_of(an: ChainAnalysis, *, chain: str | None = None) -> pl.DataFrame:
     return _gap_rows(an.classes, _chain(an, chain))
 
 
-def _disagreements(classes: pl.DataFrame, declared: pl.DataFrame) -> pl.DataFrame:
-    """The declared roles (pipeline projects, by id) that differ from their segment's class, with why."""
+def _disagreeing_groups(classes: pl.DataFrame, declared: pl.DataFrame) -> pl.DataFrame:
+    """The groups of declared roles (one role, one segment, one project chain) that differ from their
+    segment's class, with why: every project of a group disagrees, or none does."""
     seg = classes.select(
         "node_id", "chain_id", "chain",
         pl.col("name").alias("node"),
@@ -150,7 +160,7 @@ def _disagreements(classes: pl.DataFrame, declared: pl.DataFrame) -> pl.DataFram
     )
     frame = (
         declared
-        .join(seg, on="node_id", how="left", maintain_order="left")
+        .join(seg, on="node_id", how="left")
         .filter(pl.col("kind").is_null() | (pl.col("kind") != pl.col("chain_role")))
         .with_columns(pl.coalesce("chain_id", "project_chain_id").alias("chain_id"))
     )
@@ -182,11 +192,22 @@ def _disagreements(classes: pl.DataFrame, declared: pl.DataFrame) -> pl.DataFram
                              "is not emerging", role.replace_strict(KINDS_EN, default="?"), "node_en"))
     )
     return frame.select(
-        "project_id", "project", "status", "chain_id", "chain", "node_id", "node",
+        "chain_id", "chain", "node_id", "node",
         pl.col("chain_role").alias("declared_role"),
         pl.col("kind").alias("segment_kind"),
         reason.alias("reason"),
         reason_en.alias("reason_en"),
+        "declared", "declared_rows",
+    )
+
+
+def _disagreement_rows(groups: pl.DataFrame) -> pl.DataFrame:
+    """The disagreeing projects of :func:`_disagreeing_groups` (the rows each group kept), by project id."""
+    return (
+        groups.explode("declared_rows").unnest("declared_rows")
+        .select("project_id", "project", "status", "chain_id", "chain", "node_id", "node", "declared_role",
+                "segment_kind", "reason", "reason_en")
+        .sort("project_id")
     )
 
 
@@ -199,7 +220,8 @@ def role_disagreements(con: Con, *, chain: str | None = None, year: int | None =
 def disagreements_of(an: ChainAnalysis, *, chain: str | None = None) -> pl.DataFrame:
     """:func:`role_disagreements` of an analysis; ``chain`` is a chain id (None: every chain)."""
     chain_id = _chain(an, chain)
-    return an.disagreements if chain_id is None else an.disagreements.filter(pl.col("chain_id") == chain_id)
+    frame = an.disagreements if chain_id is None else an.disagreements.filter(pl.col("chain_id") == chain_id)
+    return frame if an.disagreements_limit is None else frame.head(an.disagreements_limit)
 
 
 CHANGES = {"closed": "缺口消除", "changed": "类别改变", "remains": "仍为缺口", "new": "新出现"}
@@ -270,7 +292,8 @@ ADDRESSED_SHOWN = 50
 
 @dataclass(frozen=True)
 class GapsPayload:
-    """The ``gaps --json`` payload and the whole disagreement frame behind it (for the report's sheet)."""
+    """The ``gaps --json`` payload and the disagreement frame behind it (for the report's sheet): every
+    disagreement of an analysis that kept them all, the first ones of a cut one."""
 
     report: dict[str, Any]
     disagreements: pl.DataFrame
@@ -283,13 +306,13 @@ def _ids(column: str, limit: int | None, count: str = "pipeline_projects") -> li
             pl.col(count).fill_null(0).cast(pl.Int64).alias("addressed_count")]
 
 
-def _disagreement_counts(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Disagreements counted by kind: declared role × the segment's class (null: not a gap / no segment)."""
+def _disagreement_counts(counts: pl.DataFrame) -> list[dict[str, Any]]:
+    """Disagreements counted by kind (of :attr:`ChainAnalysis.disagreement_counts`): declared role ×
+    the segment's class (null: not a gap / no segment)."""
     return (
-        frame
-        .with_columns(pl.col("node").is_null().alias("no_segment"))
+        counts
         .group_by("declared_role", "segment_kind", "no_segment")
-        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .agg(pl.col("count").sum().cast(pl.Int64))
         .sort(["count", "declared_role", "segment_kind", "no_segment"], descending=[True, False, False, False],
               nulls_last=True)
         .to_dicts()
@@ -298,22 +321,29 @@ def _disagreement_counts(frame: pl.DataFrame) -> list[dict[str, Any]]:
 
 def gaps_payload(con: Con, *, chain: str | None = None, year: int | None = None,
                  limit: int | None = DISAGREEMENTS_SHOWN, ids_limit: int | None = ADDRESSED_SHOWN) -> GapsPayload:
-    """The ``gaps --json`` payload with the frame of every role disagreement.
+    """The ``gaps --json`` payload with the frame of the role disagreements it lists.
 
     The payload lists the first ``limit`` role disagreements (``role_disagreement_summary`` counts
     all of them by kind) and the first ``ids_limit`` ids of each ``addressed_by`` list (each gap and
-    segment carries ``addressed_count``); None lists everything (``gaps --json --all``)."""
+    segment carries ``addressed_count``); None lists everything (``gaps --json --all``). The
+    analysis keeps only what is listed (:func:`analysis`): a million projects' disagreements are
+    counted in the query, not carried to Python."""
     chain_id = resolve_chain(con, chain) if chain else None
-    return payload_of(analysis(con, year=year, ids_limit=ids_limit), chain=chain_id, limit=limit, ids_limit=ids_limit)
+    an = analysis(con, year=year, ids_limit=ids_limit, disagreements_limit=limit)
+    return payload_of(an, chain=chain_id, limit=limit, ids_limit=ids_limit)
 
 
 def payload_of(an: ChainAnalysis, *, chain: str | None = None, limit: int | None = DISAGREEMENTS_SHOWN,
                ids_limit: int | None = ADDRESSED_SHOWN) -> GapsPayload:
     """:func:`gaps_payload` of an analysis; ``chain`` is a chain id (None: every chain).
 
-    ``ids_limit`` may not ask for more ids than the analysis kept (:func:`analysis`)."""
+    ``ids_limit`` and ``limit`` may not ask for more ids or disagreements than the analysis kept
+    (:func:`analysis`)."""
     if an.ids_limit is not None and (ids_limit is None or ids_limit > an.ids_limit):
         raise ValueError(f"分析只保留了每个环节的前 {an.ids_limit} 个项目编号（the analysis kept {an.ids_limit} ids).")
+    if an.disagreements_limit is not None and (limit is None or limit > an.disagreements_limit):
+        raise ValueError(f"分析只保留了前 {an.disagreements_limit} 个申报不一致的项目"
+                         f"（the analysis kept {an.disagreements_limit} disagreements).")
     chain_id = _chain(an, chain)
     classes = an.classes
     rows = _gap_rows(classes, chain_id).with_columns(_ids("addressed_by", ids_limit))
@@ -334,6 +364,8 @@ def payload_of(an: ChainAnalysis, *, chain: str | None = None, limit: int | None
     after = after_of(an, chain=chain_id)
     disagreements = disagreements_of(an, chain=chain_id)
     shown = disagreements if limit is None else disagreements.head(limit)
+    counts = an.disagreement_counts if chain_id is None else an.disagreement_counts.filter(
+        pl.col("chain_id") == chain_id)
     segments = (
         after.join(classes.select("node_id", pl.col("pipeline_projects").alias("_addressed")), on="node_id",
                    how="left", maintain_order="left")
@@ -351,8 +383,8 @@ def payload_of(an: ChainAnalysis, *, chain: str | None = None, limit: int | None
             "segments": scope.height,
         },
         "role_disagreements": shown.to_dicts(),
-        "role_disagreement_summary": {"total": disagreements.height, "shown": shown.height,
-                                      "by_kind": _disagreement_counts(disagreements)},
+        "role_disagreement_summary": {"total": int(counts["count"].sum()), "shown": shown.height,
+                                      "by_kind": _disagreement_counts(counts)},
         "after_pipeline": {
             "counts": {c: after.filter(pl.col("change") == c).height for c in CHANGES},
             "segments": segments.to_dicts(),

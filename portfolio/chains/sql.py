@@ -122,27 +122,40 @@ order by c.rowid, n.rowid
 """
 
 
-def analysis_sql(threshold: str, projects: str = "project_tiers()") -> str:
+def analysis_sql(threshold: str, projects: str = "project_tiers()", *, ids_limit: int | None = None,
+                 rows_limit: int | None = None) -> str:
     """Everything the gap analysis reads, in one pass over the plan year's projects.
 
     One row per segment (in :func:`coverage_sql`'s order) with :func:`coverage_sql`'s columns; its
     firms once the pipeline is built (:func:`after_pipeline_firms`, the same concentration SQL):
     ``firms_after``, ``output_after_wan``, ``hhi_after``, ``concentrated_after``; their order is
-    ``chain_order``, ``node_order``. Then one row per pipeline project that declares a chain role
-    (``project_id``, ``project``, ``status``, ``declared_node_id``, ``project_chain_id``,
-    ``chain_role``), the segment columns empty. Nothing is sorted. The year's projects are read once
-    (materialised): only pipeline and finished ones, only the columns used, a name only where it is
-    shown. ``pipeline_ids`` are in no order (sorting them is polars' job: cheaper than the ordered
-    aggregate, and than a top-N one).
+    ``chain_order``, ``node_order``. Then one row per group of pipeline projects that declare a
+    chain role, by ``declared_node_id``, ``project_chain_id`` and ``chain_role`` (a few hundred):
+    ``declared`` counts them and ``declared_rows`` lists them (``project_id``, ``project``,
+    ``status``); the segment columns empty. A declared role disagrees with its segment's class or
+    not for the whole group, so the groups are what the classes are compared with.
+
+    ``ids_limit`` keeps each segment's ``ids_limit`` smallest ``pipeline_ids`` (sorted; None: every
+    id, in no order: sorting them is polars' job); ``rows_limit`` keeps each group's ``rows_limit``
+    smallest ``declared_rows`` by id (None: every row, in no order): the first rows of any chain
+    are among them. The year's projects are read once (materialised): only pipeline and finished
+    ones, only the columns used, a name only where it is shown.
     """
     pipeline, finished = _list(config.PIPELINE_STATUSES), _list(config.FINISHED_STATUSES)
+    # a top-N aggregate (a small heap a group) costs a fraction of gathering every id or row
+    ids = "list(project_id)" if ids_limit is None else f"min(project_id, {int(ids_limit)})"
+    row = "{'project_id': project_id, 'project': name, 'status': status}"
+    rows = f"list({row})" if rows_limit is None else f"arg_min({row}, project_id, {int(rows_limit)})"
     return f"""
 with yp as materialized (
-    select project_id, node_id, chain_id, status, chain_role, total_investment_wan, annual_plan_wan,
+    select project_id, node_id, status, chain_role, total_investment_wan, annual_plan_wan,
            case when status in ({pipeline}) then enterprise end as enterprise,
+           case when chain_role is not null and status in ({pipeline}) then chain_id end as chain_id,
            case when chain_role is not null and status in ({pipeline}) then name end as name
     from {projects}
-    where status in ({_list((*config.PIPELINE_STATUSES, *config.FINISHED_STATUSES))})
+    -- no filter on the status here: pushed into project_tiers_in it made the planner build its anti
+    -- join's hash table on the projects (every column) instead of the plans' ids, twice the cost at a
+    -- million projects; the few projects of another status cost less (every use below filters them)
 ), b as materialized (
     {pipeline_builders_sql("yp")}
 ), f as ({segment_firms_sql("enterprises", threshold)}
@@ -156,7 +169,7 @@ with yp as materialized (
                count(*) filter (where status in ({pipeline})) as pipeline_projects,
                sum(total_investment_wan) filter (where status in ({pipeline})) as pipeline_investment_wan,
                sum(annual_plan_wan) filter (where status in ({pipeline})) as pipeline_plan_wan,
-               list(project_id) filter (where status in ({pipeline})) as pipeline_ids,
+               {ids} filter (where status in ({pipeline})) as pipeline_ids,
                count(*) filter (where status in ({finished})) as finished_projects
         from yp
         where node_id is not null
@@ -179,13 +192,14 @@ with yp as materialized (
     left join p using (node_id)
     left join d using (node_id)
 ), decl as (
-    select project_id, name as project, status, node_id as declared_node_id, chain_id as project_chain_id,
-           chain_role
+    select node_id as declared_node_id, chain_id as project_chain_id, chain_role, count(*) as declared,
+           {rows} as declared_rows
     from yp
     where name is not null
+    group by node_id, chain_id, chain_role
 )
 -- one result of two kinds of row (each with the other's columns empty): the segments, then the
--- declared roles; a list of declared rows a segment would cost more than the rows themselves
+-- groups of declared roles
 select * from seg
 union all by name
 select * from decl
