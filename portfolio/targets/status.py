@@ -121,7 +121,9 @@ with a as materialized (
     from progress, a
     where month <= a.as_of{only}
     group by project_id
-), base as (
+), pj as (
+    -- the rules' constants applied before the join (a list of natures riding a million rows
+    -- through the join's hash table cost more than the join itself)
     select p.*, a.y as plan_year, a.y, a.as_of, a.m,
            list_contains(r.tech_upgrade_natures, p.nature) as is_tech_upgrade,
            case when p.start_date is null or year(p.start_date) < a.y then 1
@@ -129,16 +131,19 @@ with a as materialized (
                 else month(p.start_date) end::bigint as from_raw,
            case when p.end_date is null or year(p.end_date) > a.y then 12
                 when year(p.end_date) < a.y then 0
-                else month(p.end_date) end::bigint as to_raw,
+                else month(p.end_date) end::bigint as to_raw
+    from project_tiers_in((select y from a)) p
+    cross join r
+    cross join a
+), base as (
+    select p.*,
            coalesce(g.completed_wan, 0)::decimal(38,2) as completed_wan,
            coalesce(g.completed_prev_wan, 0)::decimal(38,2) as completed_prev_wan,
            coalesce(g.cumulative_wan, 0)::decimal(38,2) as cumulative_wan,
            g.last_invest_month, g.last_invest_any, g.last_report_month, coalesce(g.months_reported, 0)::bigint as months_reported,
            coalesce(g.problem_month = g.last_report_month, false) as has_open_problem,
            g.problems, g.problem_level, g.problem_yms
-    from project_tiers_in((select y from a)) p
-    cross join r
-    cross join a
+    from pj p
     left join g using (project_id){where}
 ), win as (
     -- a plan whose dates lie wholly outside the plan year is expected over the whole year
