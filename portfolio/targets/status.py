@@ -249,12 +249,14 @@ with a as materialized (
     from progress, a
     where month >= a.y0 and month <= a.as_of
     group by project_id
+), pj as (
+    select p.project_id, p.unit_id, p.unit_name, p.chain_id, p.chain_name, p.tier, p.leader, p.leader_level,
+           p.status, p.nature, list_contains(r.tech_upgrade_natures, p.nature) as is_tech_upgrade
+    from project_tiers_in((select py from a)) p
+    cross join v_rules r
 )
-select p.project_id, p.unit_id, p.unit_name, p.chain_id, p.chain_name, p.tier, p.leader, p.leader_level,
-       p.status, p.nature, list_contains(r.tech_upgrade_natures, p.nature) as is_tech_upgrade,
-       coalesce(g.completed_wan, 0)::decimal(38,2) as completed_wan
-from project_tiers_in((select py from a)) p
-cross join v_rules r
+select p.*, coalesce(g.completed_wan, 0)::decimal(38,2) as completed_wan
+from pj p
 left join g using (project_id)
 """
 
