@@ -189,8 +189,17 @@ def test_the_report_builds_the_check_once(sample_db_template: Path, monkeypatch:
         module = importlib.import_module(f"portfolio.targets.{name}")
         if hasattr(module, "project_frame"):
             monkeypatch.setattr(module, "project_frame", counted)
+    payloads: list[object] = []
+    build = targets.check_payload
+
+    def counted_payload(*args: Any, **kwargs: Any) -> Any:
+        payloads.append(kwargs.get("as_of"))
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(targets, "check_payload", counted_payload)
     with store.connect(sample_db_template, read_only=True) as con:
         data = report.collect(con)
-    assert len(calls) == 1  # one project frame: the payload's; everything else derives from it
+    assert len(payloads) == 1  # one check payload: one pass over the projects; the report's sections derive from it
+    assert calls == []  # and no whole project frame: the lagging list reads the lagging projects' rows only
     assert data.check["lagging_count"] == data.lagging.height
 
