@@ -127,8 +127,6 @@ from _check_pp
 _LAGGING_IDS_SQL = """
 select project_id from _check_pp where is_lagging order by behind_wan desc, project_id limit ?
 """
-#: How many of the lagging projects' ids a payload keeps (what a page lists without the whole frame).
-LAGGING_KEPT = 1000
 
 
 def _fetch(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
@@ -151,7 +149,6 @@ class CheckPayload:
     ranked: Ranked  # the first ``rank_top`` of each list
     rank_top: int
     rollups: dict[str, pl.DataFrame]  # the roll-ups asked for (``targets.rollup_of`` of every project)
-    lagging_ids: list[str]  # the first LAGGING_KEPT lagging projects, furthest behind first
     violations_found: pl.DataFrame  # every violation, without the project's name
     source: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] = field(repr=False, compare=False)
 
@@ -180,16 +177,6 @@ class CheckPayload:
             return None
         return {m: (short.head(top), fast.head(top), potential, n)
                 for m, (short, fast, potential, n) in self.ranked.items()}
-
-    def lagging_head(self, n: int) -> pl.DataFrame:
-        """The first ``n`` lagging projects (their full rows), without reading every project when
-        ``n`` is within what the payload kept."""
-        if n > len(self.lagging_ids) and len(self.lagging_ids) < self.report["lagging_count"]:
-            return self.lagging.head(n)
-        if "projects" in self.__dict__:
-            return self.lagging.head(n)
-        with self.source() as con:
-            return project_rows(con, as_of=self.as_of, ids=self.lagging_ids[:n]).select(PERFORMANCE_COLS)
 
 
 def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, limit: int = 50,
@@ -243,7 +230,7 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         params: dict[str, Any] = {"cap": float(cfg.forecast["ratio_cap"]), "top": top}
         heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_SQL})", params)
         potential = _fetch(cur, f"with {_INPUTS} select * from ({POTENTIAL_SQL})", {"cap": params["cap"]})
-        lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [max(LAGGING_KEPT, limit)])["project_id"].to_list()
+        lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [limit])["project_id"].to_list()
         rolled = {by: _fetch(cur, rollup_sql(group_cols(by), inputs=_INPUTS)) for by in rollups}
     finally:
         cur.close()
@@ -285,7 +272,7 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         "rules": rule_texts(cfg),
     }
     return CheckPayload(report=report, settings=cfg, as_of=as_of, checks=checks, ranked=ranked,
-                        rank_top=top, rollups=rolled, lagging_ids=lagging_ids,
+                        rank_top=top, rollups=rolled,
                         violations_found=violations, source=source or (lambda: nullcontext(con)))
 
 
