@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -219,11 +220,6 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         cur.register("_ctx", rules.context_frame(cfg, month=month))
         cur.register("_tiers", cfg.tiers.select("tier", "tier_en", "min_wan", "plan_count", "plan_cumulative_count"))
         checks = with_official(_fetch(cur, checks_sql([], inputs=_INPUTS, parts="_check_pre")), official_at(con, as_of))
-        by_unit = _fetch(cur, checks_sql(group_cols("unit"), inputs=_INPUTS, parts="_check_pre"))
-        by_chain = _fetch(cur, checks_sql(group_cols("chain"), inputs=_INPUTS, parts="_check_pre"))
-        tiers = _fetch(cur, tiers_sql([], inputs=_INPUTS))
-        counts = _fetch(cur, _COUNTS_SQL).row(0, named=True)
-        levels = _fetch(cur, f"with {_INPUTS} {LEVEL_COUNTS_SQL}")
         violations = _fetch(cur, violations_sql(cfg, source="_check_pp"))
         cur.register("_gaps", gaps_frame(checks))
         top = max(int(rank_top), 10)
@@ -231,12 +227,21 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_SQL})", params)
         potential = _fetch(cur, f"with {_INPUTS} select * from ({POTENTIAL_SQL})", {"cap": params["cap"]})
         lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [limit])["project_id"].to_list()
-        rolled = {by: _fetch(cur, rollup_sql(group_cols(by), inputs=_INPUTS)) for by in rollups}
+        shown_ids = [*lagging_ids, *violations["project_id"].head(shown_violations).to_list(),
+                     *heads["project_id"].to_list()]
+        # the listed projects' full rows are read on a cursor of their own while the sections
+        # that follow run here (two queries at a time on the machine's cores)
+        with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as side:
+            listed = pool.submit(project_rows, side, as_of=as_of, ids=shown_ids)
+            by_unit = _fetch(cur, checks_sql(group_cols("unit"), inputs=_INPUTS, parts="_check_pre"))
+            by_chain = _fetch(cur, checks_sql(group_cols("chain"), inputs=_INPUTS, parts="_check_pre"))
+            tiers = _fetch(cur, tiers_sql([], inputs=_INPUTS))
+            counts = _fetch(cur, _COUNTS_SQL).row(0, named=True)
+            levels = _fetch(cur, f"with {_INPUTS} {LEVEL_COUNTS_SQL}")
+            rolled = {by: _fetch(cur, rollup_sql(group_cols(by), inputs=_INPUTS)) for by in rollups}
+            rows = listed.result()
     finally:
         cur.close()
-    shown_ids = [*lagging_ids[:limit], *violations["project_id"].head(shown_violations).to_list(),
-                 *heads["project_id"].to_list()]
-    rows = project_rows(con, as_of=as_of, ids=shown_ids)
     ranked = ranked_from(heads, potential, rows, cfg=cfg)
     drivers = {m: (short.head(10), fast.head(10), pot, n) for m, (short, fast, pot, n) in ranked.items()}
     extra = forecast_summary(checks, ranked=ranked).select(
