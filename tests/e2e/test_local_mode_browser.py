@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -63,15 +64,37 @@ def _launch(cmd: list[str], db: Path, *, cwd: Path, extra_env: dict[str, str] | 
     env.pop("PORTFOLIO_READ_ONLY", None)
     env.update(extra_env or {})
     log = open(db.with_suffix(".log"), "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # a session of its own: `portfolio serve` starts streamlit as a child, stopped with it below
+    return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
+    """Stop the server and whatever it started (its whole process group, when it leads one)."""
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        leads = os.getpgid(proc.pid) == proc.pid
+    except ProcessLookupError:
+        return
+    if not leads:  # started by conftest.start_app: the process alone
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=15)
+            if sig == signal.SIGTERM:
+                os.killpg(proc.pid, signal.SIGKILL)  # a child that outlived its parent
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        except ProcessLookupError:
+            return
 
 
 @pytest.fixture(scope="module")
