@@ -43,21 +43,22 @@ PROJECT_TIERS_IN = f"""
 with cy as (
     select current_plan_year() as cy
 ), src as (
-    -- the current year's plan is projects.annual_plan_wan; a project without any plans row
-    -- (written by hand, before its first write) belongs to the current year
-    -- a closed year keeps a project even if it was deleted later: its row holds all it needs
-    select pl.project_id,
-           {", ".join(f"case when pl.closed then pl.{c} else p.{c} end as {c}" for c in FROZEN_COLUMNS)},
-           case when pl.year = cy.cy and not pl.closed then p.annual_plan_wan
-                else coalesce(pl.annual_plan_wan, 0) end as annual_plan_wan
-    from plans pl left join projects p on p.project_id = pl.project_id cross join cy
-    where pl.year = y and (pl.closed or p.project_id is not null)
+    -- the open rows of year y and (the current year) the projects without any plans row: one pass
+    -- over the projects probing hash tables of the plans (year y's rows; every id), none built on
+    -- the projects. The current year's plan is projects.annual_plan_wan; a project without any
+    -- plans row (written by hand, before its first write) belongs to the current year.
+    select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)},
+           case when y = cy.cy then p.annual_plan_wan else coalesce(pl.annual_plan_wan, 0) end as annual_plan_wan
+    from projects p
+    left join (select project_id, closed, annual_plan_wan from plans where year = y) pl using (project_id)
+    cross join cy
+    where (pl.project_id is not null and not pl.closed)
+       or (pl.project_id is null and y = cy.cy and p.project_id not in (select project_id from plans))
     union all
-    select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)}, p.annual_plan_wan
-    -- an anti join: a hash probe per project (NOT EXISTS planned as a correlated delim join
-    -- cost twice as much at a million projects)
-    from projects p anti join plans pl on pl.project_id = p.project_id cross join cy
-    where y = cy.cy
+    -- a closed year keeps a project even if it was deleted later: its row holds all it needs
+    select pl.project_id, {", ".join(f"pl.{c}" for c in FROZEN_COLUMNS)}, coalesce(pl.annual_plan_wan, 0)
+    from plans pl
+    where pl.year = y and pl.closed
 )
 select p.project_id, p.name, p.enterprise, p.unit_id, {UNIT_NAME} as unit_name,
        p.chain_id, {CHAIN_NAME} as chain_name, p.node_id,
