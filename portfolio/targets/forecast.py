@@ -65,23 +65,33 @@ _SCORED = """
 with m as (
     select * from (values ('industrial_investment'), ('tech_upgrade_investment')) m(metric)
 ), s as (
-    select m.metric, p.project_id, p.forecast_gap_wan,
-           -- what it could still recover towards its plan running its remaining work at the pace cap
+    -- once per project: what it could still recover towards its plan running its remaining work
+    -- at the pace cap (工业投资 counts every project, 技术改造投资 the 技改 ones)
+    select p.project_id, p.is_tech_upgrade, p.forecast_gap_wan,
            least(greatest(p.forecast_gap_wan, 0.0), greatest(p.remaining_plan_wan * ($cap - p.pace), 0.0))
              as achievable_extra_wan
-    from m join _projects p on m.metric = 'industrial_investment' or p.is_tech_upgrade
+    from _projects p
 )"""
+
+#: The metrics a project counts in (``m`` the metric, ``s`` the project).
+_COUNTS_IN = "(m.metric = 'industrial_investment' or s.is_tech_upgrade)"
+
+
+def _per_metric(select: str, where: str, tail: str = "") -> str:
+    """``select`` over the projects each metric counts (``where`` them), one branch per metric."""
+    return "\n    union all\n    ".join(
+        f"(select '{metric}' as metric, {select} from s where {where}{' and s.is_tech_upgrade' if tech else ''}{tail})"
+        for metric, tech in (("industrial_investment", False), ("tech_upgrade_investment", True)))
 
 
 def _top(column: str) -> str:
-    return "\n    union all\n    ".join(
-        f"(select * from s where metric = '{m}' and {column} > 0 order by {column} desc, project_id limit $top)"
-        for m in ("industrial_investment", "tech_upgrade_investment"))
+    return _per_metric("s.project_id, s.forecast_gap_wan, s.achievable_extra_wan", f"s.{column} > 0",
+                       f" order by s.{column} desc, s.project_id limit $top")
 
 
 #: The ``$top`` projects furthest behind plan and the ``$top`` accelerators, per metric.
 RANKED_SQL = _SCORED + f""", total as (
-    select metric, sum(forecast_gap_wan) as total_gap from s where forecast_gap_wan > 0 group by metric
+    {_per_metric("sum(s.forecast_gap_wan) as total_gap", "s.forecast_gap_wan > 0")}
 ), short as (
     -- a top-N per metric (a heap each), not a sort of every project
     select metric, 'shortfall' as role,
@@ -111,25 +121,28 @@ order by metric, role desc, rank
 """
 
 #: Per metric: the acceleration potential (Σ achievable extra) and how many of the accelerators,
-#: largest first, close the gap to target (null without a gap, or when all of them cannot).
-POTENTIAL_SQL = _SCORED + """, closing as (
+#: largest first, close the gap to target (null without a gap, or when all of them cannot). The
+#: running sum over every accelerator is taken only for a metric with a gap.
+POTENTIAL_SQL = _SCORED + f""", closing as (
     select metric, min(rank) as projects_to_close_gap
     from (
-        select s.metric, g.gap_to_target,
+        select m.metric, m.gap_to_target,
                row_number() over w as rank, sum(s.achievable_extra_wan) over w as cumulative
-        from s join _gaps g using (metric)
-        where s.achievable_extra_wan > 0 and g.gap_to_target > 0
-        window w as (partition by s.metric order by s.achievable_extra_wan desc, s.project_id
+        from (select metric, gap_to_target from _gaps where gap_to_target > 0) m
+        join s on {_COUNTS_IN}
+        where s.achievable_extra_wan > 0
+        window w as (partition by m.metric order by s.achievable_extra_wan desc, s.project_id
                      rows between unbounded preceding and current row)
     )
     where cumulative >= gap_to_target
     group by metric
+), potential as (
+    {_per_metric("sum(s.achievable_extra_wan) as potential", "s.achievable_extra_wan > 0")}
 )
-select m.metric, coalesce(sum(s.achievable_extra_wan) filter (where s.achievable_extra_wan > 0), 0.0)::double
-         as acceleration_potential_wan,
-       any_value(c.projects_to_close_gap)::bigint as projects_to_close_gap
-from m left join s using (metric) left join closing c using (metric)
-group by m.metric
+select m.metric, coalesce(p.potential, 0.0)::double as acceleration_potential_wan,
+       c.projects_to_close_gap::bigint as projects_to_close_gap
+from m left join potential p using (metric) left join closing c using (metric)
+order by m.metric
 """
 
 RANK_INPUT = ["project_id", "forecast_gap_wan", "remaining_plan_wan", "pace", "is_tech_upgrade"]
