@@ -227,7 +227,6 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         top = max(int(rank_top), 10)
         params: dict[str, Any] = {"cap": float(cfg.forecast["ratio_cap"]), "top": top}
         heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_SQL})", params)
-        potential = _fetch(cur, f"with {_INPUTS} select * from ({POTENTIAL_SQL})", {"cap": params["cap"]})
         lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [limit])["project_id"].to_list()
         shown_ids = [*lagging_ids, *violations["project_id"].head(shown_violations).to_list(),
                      *heads["project_id"].to_list()]
@@ -235,6 +234,7 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         # that follow run here (two queries at a time on the machine's cores)
         with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as side:
             listed = pool.submit(project_rows, side, as_of=as_of, ids=shown_ids)
+            potential = _fetch(cur, f"with {_INPUTS} select * from ({POTENTIAL_SQL})", {"cap": params["cap"]})
             by_unit = _fetch(cur, checks_sql(group_cols("unit"), inputs=_INPUTS, parts="_check_pre"))
             by_chain = _fetch(cur, checks_sql(group_cols("chain"), inputs=_INPUTS, parts="_check_pre"))
             tiers = _fetch(cur, tiers_sql([], inputs=_INPUTS))
