@@ -357,6 +357,16 @@ def violations(as_of: date) -> pl.DataFrame:
     return derived(_violations_of, payload(as_of), of=("payload", as_of))
 
 
+def projects(as_of: date) -> pl.DataFrame:
+    """Every project's row of the payload's month (``project_status_at``): read when first asked
+    for (情景推演 works on them all), under the worded spinner."""
+    return derived(_projects_of, payload(as_of), of=("payload", as_of))
+
+
+def _projects_of(p: targets.CheckPayload) -> pl.DataFrame:
+    return p.projects
+
+
 def _lagging_of(p: targets.CheckPayload) -> pl.DataFrame:
     return p.lagging
 

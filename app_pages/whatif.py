@@ -81,7 +81,7 @@ def add_change(month: date) -> None:
     if kind == "scale":
         record["factor"] = float(st.session_state.get("wi_factor") or 0.0)
     kept = [c for c in changes() if c["project_id"] != pid]  # a later change of a project replaces it
-    if try_changes([*kept, record], ui.payload(month).projects, "change"):
+    if try_changes([*kept, record], ui.projects(month), "change"):
         st.session_state["wi_pick"] = None
 
 
@@ -101,7 +101,7 @@ def add_project(month: date) -> None:
     }
     record = {"kind": "add", "project_id": row["project_id"], "row": row}
     kept = [c for c in changes() if c["project_id"] != row["project_id"]]
-    try_changes([*kept, record], ui.payload(month).projects, "add")
+    try_changes([*kept, record], ui.projects(month), "add")
 
 
 def remove_change(index: int) -> None:
@@ -205,7 +205,7 @@ with c1:
 metric = c2.segmented_control(ui.t("wi.metric"), METRICS, format_func=lambda m: ui.t(f"metric.{m}"),
                               default=METRICS[0], required=True, key="wi_metric")
 payload = ui.payload(month)
-projects = payload.projects
+projects = ui.projects(month)
 labels = ui.derived(options_of, projects, of=("payload", month), lang=ui.lang())
 
 # ---------------------------------------------------------------- changes
