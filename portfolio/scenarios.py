@@ -37,7 +37,7 @@ from . import config, store, targets, textsafe
 from .targets import CheckPayload
 from .targets.checks import checks_of
 from .targets.official import official_at, with_official
-from .targets.status import TIER_BANDS, TIER_ON, prev_frame
+from .targets.status import TIER_BANDS, TIER_OF, prev_frame
 
 KINDS = ("slip", "stop", "cancel", "scale", "add")
 KIND_ZH = {"slip": "推迟", "stop": "停工", "cancel": "取消", "scale": "调整剩余计划", "add": "新增"}
@@ -259,11 +259,11 @@ with a as (select ?::date as as_of), n as (
                 when year(x.end_date) < year(a.as_of) then 0 else month(x.end_date) end::bigint as active_to
     from _sc_new x cross join a
 )
-select p.*, t.tier, seasonal_share(p.active_from, p.active_to, p.m, r.seasonal_cumulative) as expected_share,
+select p.*, {TIER_OF} as tier, seasonal_share(p.active_from, p.active_to, p.m, r.seasonal_cumulative) as expected_share,
        list_contains(r.tech_upgrade_natures, p.nature) as is_tech_upgrade,
        r.prior_ratio, r.ratio_floor, r.ratio_cap, r.prior_sd, r.execution_sd
 from n p
-left join {TIER_BANDS} t on {TIER_ON}
+cross join {TIER_BANDS}
 cross join v_rules r
 """
 

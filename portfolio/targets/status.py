@@ -25,11 +25,13 @@ def _list(values: tuple[str, ...]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-#: The tier bands as a FROM item: [min_wan, next band's min_wan). A project is in the band its
-#: total investment falls in (PROJECT_TIERS_IN; the scenarios' new projects).
-TIER_BANDS = "(select tier, min_wan, lead(min_wan) over (order by min_wan) as max_wan from tiers)"
-#: The join condition of a project ``p`` to its band ``t``.
-TIER_ON = "p.total_investment_wan >= t.min_wan and (t.max_wan is null or p.total_investment_wan < t.max_wan)"
+#: The tier bands as one row ``tb`` (a FROM item to cross join): the tiers and their minimums,
+#: lowest first (PROJECT_TIERS_IN; the scenarios' new projects).
+TIER_BANDS = "(select list(tier order by min_wan) as tiers, list(min_wan order by min_wan) as mins from tiers) tb"
+#: A project ``p``'s tier: the band [min_wan, next band's min_wan) its total investment falls in,
+#: none below the lowest. An expression, not a join: a reader that does not ask for the tier
+#: (the gap analysis) does not pay for it.
+TIER_OF = "tb.tiers[nullif(len(list_filter(tb.mins, lambda x: x <= p.total_investment_wan)), 0)]"
 
 #: A project's unit and chain as named (``p`` the project, ``u`` its unit, ``c`` its chain):
 #: a unit without a name is its id, a project without a chain is in 未归链.
@@ -64,14 +66,12 @@ select p.project_id, p.name, p.enterprise, p.unit_id, {UNIT_NAME} as unit_name,
        p.chain_id, {CHAIN_NAME} as chain_name, p.node_id,
        p.nature, p.status, p.is_major, nullif(trim(p.leader), '') as leader, p.leader_level,
        p.total_investment_wan::decimal(38,2) as total_investment_wan,
-       p.annual_plan_wan::decimal(38,2) as annual_plan_wan, p.start_date, p.end_date, t.tier, p.chain_role
+       p.annual_plan_wan::decimal(38,2) as annual_plan_wan, p.start_date, p.end_date, {TIER_OF} as tier,
+       p.chain_role
 from src p
 left join units u on u.unit_id = p.unit_id
 left join chains c on c.chain_id = p.chain_id
--- the band [min_wan, next band's min_wan): a range join over a handful of bands, several
--- times cheaper than an ASOF join at a million projects
-left join {TIER_BANDS} t
-  on {TIER_ON}
+cross join {TIER_BANDS}
 """
 
 #: The projects of the current plan year with their tier (``project_tiers_in`` of meta plan_year).
