@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+
 import duckdb
 import networkx as nx
 import polars as pl
 
 from .. import store
 from . import sql
-from .definition import _digraph, _members, load_definition, validate_definition
+from .definition import load_definition, validate_definition
 from .rules import ChainRules, chain_rules, kind_expr, load_rules
 
 Con = duckdb.DuckDBPyConnection
@@ -110,40 +112,69 @@ def segment_metrics(source: Con | pl.DataFrame, *, edges: pl.DataFrame | None = 
     return _metrics(segment_coverage(source, rules=rules), edges, rules)
 
 
-def _metrics(coverage: pl.DataFrame, edges: pl.DataFrame, rules: ChainRules) -> pl.DataFrame:
-    decay, reach = rules.decay, rules.max_distance
-    g = _digraph(coverage, edges)
+#: A segment's place in the graph, whatever its firms: ``(betweenness, betweenness_chain,
+#: descendants, successors, predecessors, articulation, articulation_chain, down, near)`` with
+#: ``down``/``near`` the (segment, distance) pairs within ``reach`` steps, directed/undirected.
+Place = tuple[float, float, int, tuple[str, ...], tuple[str, ...], bool, bool,
+              tuple[tuple[str, int], ...], tuple[tuple[str, int], ...]]
+
+
+@functools.lru_cache(maxsize=16)
+def _structure(nodes: tuple[tuple[str, str], ...], links: tuple[tuple[str, str], ...],
+               reach: int) -> dict[str, Place]:
+    """Every segment's :data:`Place` in the graph of ``nodes`` ((node_id, chain_id), in order) and
+    ``links`` (src, dst): what the metrics need of the graph alone, computed once per definition
+    (the firms and the pipeline change every month; the chains' definition seldom)."""
+    g = nx.DiGraph()
+    for node, chain in nodes:
+        g.add_node(node, chain_id=chain)
+    g.add_edges_from(links)
     u = g.to_undirected()
-    present = set(coverage.filter(pl.col("firms") >= 1)["node_id"].to_list())
-    output = dict(zip(coverage["node_id"].to_list(),
-                      coverage["output_wan"].cast(pl.Float64).to_list(), strict=True))
+    members: dict[str, list[str]] = {}
+    for node, chain in nodes:
+        members.setdefault(chain, []).append(node)
     between = nx.betweenness_centrality(g, normalized=True)
     between_chain: dict[str, float] = {}
     cut_chain: set[str] = set()
-    for members in _members(coverage).values():
-        between_chain.update(nx.betweenness_centrality(g.subgraph(members), normalized=True))
-        cut_chain.update(nx.articulation_points(u.subgraph(members)))
+    for group in members.values():
+        between_chain.update(nx.betweenness_centrality(g.subgraph(group), normalized=True))
+        cut_chain.update(nx.articulation_points(u.subgraph(group)))
     cut = set(nx.articulation_points(u))
+    return {
+        node: (between[node], between_chain[node], len(nx.descendants(g, node)),
+               tuple(g.successors(node)), tuple(g.predecessors(node)), node in cut, node in cut_chain,
+               tuple(nx.single_source_shortest_path_length(g, node, cutoff=reach).items()),
+               tuple(nx.single_source_shortest_path_length(u, node, cutoff=reach).items()))
+        for node, _ in nodes
+    }
+
+
+def _metrics(coverage: pl.DataFrame, edges: pl.DataFrame, rules: ChainRules) -> pl.DataFrame:
+    decay, reach = rules.decay, rules.max_distance
+    places = _structure(tuple(coverage.select("node_id", "chain_id").iter_rows()),
+                        tuple(edges.select("src_node_id", "dst_node_id").iter_rows()), int(reach))
+    present = set(coverage.filter(pl.col("firms") >= 1)["node_id"].to_list())
+    output = dict(zip(coverage["node_id"].to_list(),
+                      coverage["output_wan"].cast(pl.Float64).to_list(), strict=True))
     rows = []
     for node in coverage["node_id"].to_list():
-        down = nx.single_source_shortest_path_length(g, node, cutoff=reach)
-        near = nx.single_source_shortest_path_length(u, node, cutoff=reach)
-        prox = {v: decay ** (d - 1) for v, d in near.items() if d >= 1}
+        between, between_chain, descendants, succ, pred, cut, cut_chain, down, near_pairs = places[node]
+        near = dict(near_pairs)
+        prox = {v: decay ** (d - 1) for v, d in near_pairs if d >= 1}
         total = sum(prox.values())
         related = sorted((v for v in prox if v in present), key=lambda v: (near[v], v))
         rows.append({
             "node_id": node,
-            "betweenness": between[node],
-            "betweenness_chain": between_chain[node],
-            "descendants": len(nx.descendants(g, node)),
-            "successors": g.out_degree(node),
-            "present_successors": [v for v in g.successors(node) if v in present],
-            "present_predecessors": [v for v in g.predecessors(node) if v in present],
-            "dependence_direct_wan": sum(output[v] for v in g.successors(node) if v in present),
-            "dependence_wan": sum(output[v] * decay ** (d - 1)
-                                  for v, d in down.items() if d >= 1 and v in present),
-            "articulation": node in cut,
-            "articulation_chain": node in cut_chain,
+            "betweenness": between,
+            "betweenness_chain": between_chain,
+            "descendants": descendants,
+            "successors": len(succ),
+            "present_successors": [v for v in succ if v in present],
+            "present_predecessors": [v for v in pred if v in present],
+            "dependence_direct_wan": sum(output[v] for v in succ if v in present),
+            "dependence_wan": sum(output[v] * decay ** (d - 1) for v, d in down if d >= 1 and v in present),
+            "articulation": cut,
+            "articulation_chain": cut_chain,
             "density": sum(prox[v] for v in related) / total if total else 0.0,
             "related_present": related,
         })

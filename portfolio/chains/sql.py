@@ -148,16 +148,27 @@ def analysis_sql(threshold: str, projects: str = "project_tiers()", *, ids_limit
     rows = f"list({row})" if rows_limit is None else f"arg_min({row}, project_id, {int(rows_limit)})"
     return f"""
 with yp as materialized (
-    select project_id, node_id, status, chain_role, total_investment_wan, annual_plan_wan,
-           case when status in ({pipeline}) then enterprise end as enterprise,
+    -- the year's projects as the analysis reads them, as narrow as it can be (this relation is
+    -- written once and read three times): the status as two flags, the builder of a pipeline
+    -- project, and a declared role, its chain, name and status only where a pipeline project
+    -- declares one (else null); money as 18-digit decimals (exact for any single project)
+    select project_id, node_id, status in ({pipeline}) as pipe, status in ({finished}) as fin,
+           total_investment_wan::decimal(18,2) as total_investment_wan,
+           annual_plan_wan::decimal(18,2) as annual_plan_wan,
+           case when status in ({pipeline}) then {BUILDER} end as builder,
+           case when status in ({pipeline}) then chain_role end as chain_role,
            case when chain_role is not null and status in ({pipeline}) then chain_id end as chain_id,
-           case when chain_role is not null and status in ({pipeline}) then name end as name
+           case when chain_role is not null and status in ({pipeline}) then name end as name,
+           case when chain_role is not null and status in ({pipeline}) then status end as status
     from {projects}
-    -- no filter on the status here: pushed into project_tiers_in it made the planner build its anti
-    -- join's hash table on the projects (every column) instead of the plans' ids, twice the cost at a
-    -- million projects; the few projects of another status cost less (every use below filters them)
+    -- no filter here: pushed into project_tiers_in it made the planner build its anti join's hash
+    -- table on the projects (every column) instead of the plans' ids, twice the cost at a million
+    -- projects; the few rows no aggregate below reads cost less
 ), b as materialized (
-    {pipeline_builders_sql("yp")}
+    select node_id, builder, sum(total_investment_wan) as investment_wan
+    from yp
+    where node_id is not null and pipe
+    group by node_id, builder
 ), f as ({segment_firms_sql("enterprises", threshold)}
 ), fa as ({segment_firms_sql(after_pipeline_firms(builders="b"), threshold, top=False)}
 ), p as materialized (
@@ -166,11 +177,11 @@ with yp as materialized (
     select a.*, coalesce(pb.builders, 0) as pipeline_builders
     from (
         select node_id,
-               count(*) filter (where status in ({pipeline})) as pipeline_projects,
-               sum(total_investment_wan) filter (where status in ({pipeline})) as pipeline_investment_wan,
-               sum(annual_plan_wan) filter (where status in ({pipeline})) as pipeline_plan_wan,
-               {ids} filter (where status in ({pipeline})) as pipeline_ids,
-               count(*) filter (where status in ({finished})) as finished_projects
+               count(*) filter (where pipe) as pipeline_projects,
+               sum(total_investment_wan) filter (where pipe) as pipeline_investment_wan,
+               sum(annual_plan_wan) filter (where pipe) as pipeline_plan_wan,
+               {ids} filter (where pipe) as pipeline_ids,
+               count(*) filter (where fin) as finished_projects
         from yp
         where node_id is not null
         group by node_id
@@ -195,7 +206,7 @@ with yp as materialized (
     select node_id as declared_node_id, chain_id as project_chain_id, chain_role, count(*) as declared,
            {rows} as declared_rows
     from yp
-    where name is not null
+    where chain_role is not null
     group by node_id, chain_id, chain_role
 )
 -- one result of two kinds of row (each with the other's columns empty): the segments, then the

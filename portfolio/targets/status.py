@@ -48,14 +48,16 @@ with cy as (
     -- the open rows of year y and (the current year) the projects without any plans row: one pass
     -- over the projects probing hash tables of the plans (year y's rows; every id), none built on
     -- the projects. The current year's plan is projects.annual_plan_wan; a project without any
-    -- plans row (written by hand, before its first write) belongs to the current year.
+    -- plans row (written by hand, before its first write) belongs to the current year. A project
+    -- without a row of year y has no plans row at all when it has none of another year: the anti
+    -- join probes only the other years' rows (none in a library of one plan year).
     select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)},
            case when y = cy.cy then p.annual_plan_wan else coalesce(pl.annual_plan_wan, 0) end as annual_plan_wan
     from projects p
     left join (select project_id, closed, annual_plan_wan from plans where year = y) pl using (project_id)
     cross join cy
     where (pl.project_id is not null and not pl.closed)
-       or (pl.project_id is null and y = cy.cy and p.project_id not in (select project_id from plans))
+       or (pl.project_id is null and y = cy.cy and p.project_id not in (select project_id from plans where year <> y))
     union all
     -- a closed year keeps a project even if it was deleted later: its row holds all it needs
     select pl.project_id, {", ".join(f"pl.{c}" for c in FROZEN_COLUMNS)}, coalesce(pl.annual_plan_wan, 0)
