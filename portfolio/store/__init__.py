@@ -39,6 +39,7 @@ from .connection import (
     check_schema,
     connect,
     fetch,
+    fetch_few,
     open_connection,
     revision,
     transaction,
@@ -72,7 +73,7 @@ __all__ = [
     "DatabaseUnreadable", "DatabaseUnusable", "EmptyDatabaseFile", "ForeignDatabase",
     "HalfBuiltDatabase", "InitResult", "NewerSchema", "NotDuckDBFile", "StoreError", "audit",
     "audit_frame", "build_database", "bump_revision", "check_schema", "connect", "create_schema",
-    "database_state", "fetch", "get_meta", "init_db", "inspect_file", "is_sample", "json_default",
+    "database_state", "fetch", "fetch_few", "get_meta", "init_db", "inspect_file", "is_sample", "json_default",
     "load_reference", "new_batch", "open_connection", "progress_months", "record_batch",
     "replace_table", "resolve_db", "revision", "set_meta", "to_json", "transaction", "upgrade_schema", "wal_path",
 ]

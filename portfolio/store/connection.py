@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -263,3 +264,20 @@ def revision(db: str | Path | None = None) -> int:
 def fetch(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
     """Run a parameterised query and return a polars DataFrame."""
     return con.sql(sql, params=params).pl() if params else con.sql(sql).pl()
+
+
+# fetch_few reads a statement's result through Arrow on purpose (the rows are few): the copy the
+# driver warns of costs nothing there, and the warning would reach every user of the library
+warnings.filterwarnings("ignore", message="Arrow output on a DB-API result makes an extra copy",
+                        category=UserWarning)
+
+
+def fetch_few(con: duckdb.DuckDBPyConnection, sql: str,
+              params: Sequence[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
+    """:func:`fetch` for a long query of few rows (a section of the check, the rows a page lists).
+
+    The query is planned once and its rows copied once more on their way to polars; a relation
+    (:func:`fetch`) plans it twice (once to describe it), which for a query of a few hundred lines
+    costs more than the rows of a few thousand."""
+    cur = con.execute(sql, params) if params else con.execute(sql)
+    return pl.DataFrame(pl.from_arrow(cur.to_arrow_table()))

@@ -109,6 +109,8 @@ select unit_id, unit_name, chain_id, chain_name, is_tech_upgrade, sum(completed_
 from library_prev_at(?) group by all
 """
 _INPUTS = "_projects as (select * from _check_pp), _prev as (select * from _check_prev)"
+#: The checks' inputs where only the partial sums are at hand (registered frames of the same names).
+_SMALL_INPUTS = "_prev as (select * from _check_prev)"
 #: The checks' partial sums per unit, chain and 技改, named as the projects are: what the city,
 #: unit and chain checks add up (a few hundred rows instead of every project three times).
 _PRE_SQL = f"""
@@ -131,7 +133,7 @@ select project_id from _check_pp where is_lagging order by behind_wan desc, proj
 
 
 def _fetch(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-    return cur.sql(sql, params=params).pl() if params else cur.sql(sql).pl()
+    return store.fetch_few(cur, sql, params)
 
 
 @dataclass(frozen=True)
@@ -217,30 +219,48 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
             [as_of.year - 1, as_of.year - 1]).fetchall()[0][0]
         cur.execute(f"create temp table _check_prev as {_PREV_SQL}{'' if has_prev else ' limit 0'}", [as_of])
         cur.execute(f"create temp table _check_pre as {_PRE_SQL}")
-        cur.register("_targets", targets.select("metric", "label", "target_wan", "growth_pct"))
-        cur.register("_group_targets", goals.select("metric", "scope_id", "target_wan"))
-        cur.register("_ctx", rules.context_frame(cfg, month=month))
-        cur.register("_tiers", cfg.tiers.select("tier", "tier_en", "min_wan", "plan_count", "plan_cumulative_count"))
-        checks = with_official(_fetch(cur, checks_sql([], inputs=_INPUTS, parts="_check_pre")), official_at(con, as_of))
-        violations = _fetch(cur, violations_sql(cfg, source="_check_pp"))
-        cur.register("_gaps", gaps_frame(checks))
-        top = max(int(rank_top), 10)
-        params: dict[str, Any] = {"cap": float(cfg.forecast["ratio_cap"]), "top": top}
-        heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_SQL})", params)
-        lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [limit])["project_id"].to_list()
-        shown_ids = [*lagging_ids, *violations["project_id"].head(shown_violations).to_list(),
-                     *heads["project_id"].to_list()]
-        # the listed projects' full rows are read on a cursor of their own while the sections
-        # that follow run here (two queries at a time on the machine's cores)
-        with ThreadPoolExecutor(max_workers=1) as pool, con.cursor() as side:
-            listed = pool.submit(project_rows, side, as_of=as_of, ids=shown_ids)
+        inputs = {
+            "_targets": targets.select("metric", "label", "target_wan", "growth_pct"),
+            "_group_targets": goals.select("metric", "scope_id", "target_wan"),
+            "_ctx": rules.context_frame(cfg, month=month),
+            "_tiers": cfg.tiers.select("tier", "tier_en", "min_wan", "plan_count", "plan_cumulative_count"),
+        }
+        for name, frame in inputs.items():
+            cur.register(name, frame)
+        # the checks read only the partial sums and last year's (a few hundred rows each): they run
+        # on a cursor of their own, beside the sections over the projects here (their planning, not
+        # their rows, is what they cost: two at a time on the machine's cores)
+        sums = {"_check_pre": _fetch(cur, "select * from _check_pre"),
+                "_check_prev": _fetch(cur, "select * from _check_prev")}
+        with ThreadPoolExecutor(max_workers=2) as pool, con.cursor() as side, con.cursor() as side2, \
+                con.cursor() as side3:
+            for name, frame in {**inputs, **sums}.items():
+                side.register(name, frame)
+                side2.register(name, frame)
+
+            def checks_by(c: duckdb.DuckDBPyConnection, keys: list[str]) -> pl.DataFrame:
+                return _fetch(c, checks_sql(keys, inputs=_SMALL_INPUTS, parts="_check_pre"))
+
+            city = pool.submit(lambda: with_official(checks_by(side, []), official_at(side, as_of)))
+            groups = pool.submit(lambda: (checks_by(side2, group_cols("unit")), checks_by(side2, group_cols("chain"))))
+            violations = _fetch(cur, violations_sql(cfg, source="_check_pp"))
+            lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [limit])["project_id"].to_list()
+            checks = city.result()
+            cur.register("_gaps", gaps_frame(checks))
+            top = max(int(rank_top), 10)
+            params: dict[str, Any] = {"cap": float(cfg.forecast["ratio_cap"]), "top": top}
+            heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_SQL})", params)
+            # only the listed projects' full rows are read, on a cursor of their own while the
+            # sections that follow run here
+            shown_ids = [*lagging_ids, *violations["project_id"].head(shown_violations).to_list(),
+                         *heads["project_id"].to_list()]
+            listed = pool.submit(project_rows, side3, as_of=as_of, ids=shown_ids)
             potential = _fetch(cur, f"with {_INPUTS} select * from ({POTENTIAL_SQL})", {"cap": params["cap"]})
-            by_unit = _fetch(cur, checks_sql(group_cols("unit"), inputs=_INPUTS, parts="_check_pre"))
-            by_chain = _fetch(cur, checks_sql(group_cols("chain"), inputs=_INPUTS, parts="_check_pre"))
             tiers = _fetch(cur, tiers_sql([], inputs=_INPUTS))
             counts = _fetch(cur, _COUNTS_SQL).row(0, named=True)
             levels = _fetch(cur, f"with {_INPUTS} {LEVEL_COUNTS_SQL}")
             rolled = {by: _fetch(cur, rollup_sql(group_cols(by), inputs=_INPUTS)) for by in rollups}
+            by_unit, by_chain = groups.result()
             rows = listed.result()
     finally:
         cur.close()

@@ -300,7 +300,7 @@ def project_rows(con: duckdb.DuckDBPyConnection, *, as_of: date, ids: list[str])
     if not ids:
         return store.fetch(con, "select * from project_status_at(?) limit 0", [as_of])
     literals = ", ".join("'" + str(i).replace("'", "''") + "'" for i in dict.fromkeys(ids))
-    found = store.fetch(con, f"select * from ({_status_sql('$as_of', literals)})", {"as_of": as_of})
+    found = store.fetch_few(con, f"select * from ({_status_sql('$as_of', literals)})", {"as_of": as_of})
     order = pl.DataFrame({"project_id": list(dict.fromkeys(ids))}, schema={"project_id": pl.String})
     return order.join(found, on="project_id", how="inner", maintain_order="left")
 
