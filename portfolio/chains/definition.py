@@ -34,8 +34,17 @@ def load_definition(con: Con) -> tuple[pl.DataFrame, pl.DataFrame]:
         "select src_node_id, dst_node_id, weight::double as weight from chain_edges"
         " order by rowid",
     )
-    validate_definition(nodes, edges)
+    key = (tuple(nodes.rows()), tuple(edges.rows()))
+    if key not in _VALIDATED:  # a definition seldom changes: check each one once a process
+        validate_definition(nodes, edges)
+        if len(_VALIDATED) >= 32:
+            _VALIDATED.clear()
+        _VALIDATED.add(key)
     return nodes, edges
+
+
+#: The definitions (their rows) :func:`load_definition` found valid.
+_VALIDATED: set[tuple[tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], ...]]] = set()
 
 
 def _label(row: dict[str, Any]) -> str:
