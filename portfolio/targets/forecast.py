@@ -89,8 +89,9 @@ def _top(column: str) -> str:
                        f" order by s.{column} desc, s.project_id limit $top")
 
 
-#: The ``$top`` projects furthest behind plan and the ``$top`` accelerators, per metric.
-RANKED_SQL = _SCORED + f""", total as (
+#: The ``$top`` projects furthest behind plan and the ``$top`` accelerators (with their running
+#: sum) per metric: what the ranking lists, before the gap to target is known.
+RANKED_HEADS_SQL = _SCORED + f""", total as (
     {_per_metric("sum(s.forecast_gap_wan) as total_gap", "s.forecast_gap_wan > 0")}
 ), short as (
     -- a top-N per metric (a heap each), not a sort of every project
@@ -113,12 +114,21 @@ RANKED_SQL = _SCORED + f""", total as (
                                            rows between unbounded preceding and current row) as cumulative_extra_wan
     from fast
 )
+select * from short_share union all by name select * from fast_cum
+"""
+
+#: Whether the accelerators down to each one close the metric's gap to target, over ``_heads``
+#: (rows of :data:`RANKED_HEADS_SQL`) and ``_gaps``.
+CLOSES_SQL = """
 select r.*, case when r.role = 'accelerate'
                  then r.cumulative_extra_wan >= g.gap_to_target and g.gap_to_target > 0 end as closes_gap
-from (select * from short_share union all by name select * from fast_cum) r
+from _heads r
 join _gaps g using (metric)
 order by metric, role desc, rank
 """
+
+#: The ranking's heads with ``closes_gap``: :data:`RANKED_HEADS_SQL`, then :data:`CLOSES_SQL`.
+RANKED_SQL = f"with _heads as ({RANKED_HEADS_SQL.strip()})\n{CLOSES_SQL.strip()}"
 
 #: Per metric: the acceleration potential (Σ achievable extra) and how many of the accelerators,
 #: largest first, close the gap to target (null without a gap, or when all of them cannot). The

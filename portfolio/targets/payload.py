@@ -23,8 +23,9 @@ import polars as pl
 from .. import rules, store
 from .checks import checks_sql, partial_sums_sql
 from .forecast import (
+    CLOSES_SQL,
     POTENTIAL_SQL,
-    RANKED_SQL,
+    RANKED_HEADS_SQL,
     Ranked,
     drivers_of,
     forecast_summary,
@@ -232,7 +233,7 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         # their rows, is what they cost: two at a time on the machine's cores)
         sums = {"_check_pre": _fetch(cur, "select * from _check_pre"),
                 "_check_prev": _fetch(cur, "select * from _check_prev")}
-        with ThreadPoolExecutor(max_workers=2) as pool, con.cursor() as side, con.cursor() as side2, \
+        with ThreadPoolExecutor(max_workers=3) as pool, con.cursor() as side, con.cursor() as side2, \
                 con.cursor() as side3:
             for name, frame in {**inputs, **sums}.items():
                 side.register(name, frame)
@@ -245,16 +246,19 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
             groups = pool.submit(lambda: (checks_by(side2, group_cols("unit")), checks_by(side2, group_cols("chain"))))
             violations = _fetch(cur, violations_sql(cfg, source="_check_pp"))
             lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [limit])["project_id"].to_list()
-            checks = city.result()
-            cur.register("_gaps", gaps_frame(checks))
             top = max(int(rank_top), 10)
             params: dict[str, Any] = {"cap": float(cfg.forecast["ratio_cap"]), "top": top}
-            heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_SQL})", params)
+            # who the ranking lists does not wait for the checks (only whether they close the gap)
+            heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_HEADS_SQL})", params)
             # only the listed projects' full rows are read, on a cursor of their own while the
             # sections that follow run here
             shown_ids = [*lagging_ids, *violations["project_id"].head(shown_violations).to_list(),
                          *heads["project_id"].to_list()]
             listed = pool.submit(project_rows, side3, as_of=as_of, ids=shown_ids)
+            checks = city.result()
+            cur.register("_gaps", gaps_frame(checks))
+            cur.register("_heads", heads)
+            heads = _fetch(cur, CLOSES_SQL)
             potential = _fetch(cur, f"with {_INPUTS} select * from ({POTENTIAL_SQL})", {"cap": params["cap"]})
             tiers = _fetch(cur, tiers_sql([], inputs=_INPUTS))
             counts = _fetch(cur, _COUNTS_SQL).row(0, named=True)
