@@ -450,3 +450,25 @@ def test_the_latest_earlier_snapshot_is_used_when_last_month_has_none(tmp_path: 
     found = report.previous_snapshot(tmp_path, "2016-09")
     assert found is not None and found.month == "2016-07"
     assert report.previous_snapshot(tmp_path, "2016-05") is None
+
+
+def test_a_report_memory_limit_too_small_reads_again_without_it_and_says_so(
+        sample_db_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under PORTFOLIO_REPORT_MEMORY DuckDB may run out; the report is then read without the limit."""
+    said: list[str] = []
+    monkeypatch.setenv("PORTFOLIO_REPORT_MEMORY", "1KB")
+    small = report.build_report(sample_db_template, as_of=SEPT, out_dir=tmp_path / "small", formats=["md"],
+                                now=NOW, progress=said.append)
+    monkeypatch.setenv("PORTFOLIO_REPORT_MEMORY", "0")
+    plain = report.build_report(sample_db_template, as_of=SEPT, out_dir=tmp_path / "plain", formats=["md"], now=NOW)
+    assert any("内存上限" in line and "1KB" in line for line in said)
+    assert small[0].read_bytes() == plain[0].read_bytes()
+
+
+@pytest.mark.parametrize("value", ["lots", "800", "-1GB", "1GB; drop table projects"])
+def test_an_unreadable_report_memory_limit_is_refused_before_anything_is_read(
+        value: str, sample_db_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTFOLIO_REPORT_MEMORY", value)
+    with pytest.raises(ValueError, match="PORTFOLIO_REPORT_MEMORY"):
+        report.build_report(sample_db_template, as_of=SEPT, out_dir=tmp_path / "out", formats=["md"], now=NOW)
+    assert not (tmp_path / "out").exists()
