@@ -57,7 +57,7 @@ def partial_sums_sql(keys: list[str], source: str = "_projects") -> str:
 select {cols}is_tech_upgrade, count(project_id)::bigint as n, sum(annual_plan_wan) as annual_plan_wan,
        sum(completed_wan) as completed_wan, sum(expected_wan) as expected_wan, sum(forecast_wan) as forecast_wan,
        sum(forecast_wan - forecast_rest_wan) as done_part, sum(forecast_rest_wan) as forecast_rest_wan,
-       sum(forecast_rest_var) as forecast_rest_var
+       sum(forecast_rest_var) as forecast_rest_var, sum(total_investment_wan) as total_investment_wan
 from {source}
 group by all
 """

@@ -34,8 +34,8 @@ from .forecast import (
 )
 from .official import official_at, with_official
 from .responsibility import (
-    LEVEL_COUNTS_SQL,
     VIOLATION_COLS,
+    level_counts_sql,
     responsibility_table,
     rule_labels,
     rule_sentence,
@@ -112,20 +112,23 @@ from library_prev_at(?) group by all
 _INPUTS = "_projects as (select * from _check_pp), _prev as (select * from _check_prev)"
 #: The checks' inputs where only the partial sums are at hand (registered frames of the same names).
 _SMALL_INPUTS = "_prev as (select * from _check_prev)"
-#: The checks' partial sums per unit, chain and 技改, named as the projects are: what the city,
-#: unit and chain checks add up (a few hundred rows instead of every project three times).
+#: The partial sums per unit, chain, 技改, tier, 包保 level and the three flags counted, named as
+#: the projects are: what the city, unit and chain checks, the tier and 包保 tables and the counts
+#: add up (some thousands of rows at a million projects, instead of every project six times).
 _PRE_SQL = f"""
 select p.unit_id, {UNIT_NAME} as unit_name, p.chain_id, {CHAIN_NAME} as chain_name, p.* exclude (unit_id, chain_id)
-from ({partial_sums_sql(["unit_id", "chain_id"], "_check_pp")}) p
+from ({partial_sums_sql(["unit_id", "chain_id", "tier", "leader_level", "stalled", "has_open_problem", "is_lagging"],
+                        "_check_pp")}) p
 left join units u on u.unit_id = p.unit_id
 left join chains c on c.chain_id = p.chain_id
 """
 _COUNTS_SQL = """
-select count(*)::bigint as projects, count(*) filter (where tier is null)::bigint as below_tier_count,
-       count(*) filter (where stalled)::bigint as stalled_count,
-       count(*) filter (where has_open_problem)::bigint as open_problem_count,
-       count(*) filter (where is_lagging)::bigint as lagging_count
-from _check_pp
+select coalesce(sum(n), 0)::bigint as projects,
+       coalesce(sum(n) filter (where tier is null), 0)::bigint as below_tier_count,
+       coalesce(sum(n) filter (where stalled), 0)::bigint as stalled_count,
+       coalesce(sum(n) filter (where has_open_problem), 0)::bigint as open_problem_count,
+       coalesce(sum(n) filter (where is_lagging), 0)::bigint as lagging_count
+from _check_pre
 """
 #: Lagging projects, furthest behind first (:func:`status.lagging_of`'s order).
 _LAGGING_IDS_SQL = """
@@ -260,9 +263,9 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
             cur.register("_heads", heads)
             heads = _fetch(cur, CLOSES_SQL)
             potential = _fetch(cur, f"with {_INPUTS} select * from ({POTENTIAL_SQL})", {"cap": params["cap"]})
-            tiers = _fetch(cur, tiers_sql([], inputs=_INPUTS))
+            tiers = _fetch(cur, tiers_sql([], inputs=_INPUTS, parts="_check_pre"))
             counts = _fetch(cur, _COUNTS_SQL).row(0, named=True)
-            levels = _fetch(cur, f"with {_INPUTS} {LEVEL_COUNTS_SQL}")
+            levels = _fetch(cur, level_counts_sql("_check_pre"))
             rolled = {by: _fetch(cur, rollup_sql(group_cols(by), inputs=_INPUTS)) for by in rollups}
             by_unit, by_chain = groups.result()
             rows = listed.result()

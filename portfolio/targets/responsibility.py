@@ -59,11 +59,18 @@ def responsibility_counts(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     return responsibility_counts_of(store.fetch(con, _RESP_SQL), cfg=cfg)
 
 
-#: Projects per leader level (no level: 未落实), over ``_projects``.
-LEVEL_COUNTS_SQL = f"""
-select coalesce(leader_level, '{NO_OWNER}') as leader_level, count(*)::bigint as count
-from _projects group by all
+def level_counts_sql(parts: str | None = None) -> str:
+    """Projects per leader level (no level: 未落实), over ``_projects``; or over ``parts``, a
+    relation of partial sums (``leader_level``, ``n`` projects)."""
+    count, source = ("count(*)", "_projects") if parts is None else ("sum(n)", parts)
+    return f"""
+select coalesce(leader_level, '{NO_OWNER}') as leader_level, {count}::bigint as count
+from {source} group by all
 """
+
+
+#: Projects per leader level (no level: 未落实), over ``_projects``.
+LEVEL_COUNTS_SQL = level_counts_sql()
 
 
 def responsibility_counts_of(projects: pl.DataFrame, *, cfg: rules.Rules) -> pl.DataFrame:

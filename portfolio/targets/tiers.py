@@ -16,9 +16,13 @@ from . import engine
 from .settings import group_cols, group_key_sql, settings
 
 
-def tiers_sql(keys: list[str], *, inputs: str = "") -> str:
-    """The tier table grouped by ``keys`` (none: the whole plan, with the plan counts)."""
+def tiers_sql(keys: list[str], *, inputs: str = "", parts: str | None = None) -> str:
+    """The tier table grouped by ``keys`` (none: the whole plan, with the plan counts).
+
+    ``parts`` is a relation of partial sums (``tier``, the keys, ``n`` projects and their Σ
+    ``total_investment_wan`` and ``annual_plan_wan``) read instead of one row per project."""
     pairs = group_key_sql(keys)
+    source, count = ("_projects", "count(*)") if parts is None else (parts, "sum(n)")
     sel = "".join(f"{expr} as {col}, " for col, expr in pairs)
     cols = "".join(f"{col}, " for col, _ in pairs)
     on = "".join(f" and c.{col} is not distinct from g.{col}" for col, _ in pairs)
@@ -31,9 +35,9 @@ def tiers_sql(keys: list[str], *, inputs: str = "") -> str:
     order = "".join(f"g.{col} nulls last, " for col, _ in pairs)
     return f"""
 with {inputs}{"," if inputs else ""} pj as (
-    select {sel}tier, total_investment_wan, annual_plan_wan from _projects
+    select {sel}tier, {"" if parts is None else "n, "}total_investment_wan, annual_plan_wan from {source}
 ), counts as (
-    select {cols}tier, count(*)::bigint as count,
+    select {cols}tier, {count}::bigint as count,
            sum(total_investment_wan)::decimal(38,2) as total_investment_wan,
            sum(annual_plan_wan)::decimal(38,2) as plan_wan
     from pj where tier is not null
