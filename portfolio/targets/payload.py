@@ -231,13 +231,14 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         }
         for name, frame in inputs.items():
             cur.register(name, frame)
-        # the checks read only the partial sums and last year's (a few hundred rows each): they run
-        # on a cursor of their own, beside the sections over the projects here (their planning, not
-        # their rows, is what they cost: two at a time on the machine's cores)
+        # the checks read only the partial sums and last year's (some thousands of rows at a million
+        # projects): they run on cursors of their own, beside the sections over the projects here
+        # (their planning, not their rows, is what they cost: two at a time on the machine's cores).
+        # The pool is left first: a failure here waits for the other queries before their cursors close.
         sums = {"_check_pre": _fetch(cur, "select * from _check_pre"),
                 "_check_prev": _fetch(cur, "select * from _check_prev")}
-        with ThreadPoolExecutor(max_workers=3) as pool, con.cursor() as side, con.cursor() as side2, \
-                con.cursor() as side3:
+        with con.cursor() as side, con.cursor() as side2, con.cursor() as side3, \
+                ThreadPoolExecutor(max_workers=3) as pool:
             for name, frame in {**inputs, **sums}.items():
                 side.register(name, frame)
                 side2.register(name, frame)
