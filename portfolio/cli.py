@@ -278,8 +278,9 @@ def report(
         formats = list(dict.fromkeys([*formats, "html", "xlsx", "md"]))
     note_rules_at(db)
     try:
+        memory = report_mod.memory_limit()  # an unreadable limit is refused before anything is read
         paths = report_mod.build_report(db, as_of=month, year=year, out_dir=out_dir, formats=formats,
-                                        progress=lambda msg: err.print(msg), scenarios=names)
+                                        progress=lambda msg: err.print(msg), scenarios=names, memory=memory)
     except (store.StoreError, ValueError, OSError) as exc:
         fail(str(exc))
     deliveries = _mail_report(db, plan, paths) if plan is not None else None

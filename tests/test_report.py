@@ -453,16 +453,25 @@ def test_the_latest_earlier_snapshot_is_used_when_last_month_has_none(tmp_path: 
 
 
 def test_a_report_memory_limit_too_small_reads_again_without_it_and_says_so(
-        sample_db_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under PORTFOLIO_REPORT_MEMORY DuckDB may run out; the report is then read without the limit."""
+        sample_db_template: Path, tmp_path: Path) -> None:
+    """Within a memory limit DuckDB may run out; the report is then read without it, the same report."""
     said: list[str] = []
-    monkeypatch.setenv("PORTFOLIO_REPORT_MEMORY", "1KB")
     small = report.build_report(sample_db_template, as_of=SEPT, out_dir=tmp_path / "small", formats=["md"],
-                                now=NOW, progress=said.append)
-    monkeypatch.setenv("PORTFOLIO_REPORT_MEMORY", "0")
+                                now=NOW, progress=said.append, memory="1KB")
     plain = report.build_report(sample_db_template, as_of=SEPT, out_dir=tmp_path / "plain", formats=["md"], now=NOW)
     assert any("内存上限" in line and "1KB" in line for line in said)
     assert small[0].read_bytes() == plain[0].read_bytes()
+
+
+def test_the_report_puts_the_memory_limit_back_and_leaves_the_insertion_order_alone(sample_db_template: Path) -> None:
+    """The limit and the check's settings stay with the report's reading: other connections of the
+    process (the app's) keep theirs."""
+    with store.connect(sample_db_template, read_only=True) as con:
+        setting = "select current_setting('memory_limit'), current_setting('preserve_insertion_order')"
+        before = con.execute(setting).fetchall()
+        report._collect(con, lambda _m: None, limit="900MB", as_of=SEPT, year=None, now=NOW, scenarios=())
+        assert con.execute(setting).fetchall() == before
+        assert before[0][1] is True
 
 
 @pytest.mark.parametrize("value", ["lots", "800", "-1GB", "1GB; drop table projects"])
@@ -470,5 +479,17 @@ def test_an_unreadable_report_memory_limit_is_refused_before_anything_is_read(
         value: str, sample_db_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORTFOLIO_REPORT_MEMORY", value)
     with pytest.raises(ValueError, match="PORTFOLIO_REPORT_MEMORY"):
-        report.build_report(sample_db_template, as_of=SEPT, out_dir=tmp_path / "out", formats=["md"], now=NOW)
+        report.memory_limit()
+    result = CliRunner().invoke(cli.app, ["report", "--db", str(sample_db_template), "--as-of", "2016-09",
+                                          "--out", str(tmp_path / "out"), "--format", "md"])
+    assert result.exit_code == 2 and "PORTFOLIO_REPORT_MEMORY" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_the_report_job_reads_its_memory_limit_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORTFOLIO_REPORT_MEMORY", raising=False)
+    assert report.memory_limit() == report.REPORT_MEMORY
+    monkeypatch.setenv("PORTFOLIO_REPORT_MEMORY", " 2GB ")
+    assert report.memory_limit() == "2GB"
+    monkeypatch.setenv("PORTFOLIO_REPORT_MEMORY", "0")
+    assert report.memory_limit() is None

@@ -50,7 +50,7 @@ from .snapshots import (
 
 __all__ = [
     "CHANGES_TOP", "DISAGREEMENTS_TOP", "FILE_STEM", "FORMATS", "LAGGING_TOP", "LIST_STEM", "MAPS", "SHEET_ROWS",
-    "SNAPSHOT_DIR", "VIOLATIONS_TOP", "WRITERS", "ReportData", "ScenarioPart", "Snapshot", "build_report", "collect", "compare",
+    "SNAPSHOT_DIR", "VIOLATIONS_TOP", "WRITERS", "ReportData", "ScenarioPart", "Snapshot", "build_report", "collect", "compare", "memory_limit",
     "fmt_num", "fmt_pct", "fmt_wan", "fmt_yi", "list_frames", "previous_snapshot", "render_html", "render_markdown",
     "render_xlsx", "report_book", "report_month", "report_sheets", "report_year", "snapshot_path", "write_snapshot",
 ]
@@ -70,15 +70,16 @@ def _earlier_report(path: Path) -> bool:
             and (snapshot_path(path.parent, month) / "projects.parquet").is_file())
 
 
-#: DuckDB's memory while the report reads the database (environment ``PORTFOLIO_REPORT_MEMORY``,
-#: e.g. ``2GB``; ``0`` for DuckDB's own default): a nightly job shares its machine, and DuckDB
-#: otherwise keeps what it read cached up to most of the machine's memory. At a million projects
-#: the report's peak went from 2.05 GB to 1.43 GB with it, in the same time (docs/report.md).
+#: DuckDB's memory while ``portfolio report`` reads the database (environment
+#: ``PORTFOLIO_REPORT_MEMORY``, e.g. ``2GB``; ``0`` for DuckDB's own default): a nightly job shares
+#: its machine, and DuckDB otherwise keeps what it read cached up to most of the machine's memory.
+#: At a million projects the report's peak went from 2.05 GB to 1.42 GB with it, in the same time
+#: (docs/report.md). The app's report page sets none: its server's connections share one DuckDB.
 REPORT_MEMORY = "800MB"
 
 
-def _memory_limit() -> str | None:
-    """The report's DuckDB memory limit (None: DuckDB's default); ValueError for an unreadable one."""
+def memory_limit() -> str | None:
+    """The report job's DuckDB memory limit (None: DuckDB's default); ValueError for an unreadable one."""
     text = os.environ.get("PORTFOLIO_REPORT_MEMORY", REPORT_MEMORY).strip()
     if text in ("", "0"):
         return None
@@ -87,25 +88,32 @@ def _memory_limit() -> str | None:
     return text
 
 
-def _collect(con: duckdb.DuckDBPyConnection, say: Progress, *, as_of: date | None, year: int | None,
-             now: datetime | None, scenarios: Sequence[str]) -> ReportData:
-    """:func:`collect` within the report's memory limit; read again without it if DuckDB runs out."""
-    limit = _memory_limit()
-    if limit is not None:
+def _collect(con: duckdb.DuckDBPyConnection, say: Progress, *, limit: str | None, as_of: date | None,
+             year: int | None, now: datetime | None, scenarios: Sequence[str]) -> ReportData:
+    """:func:`collect` within DuckDB memory ``limit`` (DuckDB's default again after: nothing else
+    sets one); read again without it if DuckDB runs out."""
+    if limit is None:
+        return collect(con, as_of=as_of, year=year, now=now, progress=say, scenarios=scenarios)
+    try:
         try:
             con.execute(f"set memory_limit = '{limit}'")  # may itself fail: DuckDB holds more already
             return collect(con, as_of=as_of, year=year, now=now, progress=say, scenarios=scenarios)
         except duckdb.OutOfMemoryException:
             con.execute("reset memory_limit")
             say(f"在 {limit} 内存上限内读不完，不设上限再读一次…")
-    return collect(con, as_of=as_of, year=year, now=now, progress=say, scenarios=scenarios)
+            return collect(con, as_of=as_of, year=year, now=now, progress=say, scenarios=scenarios)
+    finally:
+        con.execute("reset memory_limit")
 
 
 def build_report(db: str | Path | None, *, as_of: date | None = None, year: int | None = None,
                  out_dir: str | Path = "reports", formats: Sequence[str] = FORMATS,
                  progress: Progress | None = None, now: datetime | None = None, lang: str = "zh",
-                 scenarios: Sequence[str] = ()) -> list[Path]:
+                 scenarios: Sequence[str] = (), memory: str | None = None) -> list[Path]:
     """Write the month's report in the given formats and its snapshot; returns the paths written.
+
+    ``memory`` caps DuckDB's memory while the database is read (``portfolio report`` passes
+    :func:`memory_limit`; None: DuckDB's default), put back after.
 
     A list longer than SHEET_ROWS rows is cut in the xlsx and written whole beside it as CSV
     (``portfolio-report-YYYY-MM-<list>.csv``, among the paths returned).
@@ -122,10 +130,9 @@ def build_report(db: str | Path | None, *, as_of: date | None = None, year: int 
     if bad or not formats:
         raise ValueError(f"不支持的格式 {', '.join(bad) or '（空）'}；可选 html、xlsx、md。")
     out = Path(out_dir)
-    _memory_limit()  # an unreadable limit is refused before anything is read
     say("读取数据库…")
     with store.connect(db, read_only=True) as con:
-        data = _collect(con, say, as_of=as_of, year=year, now=now, scenarios=scenarios)
+        data = _collect(con, say, limit=memory, as_of=as_of, year=year, now=now, scenarios=scenarios)
     data.previous = previous_snapshot(out, data.month)
     if data.previous is not None:
         data.changes = compare(data.snapshot, data.previous)

@@ -211,8 +211,9 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
     shown_violations = limit if violations_limit is None else violations_limit
     cur = con.cursor()
     try:
-        # every section orders what it lists: the one pass need not keep the projects' order
-        cur.execute("set preserve_insertion_order = false")
+        # every section orders what it lists: the one pass need not keep the projects' order (on
+        # this cursor only: a plain SET would change it for every connection of the process)
+        cur.execute("set session preserve_insertion_order = false")
         wanted = [*CHECK_INPUT, *(k for by in rollups for k in group_cols(by)), *(ROLLUP_INPUT if rollups else [])]
         columns = ", ".join(dict.fromkeys(wanted))
         cur.execute(f"create temp table _check_pp as select {columns} from project_status_at(?)", [as_of])
