@@ -92,16 +92,19 @@ def _collect(con: duckdb.DuckDBPyConnection, say: Progress, *, limit: str | None
              year: int | None, now: datetime | None, scenarios: Sequence[str]) -> ReportData:
     """:func:`collect` within DuckDB memory ``limit`` (DuckDB's default again after: nothing else
     sets one); read again without it if DuckDB runs out."""
-    if limit is None:
+    def read() -> ReportData:
         return collect(con, as_of=as_of, year=year, now=now, progress=say, scenarios=scenarios)
+
+    if limit is None:
+        return read()
     try:
         try:
             con.execute(f"set memory_limit = '{limit}'")  # may itself fail: DuckDB holds more already
-            return collect(con, as_of=as_of, year=year, now=now, progress=say, scenarios=scenarios)
+            return read()
         except duckdb.OutOfMemoryException:
             con.execute("reset memory_limit")
             say(f"在 {limit} 内存上限内读不完，不设上限再读一次…")
-            return collect(con, as_of=as_of, year=year, now=now, progress=say, scenarios=scenarios)
+            return read()
     finally:
         con.execute("reset memory_limit")
 

@@ -136,8 +136,8 @@ select project_id from _check_pp where is_lagging order by behind_wan desc, proj
 """
 
 
-def _fetch(cur: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pl.DataFrame:
-    return store.fetch_few(cur, sql, params)
+#: Every section is a long query of few rows.
+_fetch = store.fetch_few
 
 
 @dataclass(frozen=True)
