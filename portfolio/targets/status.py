@@ -45,19 +45,25 @@ PROJECT_TIERS_IN = f"""
 with cy as (
     select current_plan_year() as cy
 ), src as (
-    -- the open rows of year y and (the current year) the projects without any plans row: one pass
-    -- over the projects probing hash tables of the plans (year y's rows; every id), none built on
-    -- the projects. The current year's plan is projects.annual_plan_wan; a project without any
-    -- plans row (written by hand, before its first write) belongs to the current year. A project
-    -- without a row of year y has no plans row at all when it has none of another year: the anti
-    -- join probes only the other years' rows (none in a library of one plan year).
-    select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)},
-           case when y = cy.cy then p.annual_plan_wan else coalesce(pl.annual_plan_wan, 0) end as annual_plan_wan
+    -- the current year: every project but those whose row of y is closed or that have rows of other
+    -- years only (a project without any plans row, written by hand before its first write, belongs
+    -- to the current year); its plan is projects.annual_plan_wan. One pass over the projects with
+    -- an anti join against a few ids (none in a library of one plan year): no hash table of a
+    -- million plans rows is built for the year that nearly every reader asks for.
+    select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)}, p.annual_plan_wan
     from projects p
-    left join (select project_id, closed, annual_plan_wan from plans where year = y) pl using (project_id)
-    cross join cy
-    where (pl.project_id is not null and not pl.closed)
-       or (pl.project_id is null and y = cy.cy and p.project_id not in (select project_id from plans where year <> y))
+    anti join (
+        select project_id from plans where year = y and closed
+        union all
+        (select project_id from plans where year <> y except select project_id from plans where year = y)
+    ) x on x.project_id = p.project_id
+    where y = (select cy from cy)
+    union all
+    -- another year: its open rows (their plan is the row's); empty for the current year
+    select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)}, coalesce(pl.annual_plan_wan, 0)
+    from projects p
+    join (select project_id, annual_plan_wan from plans
+          where year = y and not closed and y <> (select cy from cy)) pl using (project_id)
     union all
     -- a closed year keeps a project even if it was deleted later: its row holds all it needs
     select pl.project_id, {", ".join(f"pl.{c}" for c in FROZEN_COLUMNS)}, coalesce(pl.annual_plan_wan, 0)
