@@ -235,3 +235,40 @@ def test_the_librarys_growth_compares_with_last_years_library_by_unit_too(con: d
     assert units[("industrial_investment", "GX")]["completed_wan"] == 600.0
     view = dict(con.execute("select metric, library_prev_wan::double from v_target_progress").fetchall())
     assert view == {"industrial_investment": 400.0, "tech_upgrade_investment": 100.0}
+
+
+@pytest.mark.parametrize("current", [2016, 2015])
+def test_project_tiers_in_is_each_years_membership_rule(sample_db: Path, current: int) -> None:
+    """A project belongs to year y by its plans row of y (a closed row as frozen); a project without
+    any plans row belongs to the current year; one with rows of other years only does not. Checked
+    against the rule computed independently, row by row, for a current year that is open and one
+    that is closed (meta plan_year set back)."""
+    with store.connect(sample_db) as con:
+        ids = [r[0] for r in con.execute("select project_id from projects order by 1 limit 6").fetchall()]
+        con.execute("delete from plans where project_id in (?, ?)", ids[:2])  # no plans row at all
+        con.execute("update plans set year = 2015, closed = true, name = '旧名', annual_plan_wan = 7"
+                    " where project_id in (?, ?)", ids[1:3])  # ids[2]: a 2015 row only (ids[1] has none)
+        con.execute("insert into plans (project_id, year, annual_plan_wan, closed, name, unit_id, status,"
+                    " total_investment_wan) values (?, 2015, 3, true, '冻结', 'U', '在建', 5000),"
+                    " ('DELETED', 2015, 4, true, '已删', 'U', '竣工', 9000)", [ids[3]])
+        con.execute("insert or replace into meta values ('plan_year', ?)", [str(current)])
+        projects = {r[0]: (r[1], r[2]) for r in con.execute("select project_id, name, annual_plan_wan from projects").fetchall()}
+        plans = con.execute("select project_id, year, closed, name, annual_plan_wan from plans").fetchall()
+        got = {y: sorted(con.execute(f"select project_id, name, annual_plan_wan from project_tiers_in({y})").fetchall())
+               for y in (2014, 2015, 2016)}
+    with_rows = {p for p, *_ in plans}
+    for y in (2014, 2015, 2016):
+        want = []
+        of_year = {p: (closed, name, plan) for p, yr, closed, name, plan in plans if yr == y}
+        for p, (closed, name, plan) in of_year.items():
+            if closed:
+                want.append((p, name, Decimal(plan or 0)))
+            elif y == current:
+                want.append((p, *projects[p]))
+            else:
+                want.append((p, projects[p][0], Decimal(plan or 0)))
+        if y == current:
+            want += [(p, *projects[p]) for p in projects if p not in with_rows]
+        assert got[y] == sorted(want), y
+    assert ids[0] in {p for p, *_ in got[current]} and ids[2] not in {p for p, *_ in got[2016]}
+    assert ("DELETED", "已删", Decimal("4.00")) in got[2015]
