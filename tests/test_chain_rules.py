@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -175,6 +176,16 @@ def test_the_new_firm_output_ratio_is_the_stated_assumption(db: duckdb.DuckDBPyC
     shares = [600, 200, 150, 100, 100, 100]  # small newcomers: 富奥 still has 48 %
     assert got["hhi_after"] == pytest.approx(10000 * sum(s * s for s in shares) / sum(shares) ** 2)
     assert (got["firms_after"], got["kind_after"], got["change"]) == (6, "丰链", "remains")
+
+
+def test_a_new_firms_output_is_rounded_to_cents_exactly_at_any_size(db: duckdb.DuckDBPyConnection) -> None:
+    # 1000.01 × 0.5 = 500.005 → 500.01 (half away from zero); 20,000,000,001.01 × 0.5 lies past the
+    # 64-bit path (10^10 万元) and rounds the same way: 10,000,000,000.505 → 10,000,000,000.51
+    load(db, LINE, LINE_EDGES, THIN, [("P1", "m1", "在建", None, "甲", Decimal("1000.01")),
+                                      ("P2", "m1", "在建", None, "乙", Decimal("20000000001.01"))])
+    use_rules(db, new_firm_output_ratio=0.5)
+    got = chains.after_pipeline(db).filter(pl.col("node_id") == "m1").row(0, named=True)
+    assert got["output_after_wan"] == Decimal("600") + Decimal("200") + Decimal("500.01") + Decimal("10000000000.51")
 
 
 def test_a_sole_supplier_joined_by_one_larger_builder_changes_nothing_but_its_numbers(
