@@ -541,16 +541,17 @@ tab_progress, tab_years, tab_problems, tab_history, tab_edit, tab_entry = st.tab
 progress = ui.cached(edits.project_progress, pid)
 
 
+in_year = progress.filter(pl.col("month").dt.year() == year)
+plan = float(facts["annual_plan_wan"])
+# the project rules' own seasonal share (macro seasonal_share), not a copy
+expected = ui.cached(targets.expected_curve, plan_wan=plan, active_from=int(facts["active_from"]),
+                     active_to=int(facts["active_to"]))
+
+
 def progress_chart() -> alt.LayerChart:
     """The project's months of the plan year: completed, cumulative and the seasonal expectation."""
-    in_year = progress.filter(pl.col("month").dt.year() == year)
-    plan = float(facts["annual_plan_wan"])
     scale, unit = (config.WAN_PER_YI, ui.t("unit.yi")) if plan >= config.WAN_PER_YI else (1, ui.t("unit.wan"))
-    months = pl.DataFrame({"month": [date(year, i, 1) for i in range(1, 13)],
-                           # the project rules' own seasonal share (macro seasonal_share), not a copy
-                           "expected": ui.cached(targets.expected_curve, plan_wan=plan,
-                                                 active_from=int(facts["active_from"]),
-                                                 active_to=int(facts["active_to"]))})
+    months = pl.DataFrame({"month": [date(year, i, 1) for i in range(1, 13)], "expected": expected})
     last = in_year["month"].max()
     reported = pl.col("month") <= last if last is not None else pl.lit(False)
     curve = (
@@ -588,7 +589,9 @@ def progress_chart() -> alt.LayerChart:
 
 
 with tab_progress:
-    ui.chart(progress_chart, key="pj_progress_chart", deps=(pid, as_of), width="stretch")
+    # drawn from these values alone: kept while they stay (saving the project's name does not redraw it)
+    ui.chart(progress_chart, key="pj_progress_chart", deps=(pid, as_of), width="stretch",
+             content=(year, plan, tuple(expected), tuple(in_year.select("month", "completed_wan").rows())))
     if progress.is_empty():
         st.caption(ui.t("pj.no_progress"))
     else:

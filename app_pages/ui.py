@@ -262,7 +262,7 @@ def vega_spec(figure: Any) -> dict[str, Any]:
 
 
 def chart_spec(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = (),
-               natural: bool = False, fit: bool = False) -> dict[str, Any]:
+               natural: bool = False, fit: bool = False, content: tuple[Any, ...] | None = None) -> dict[str, Any]:
     """The Vega-Lite spec of ``build()`` (an Altair chart), built once per data revision, language and ``deps``.
 
     Building an Altair chart and validating it against the schema takes 50–200 ms a chart, on
@@ -270,16 +270,21 @@ def chart_spec(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = ()
     built from beyond the data revision and the language (the month, metric, project …).
     ``natural``: drawn at its natural size, the width it was built for being the plot's (autosize
     pad, padding included). ``fit``: as wide as its container (a single or layered chart; a
-    concatenation keeps its natural size).
+    concatenation keeps its natural size). ``content``: every value the chart is drawn from, when the
+    page has them at hand (a project's dozen months): the spec is then kept across data revisions
+    while they stay the same, so a save that does not touch them does not build the chart again.
     """
+    if content is not None:
+        return _spec(key, str(db_path()), (0, 0), lang(), (*deps, content), natural, _build=build, fit=fit)
     return _spec(key, str(db_path()), revision(), lang(), deps, natural, _build=build, fit=fit)
 
 
 def chart(build: Callable[[], Any], *, key: str, deps: tuple[Any, ...] = (), into: Any = st,
-          width: int | str = "content", natural: bool = False, fit: bool = False) -> None:
+          width: int | str = "content", natural: bool = False, fit: bool = False,
+          content: tuple[Any, ...] | None = None) -> None:
     """Draw the Altair chart ``build()`` through its cached spec (:func:`chart_spec`); ``fit``: the
     container's width."""
-    spec = chart_spec(build, key=key, deps=deps, natural=natural, fit=fit)
+    spec = chart_spec(build, key=key, deps=deps, natural=natural, fit=fit, content=content)
     draw(spec, key=key, into=into, width="stretch" if spec.get("width") == "container" else width)
 
 
@@ -601,6 +606,13 @@ def pages(current: access.User | None) -> list[Any]:
     return items
 
 
+@st.cache_resource(show_spinner=False, max_entries=16, ttl=6 * 3600)
+def _pending_note(db: str, key: tuple[Any, ...], files: tuple[tuple[str, int, int], ...]) -> str | None:
+    """:func:`rules.pending_note` of the database ``db`` whose rules have ``key`` (:func:`rules.rules_key`)."""
+    with reading() as con:
+        return rules.pending_note(con, files=files)
+
+
 def banners(current: access.User | None) -> None:
     """Sample-data and local-mode banners, and who is signed in."""
     if current is None:
@@ -616,7 +628,8 @@ def banners(current: access.User | None) -> None:
             st.logout()
     if cached(store.is_sample):
         st.info(t("app.sample_banner"), icon=":material/science:")
-    pending = cached(rules.pending_note, files=rules.files_stamp())  # the files differ from the rules in force
+    # the files differ from the rules in force: compared again only when the rules or the files change
+    pending = _pending_note(str(db_path()), cached(rules.rules_key), rules.files_stamp())
     if pending:
         st.warning(plain(pending), icon=":material/rule:")
     if read_only():

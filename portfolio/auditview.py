@@ -268,7 +268,9 @@ def _raw(con: duckdb.DuckDBPyConnection, f: Filter, lang: str, limit: int | None
     }
     con.register("_av_fields", field_catalogue(lang))
     try:
-        return store.fetch(con, query, params)
+        # a page of rows through one plan (the relation's way binds the query twice); every row
+        # (limit None: the download) the relation's way
+        return (store.fetch_few if limit is not None else store.fetch)(con, query, params)
     finally:
         con.unregister("_av_fields")
 

@@ -108,7 +108,10 @@ with s as materialized (
 select t.*, p.* from t left join p on true
 order by {", ".join(f"p.{part}" for part in order.split(", "))}
 """
-    frame = store.fetch(con, sql, {"as_of": as_of, **params})
+    # a page of rows is read through one plan (the relation's way binds the long query twice); every
+    # row (limit None: an export) the relation's way, without a second copy
+    fetch = store.fetch_few if limit is not None else store.fetch
+    frame = fetch(con, sql, {"as_of": as_of, **params})
     head = frame.row(0, named=True)
     rows = frame.select(LIST_COLS)
     if rows.height == 1 and head["project_id"] is None:  # no project on this page

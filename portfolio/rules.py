@@ -369,6 +369,22 @@ def pending_message(con: duckdb.DuckDBPyConnection, folder: Path | None = None, 
             "（targets.toml differs from the rules in force; run `portfolio init` to apply）。")
 
 
+#: The content of everything :func:`pending` compares with the files (the rules in meta, the
+#: seasonal profile, the tiers, the targets) as a key: a hash sum per table. A page keys the
+#: comparison on it, not on the data revision, so saving a project does not redo it.
+_RULES_KEY_SQL = """
+select (select count(*) from meta where key like 'rule.%'), (select sum(hash(m)) from meta m where key like 'rule.%'),
+       (select count(*) from seasonal_profile), (select sum(hash(s)) from seasonal_profile s),
+       (select count(*) from tiers), (select sum(hash(t)) from tiers t),
+       (select count(*) from targets), (select sum(hash(g)) from targets g)
+"""
+
+
+def rules_key(con: duckdb.DuckDBPyConnection) -> tuple[Any, ...]:
+    """A key of the rules and targets in force (:data:`_RULES_KEY_SQL`): equal keys, equal :func:`pending`."""
+    return tuple(con.execute(_RULES_KEY_SQL).fetchall()[0])
+
+
 def files_stamp(folder: Path | None = None) -> tuple[tuple[str, int, int], ...]:
     """Name, modification time and size of each configuration file (to key a cache on)."""
     folder = folder or config.data_dir()

@@ -128,3 +128,23 @@ def test_existing_keys_match_every_key_column(sample_db: Path) -> None:
             {"month": [date(1990, 1, 1)], "metric": ["industrial_investment"]}))
     assert found.rows() == [("CC2016-0001", date(2016, 1, 1))]
     assert actuals.is_empty()
+
+
+def test_the_name_lookups_follow_the_units_as_they_change(sample_db: Path, project: dict) -> None:
+    """The form's unit, chain and segment lookups are kept between saves only while their tables are
+    unchanged: an alias added (or a unit renamed) is known to the very next save."""
+    with store.connect(sample_db) as con:
+        with pytest.raises(edits.EditRefused, match="责任单位"):
+            edits.update_project(con, "CC2016-0001", {"unit_id": "火星区"},
+                                 expected_version=project["version"], user=BUREAU)
+        unit = con.execute("select unit_id from units where unit_id <> ? order by 1 limit 1",
+                           [project["unit_id"]]).fetchall()[0][0]
+        con.execute("update units set aliases = list_append(coalesce(aliases, []), '火星区') where unit_id = ?",
+                    [unit])
+        version = edits.update_project(con, "CC2016-0001", {"unit_id": "火星区"},
+                                       expected_version=project["version"], user=BUREAU)
+        assert edits.get_project(con, "CC2016-0001")["unit_id"] == unit  # type: ignore[index]
+        con.execute("update units set aliases = list_filter(aliases, lambda a: a <> '火星区') where unit_id = ?",
+                    [unit])
+        with pytest.raises(edits.EditRefused, match="责任单位"):
+            edits.update_project(con, "CC2016-0001", {"unit_id": "火星区"}, expected_version=version, user=BUREAU)

@@ -81,7 +81,26 @@ def _lookup(frame: pl.DataFrame, key_cols: list[str], value: str, norm: Callable
     return pairs.with_columns(pl.col(value).n_unique().over("key").alias("n"))
 
 
-def _reference(con: duckdb.DuckDBPyConnection, year: int | None = None) -> _Reference:
+#: The content of the tables the name lookups are built from, as a key (a hash sum per table: any
+#: row added, removed or changed gives another key). Some milliseconds, where building the
+#: lookups takes some tens: a form that saves one row pays for the lookups only when the units,
+#: chains or segments changed.
+_LOOKUPS_KEY_SQL = """
+select (select count(*) from units), (select sum(hash(u)) from units u),
+       (select count(*) from chains), (select sum(hash(c)) from chains c),
+       (select count(*) from chain_nodes), (select sum(hash(n)) from chain_nodes n)
+"""
+_Lookups = tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, str], list[str], dict[str, str]]
+#: Lookups by the content they were built from (a few: one per database a process serves).
+_LOOKUPS: dict[tuple[Any, ...], _Lookups] = {}
+
+
+def _lookups(con: duckdb.DuckDBPyConnection) -> _Lookups:
+    """Units, chains and segments by every name they go by (normalised), built once per content."""
+    key = tuple(con.execute(_LOOKUPS_KEY_SQL).fetchall()[0])
+    found = _LOOKUPS.get(key)
+    if found is not None:
+        return found
     units = store.fetch(con, "select unit_id, name, short_name, aliases from units").explode("aliases")
     chains = store.fetch(con, "select chain_id, name, name_en, aliases from chains").explode("aliases")
     nodes = store.fetch(con, "select node_id, chain_id, name, name_en from chain_nodes")
@@ -93,16 +112,27 @@ def _reference(con: duckdb.DuckDBPyConnection, year: int | None = None) -> _Refe
     def as_dict(f: pl.DataFrame, value: str) -> dict[str, str]:
         return dict(f.filter(pl.col("n") == 1).select("key", value).iter_rows())
 
+    found = (as_dict(u, "unit_id"), as_dict(c, "chain_id"), as_dict(in_chain, "node_id"), as_dict(by_name, "node_id"),
+             by_name.filter(pl.col("n") > 1)["key"].unique().to_list(),
+             dict(nodes.select("node_id", "chain_id").iter_rows()))
+    if len(_LOOKUPS) >= 8:
+        _LOOKUPS.pop(next(iter(_LOOKUPS)), None)
+    _LOOKUPS[key] = found
+    return found
+
+
+def _reference(con: duckdb.DuckDBPyConnection, year: int | None = None) -> _Reference:
+    units, chains, nodes_in_chain, nodes_unique, nodes_ambiguous, node_chain = _lookups(con)
     current = years.current_year(con)
     closed = tuple(int(r[0]) for r in con.execute(
         "select year from plan_years where closed_at is not null order by year").fetchall())
     return _Reference(
-        units=as_dict(u, "unit_id"),
-        chains=as_dict(c, "chain_id"),
-        nodes_in_chain=as_dict(in_chain, "node_id"),
-        nodes_unique=as_dict(by_name, "node_id"),
-        nodes_ambiguous=by_name.filter(pl.col("n") > 1)["key"].unique().to_list(),
-        node_chain=dict(nodes.select("node_id", "chain_id").iter_rows()),
+        units=units,
+        chains=chains,
+        nodes_in_chain=nodes_in_chain,
+        nodes_unique=nodes_unique,
+        nodes_ambiguous=nodes_ambiguous,
+        node_chain=node_chain,
         plan_year=year if year is not None else current,
         current_year=current,
         explicit_year=year,

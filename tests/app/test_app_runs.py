@@ -133,3 +133,36 @@ def test_a_long_table_sends_only_its_first_rows_and_says_so(open_page: Callable[
     total = int(shown.split("/")[1].split("个")[0].replace(",", "").strip())
     assert total > 5
     assert i18n.t("ui.capped", "zh", n="5", total=f"{total:,}") in page_text(at)
+
+
+def test_the_rules_banner_follows_the_files_and_the_rules_not_every_save(
+        open_page: Callable[..., AppTest], app_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The "targets.toml differs from the rules in force" warning: shown once the file changes, kept
+    across a save of project data, gone once the database's targets match the file again."""
+    import shutil
+
+    from portfolio import config, store
+
+    data = tmp_path / "data"
+    shutil.copytree(config.data_dir(), data, ignore=shutil.ignore_patterns("*.duckdb*"))
+    monkeypatch.setenv("PORTFOLIO_DATA_DIR", str(data))
+    at = open_page("app_pages/overview.py")
+    assert not any("targets.toml" in str(w.value) for w in at.warning)
+    toml = data / "targets.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("value_wan = 23520000", "value_wan = 23530000", 1),
+                    encoding="utf-8")
+    at.run()
+    no_exception(at)
+    assert any("targets.toml" in str(w.value) for w in at.warning)
+    with store.connect(app_db) as con:  # a save elsewhere: a new data revision, the same rules
+        con.execute("update projects set note = 'x' where project_id = 'CC2016-0001'")
+        store.bump_revision(con)
+    at.run()
+    assert any("targets.toml" in str(w.value) for w in at.warning)
+    with store.connect(app_db) as con:  # the database's target as the file says
+        con.execute("update targets set value_wan = 23530000 where year = 2016 and metric = 'industrial_investment'"
+                    " and scope = 'city'")
+        store.bump_revision(con)
+    at.run()
+    no_exception(at)
+    assert not any("targets.toml" in str(w.value) for w in at.warning)
