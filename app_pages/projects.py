@@ -544,8 +544,8 @@ progress = ui.cached(edits.project_progress, pid)
 in_year = progress.filter(pl.col("month").dt.year() == year)
 plan = float(facts["annual_plan_wan"])
 # the project rules' own seasonal share (macro seasonal_share), not a copy
-expected = ui.cached(targets.expected_curve, plan_wan=plan, active_from=int(facts["active_from"]),
-                     active_to=int(facts["active_to"]))
+expected = ui.cached_on(ui.rules_key(), targets.expected_curve, plan_wan=plan, active_from=int(facts["active_from"]),
+                        active_to=int(facts["active_to"]))
 
 
 def progress_chart() -> alt.LayerChart:

@@ -119,9 +119,10 @@ def read_revision() -> tuple[int, int]:
 def revision() -> tuple[int, int]:
     """The data revision and the file's identity of this run; cached results are keyed by both.
 
-    Read once per run, at :func:`start` (opening the database costs tens of milliseconds, and
-    a page asks for it dozens of times: every cached call, every unit label); every write in a
-    page ends with ``st.rerun()``, so the next run reads the new one. A restore or ``init
+    Found once per run, at :func:`start` (opening the database costs tens of milliseconds, and
+    a page asks for it dozens of times: every cached call, every unit label): kept from the
+    session's last run while the database's files are unchanged (:func:`refresh_revision`), else
+    read; every write in a page ends with ``st.rerun()``, so the next run reads the new one. A restore or ``init
     --force`` swaps in another file whose revision number may equal one seen before: its inode
     differs, so nothing cached from the replaced file is shown.
     """
@@ -132,10 +133,42 @@ def revision() -> tuple[int, int]:
 
 
 def remember_revision() -> tuple[int, int]:
-    """Read the revision now and keep it for the rest of this run (:func:`revision`)."""
+    """Read the revision now and keep it for the rest of this run (:func:`revision`), with the
+    files' stamp taken just before (:func:`files_stamp`)."""
+    stamp = files_stamp()
     found = read_revision()
-    st.session_state[REVISION_KEY] = (str(db_path()), found)
+    st.session_state[REVISION_KEY] = (str(db_path()), found, stamp)
     return found
+
+
+def files_stamp() -> tuple[Any, ...] | None:
+    """The database file's and its write-ahead log's identity, size, modification and change times.
+
+    A committed write changes the log or the file (DuckDB appends to the log, a checkpoint writes
+    the file), and so their stamp; a restore or ``init --force`` is another file. None where the
+    clock is too coarse to tell two writes apart (a file system without sub-second times): the
+    revision is then read every run."""
+    out: list[Any] = []
+    for path in (db_path(), store.wal_path(db_path())):
+        try:
+            st_ = path.stat()
+        except FileNotFoundError:
+            out.append(None)
+            continue
+        if st_.st_mtime_ns % 1_000_000_000 == 0 and st_.st_ctime_ns % 1_000_000_000 == 0:
+            return None
+        out.append((st_.st_dev, st_.st_ino, st_.st_size, st_.st_mtime_ns, st_.st_ctime_ns))
+    return tuple(out)
+
+
+def refresh_revision() -> tuple[int, int]:
+    """This run's revision: the one kept from this session's last run when neither file changed
+    since it was read (a rerun opens no connection at all), else read now."""
+    kept = st.session_state.get(REVISION_KEY)
+    if kept is not None and len(kept) == 3 and kept[0] == str(db_path()) and kept[2] is not None \
+            and kept[2] == files_stamp():
+        return cast(tuple[int, int], kept[1])
+    return remember_revision()
 
 
 @contextmanager
@@ -160,7 +193,7 @@ COMPUTING = "正在计算…（computing…）"
 
 
 @st.cache_resource(show_spinner=COMPUTING, max_entries=64, ttl=6 * 3600)
-def _call(name: str, db: str, rev: tuple[int, int], args: tuple[Any, ...],
+def _call(name: str, db: str, rev: tuple[Any, ...], args: tuple[Any, ...],
           kwargs: tuple[tuple[str, Any], ...], _fn: Callable[..., Any]) -> Any:
     with reading() as con:
         return _fn(con, *args, **dict(kwargs))
@@ -202,6 +235,22 @@ def cached(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /, *args:
     items = tuple(sorted(kwargs.items()))
     return cast(R, run_memo((name, args, items), lambda: _call(name, str(db_path()), revision(), args, items,
                                                                   _fn=fn)))
+
+
+def cached_on(key: tuple[Any, ...], fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /,
+              *args: P.args, **kwargs: P.kwargs) -> R:
+    """:func:`cached`, keyed on ``key`` instead of the data revision: ``key`` must change whenever
+    anything ``fn`` reads in the database does (:func:`portfolio.rules.rules_key` for what reads only
+    the rules and targets), so a save of project data does not compute it again."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    items = tuple(sorted(kwargs.items()))
+    return cast(R, run_memo((name, args, items, key), lambda: _call(name, str(db_path()), ("key", *key), args, items,
+                                                                       _fn=fn)))
+
+
+def rules_key() -> tuple[Any, ...]:
+    """The key of the rules and targets in force (:func:`portfolio.rules.rules_key`), once per data revision."""
+    return cached(rules.rules_key)
 
 
 def run_memo(key: Any, compute: Callable[[], R]) -> R:
@@ -548,7 +597,9 @@ def start() -> access.User | None:
         _stop_with(_settings_error_page(t("auth.no_database"), []), t("app.title"))
     ensure_database()
     release()  # a connection left by an earlier run that did not end normally
-    remember_revision()  # opens this run's connection (read_connection), shared by the user lookup
+    # the revision: kept while the files are unchanged, else read on this run's connection
+    # (read_connection, opened on first use: shared by the user lookup and any cache miss)
+    refresh_revision()
     current = current_user()
     st.session_state["ui_user"] = current
     return current
@@ -606,13 +657,6 @@ def pages(current: access.User | None) -> list[Any]:
     return items
 
 
-@st.cache_resource(show_spinner=False, max_entries=16, ttl=6 * 3600)
-def _pending_note(db: str, key: tuple[Any, ...], files: tuple[tuple[str, int, int], ...]) -> str | None:
-    """:func:`rules.pending_note` of the database ``db`` whose rules have ``key`` (:func:`rules.rules_key`)."""
-    with reading() as con:
-        return rules.pending_note(con, files=files)
-
-
 def banners(current: access.User | None) -> None:
     """Sample-data and local-mode banners, and who is signed in."""
     if current is None:
@@ -629,7 +673,7 @@ def banners(current: access.User | None) -> None:
     if cached(store.is_sample):
         st.info(t("app.sample_banner"), icon=":material/science:")
     # the files differ from the rules in force: compared again only when the rules or the files change
-    pending = _pending_note(str(db_path()), cached(rules.rules_key), rules.files_stamp())
+    pending = cached_on(rules_key(), rules.pending_note, files=rules.files_stamp())
     if pending:
         st.warning(plain(pending), icon=":material/rule:")
     if read_only():

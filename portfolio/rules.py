@@ -373,10 +373,8 @@ def pending_message(con: duckdb.DuckDBPyConnection, folder: Path | None = None, 
 #: seasonal profile, the tiers, the targets) as a key: a hash sum per table. A page keys the
 #: comparison on it, not on the data revision, so saving a project does not redo it.
 _RULES_KEY_SQL = """
-select (select count(*) from meta where key like 'rule.%'), (select sum(hash(m)) from meta m where key like 'rule.%'),
-       (select count(*) from seasonal_profile), (select sum(hash(s)) from seasonal_profile s),
-       (select count(*) from tiers), (select sum(hash(t)) from tiers t),
-       (select count(*) from targets), (select sum(hash(g)) from targets g)
+select (select sum(hash(m)) from meta m where key like 'rule.%'), (select sum(hash(s)) from seasonal_profile s),
+       (select sum(hash(t)) from tiers t), (select sum(hash(g)) from targets g)
 """
 
 

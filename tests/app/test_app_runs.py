@@ -57,8 +57,8 @@ def test_a_run_opens_the_database_once_and_leaves_it_closed(open_page: Callable[
         no_exception(at)
         assert opens == [True], page
         opens.clear()
-        at.run()  # a rerun on the same revision: the revision is read once
-        assert opens == [True], page
+        at.run()  # a rerun on unchanged files: the revision is kept, every figure cached, nothing opened
+        assert opens == [], page
     # nothing stays open between runs: a writer in this process gets the file at once (no retry loop)
     with store.connect(app_db, timeout=0.5) as con:
         con.execute("select 1").fetchall()
@@ -72,8 +72,8 @@ def test_a_long_computation_lets_the_file_go_until_the_next_one(open_page: Calla
     no_exception(at)
     assert len(opens) > 2  # opened again for each cached result after the first
     opens.clear()
-    at.run()  # all cached: only the revision is read
-    assert opens == [True]
+    at.run()  # all cached and the files unchanged: nothing is opened
+    assert opens == []
 
 
 def test_overview_targets_and_leaders_share_one_pass_over_the_projects(open_page: Callable[..., AppTest],
@@ -166,3 +166,32 @@ def test_the_rules_banner_follows_the_files_and_the_rules_not_every_save(
     at.run()
     no_exception(at)
     assert not any("targets.toml" in str(w.value) for w in at.warning)
+
+
+def test_a_rerun_on_unchanged_files_opens_no_connection_and_a_write_elsewhere_is_seen(
+        open_page: Callable[..., AppTest], app_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The revision is kept while the database file and its log are unchanged: a rerun with every
+    figure cached opens nothing; a write by another process (here: another connection) changes the
+    files, and the next run reads the new revision and shows the new data."""
+    at = open_page("app_pages/projects.py")
+    at.run()
+    opened: list[str] = []
+    real = connection.open_connection
+
+    def counting(*args: object, **kwargs: object) -> object:
+        opened.append(str(args[0]) if args else "")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ui.store, "open_connection", counting)
+    at.run()
+    no_exception(at)
+    assert opened == []
+    monkeypatch.setattr(ui.store, "open_connection", real)
+    with store.connect(app_db) as con:
+        con.execute("update projects set name = '外部改名' where project_id = 'CC2016-0001'")
+        store.bump_revision(con)
+    monkeypatch.setattr(ui.store, "open_connection", counting)
+    at.run()
+    no_exception(at)
+    assert opened, "the changed files were not noticed"
+    assert "外部改名" in page_text(at) or any("外部改名" in str(s.options) for s in at.selectbox)
