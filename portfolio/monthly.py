@@ -127,7 +127,7 @@ def targets_monthly(con: duckdb.DuckDBPyConnection, *, as_of: date, metric: str 
     if metric is not None and metric not in targets.METRICS:
         raise ValueError(f"不支持的指标 {metric!r}；可选：{'、'.join(targets.METRICS)}。")
     targets.city_targets(con, year)  # refuses a year without both targets
-    return store.fetch(
+    return store.fetch_few(  # a dozen rows a metric from a long macro: one plan, not two
         con,
         "select metric, label, month, month_no as month_index, completed_wan, cumulative_completed_wan,"
         " cumulative_share as seasonal_share, expected_cumulative_wan, linear_share,"

@@ -81,10 +81,9 @@ def analysis(con: Con, *, year: int | None = None, ids_limit: int | None = None,
     keep = None if ids_limit is None else max(ids_limit, REASON_IDS)
     query = sql.analysis_sql(str(int(rules.hhi_threshold)), projects or sql.year_projects(checked),
                              ids_limit=keep, rows_limit=disagreements_limit)
-    # a long query: with the lists cut its rows are few (one plan, not two); every id goes the
-    # relation's way (no second copy of a million ids)
-    fetch = store.fetch_few if keep is not None and disagreements_limit is not None else store.fetch
-    rows = fetch(con, query, {"ratio": rules.new_firm_output_ratio})
+    # a long query of a few hundred rows, read through one plan (the relation's way plans it twice);
+    # uncut, its lists hold every pipeline id: a second copy of them costs less than a second plan
+    rows = store.fetch_few(con, query, {"ratio": rules.new_firm_output_ratio})
     # the query's two kinds of row: segments (in the definition's order) and groups of declared roles
     segment = pl.col("declared").is_null()
     segments = rows.filter(segment).sort("chain_order", "node_order", nulls_last=True).drop(*_DECLARED, "chain_order", "node_order")
