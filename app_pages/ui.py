@@ -28,6 +28,11 @@ from streamlit import dataframe_util
 from portfolio import access, export, fmt, i18n, local_mode, rules, store, targets, years
 from portfolio import units as unit_list
 
+# The app sends Vega-Lite specs built without schema validation (vega_spec: to_dict(validate=False));
+# Altair would still validate every object as it is made (a fifth of a chart's build). The library's
+# tests validate the finished specs.
+alt.utils.schemapi.DEBUG_MODE = False
+
 LANG_KEY = "ui_lang"
 
 
