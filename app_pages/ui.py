@@ -160,6 +160,8 @@ def files_stamp() -> tuple[Any, ...] | None:
         except FileNotFoundError:
             out.append(None)
             continue
+        except OSError:  # unreadable here: read the revision (the open says what is wrong)
+            return None
         if st_.st_mtime_ns % 1_000_000_000 == 0 and st_.st_ctime_ns % 1_000_000_000 == 0:
             return None
         out.append((st_.st_dev, st_.st_ino, st_.st_size, st_.st_mtime_ns, st_.st_ctime_ns))
