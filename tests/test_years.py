@@ -256,6 +256,13 @@ def test_project_tiers_in_is_each_years_membership_rule(sample_db: Path, current
         plans = con.execute("select project_id, year, closed, name, annual_plan_wan from plans").fetchall()
         got = {y: sorted(con.execute(f"select project_id, name, annual_plan_wan from project_tiers_in({y})").fetchall())
                for y in (2014, 2015, 2016)}
+        # a few projects' rows (project_rows: the same rule with the ids in every scan) are theirs of the macro
+        some = [*ids, "DELETED", "NOWHERE"]
+        for y in (2014, 2015, 2016):
+            whole = store.fetch(con, "select * from project_status_at(?) where project_id in"
+                                     " (select unnest(?::varchar[])) order by project_id", [date(y, 9, 1), some])
+            few = targets.status.project_rows(con, as_of=date(y, 9, 1), ids=some).sort("project_id")
+            assert few.equals(whole), y
     with_rows = {p for p, *_ in plans}
     for y in (2014, 2015, 2016):
         want = []

@@ -38,10 +38,13 @@ TIER_OF = "tb.tiers[nullif(len(list_filter(tb.mins, lambda x: x <= p.total_inves
 UNIT_NAME = "coalesce(u.name, p.unit_id)"
 CHAIN_NAME = f"coalesce(c.name, p.chain_id, '{NO_CHAIN}')"
 
-#: The projects of plan year ``y`` with their tier: the highest band whose minimum the total
-#: investment reaches. A project belongs to a year when it has a ``plans`` row of that year; its
-#: plan is that row's; a closed year reads the project as it stood when the year was closed.
-PROJECT_TIERS_IN = f"""
+def _tiers_sql(y: str = "y", ids: str = "") -> str:
+    """The projects of plan year ``y`` (an SQL expression: the macro's parameter) with their tier;
+    with ``ids`` (SQL literals, comma-separated) only those projects, the filter in every scan of
+    ``projects`` and ``plans`` (a page's few rows do not build hash tables of a million plans rows)."""
+    only = f" and project_id in ({ids})" if ids else ""
+    only_p = f" and p.project_id in ({ids})" if ids else ""
+    return f"""
 with cy as (
     select current_plan_year() as cy
 ), src as (
@@ -53,22 +56,22 @@ with cy as (
     select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)}, p.annual_plan_wan
     from projects p
     anti join (
-        select project_id from plans where year = y and closed
+        select project_id from plans where year = {y} and closed{only}
         union all
-        (select project_id from plans where year <> y except select project_id from plans where year = y)
+        (select project_id from plans where year <> {y}{only} except select project_id from plans where year = {y}{only})
     ) x on x.project_id = p.project_id
-    where y = (select cy from cy)
+    where {y} = (select cy from cy){only_p}
     union all
     -- another year: its open rows (their plan is the row's); empty for the current year
     select p.project_id, {", ".join(f"p.{c}" for c in FROZEN_COLUMNS)}, coalesce(pl.annual_plan_wan, 0)
     from projects p
     join (select project_id, annual_plan_wan from plans
-          where year = y and not closed and y <> (select cy from cy)) pl using (project_id)
+          where year = {y} and not closed and {y} <> (select cy from cy){only}) pl using (project_id)
     union all
     -- a closed year keeps a project even if it was deleted later: its row holds all it needs
     select pl.project_id, {", ".join(f"pl.{c}" for c in FROZEN_COLUMNS)}, coalesce(pl.annual_plan_wan, 0)
     from plans pl
-    where pl.year = y and pl.closed
+    where pl.year = {y} and pl.closed{only.replace(" project_id", " pl.project_id")}
 )
 select p.project_id, p.name, p.enterprise, p.unit_id, {UNIT_NAME} as unit_name,
        p.chain_id, {CHAIN_NAME} as chain_name, p.node_id,
@@ -81,6 +84,12 @@ left join units u on u.unit_id = p.unit_id
 left join chains c on c.chain_id = p.chain_id
 cross join {TIER_BANDS}
 """
+
+
+#: The projects of plan year ``y`` with their tier: the highest band whose minimum the total
+#: investment reaches. A project belongs to a year when it has a ``plans`` row of that year; its
+#: plan is that row's; a closed year reads the project as it stood when the year was closed.
+PROJECT_TIERS_IN = _tiers_sql()
 
 #: The projects of the current plan year with their tier (``project_tiers_in`` of meta plan_year).
 PROJECT_TIERS = """
@@ -141,7 +150,7 @@ with a as materialized (
            case when p.end_date is null or year(p.end_date) > a.y then 12
                 when year(p.end_date) < a.y then 0
                 else month(p.end_date) end::bigint as to_raw
-    from project_tiers_in((select y from a)) p
+    from {f"({_tiers_sql('(select y from a)', ids)})" if ids else "project_tiers_in((select y from a))"} p
     cross join r
     cross join a
 ), base as (
