@@ -173,11 +173,15 @@ def by_chain() -> pl.DataFrame:
     return pl.DataFrame(report["by_chain"]).with_columns(pl.col("chain_name").replace(chain_en).alias("chain_name_en"))
 
 
-tab_chain, tab_unit = st.tabs([ui.t("ov.by_chain"), ui.t("ov.by_unit")])
-chart(lambda: charts.group_bars(by_chain(), group="chain", lang=ui.lang(), metric=metric, width=520),
-      key="ov_by_chain", deps=(month, metric), into=tab_chain)
-chart(lambda: charts.group_bars(pl.DataFrame(report["by_unit"]), group="unit", lang=ui.lang(), metric=metric,
-                                width=520), key="ov_by_unit", deps=(month, metric), into=tab_unit)
+# only the open tab's chart is built (a rerun when the other is picked)
+tab_chain, tab_unit = st.tabs([ui.t("ov.by_chain"), ui.t("ov.by_unit")], key=f"ov_group_tab_{ui.lang()}",
+                              on_change="rerun")
+if tab_chain.open:
+    chart(lambda: charts.group_bars(by_chain(), group="chain", lang=ui.lang(), metric=metric, width=520),
+          key="ov_by_chain", deps=(month, metric), into=tab_chain)
+if tab_unit.open:
+    chart(lambda: charts.group_bars(pl.DataFrame(report["by_unit"]), group="unit", lang=ui.lang(), metric=metric,
+                                    width=520), key="ov_by_unit", deps=(month, metric), into=tab_unit)
 
 # ---------------------------------------------------------------- tiers and the pipeline by status
 funnel_col, status_col = st.columns(2)

@@ -534,10 +534,11 @@ if project["note"]:
 
 TAB_LABELS = [ui.t("pj.tab.progress"), ui.t("pj.years"), ui.t("pj.tab.problems"), ui.t("pj.tab.history"),
               ui.t("pj.tab.edit"), ui.t("pj.tab.entry")]
-# after a save the tab of the form stays open, its confirmation under the button
-_here = st.session_state.get("pj_here")
-_open = {"edit": TAB_LABELS[4], "entry": TAB_LABELS[5]}.get(_here[0]) if _here else None
-tab_progress, tab_years, tab_problems, tab_history, tab_edit, tab_entry = st.tabs(TAB_LABELS, default=_open)
+# only the open tab is drawn (a rerun when another is picked): a save draws its form again, not the
+# project's chart, years, history and the other form; the tab picked stays open across reruns and
+# saves, a confirmation under the form's button
+tab_progress, tab_years, tab_problems, tab_history, tab_edit, tab_entry = st.tabs(
+    TAB_LABELS, key=f"pj_tab_{LANG}", on_change="rerun")
 progress = ui.cached(edits.project_progress, pid)
 
 
@@ -588,178 +589,184 @@ def progress_chart() -> alt.LayerChart:
     return (bars + lines).properties(height=300)
 
 
-with tab_progress:
-    # drawn from these values alone: kept while they stay (saving the project's name does not redraw it)
-    ui.chart(progress_chart, key="pj_progress_chart", deps=(pid, as_of), width="stretch",
-             content=(year, plan, tuple(expected), tuple(in_year.select("month", "completed_wan").rows())))
-    if progress.is_empty():
-        st.caption(ui.t("pj.no_progress"))
-    else:
-        st.dataframe(
-            progress.with_columns(pl.col("month").dt.strftime("%Y-%m"),
-                                  pl.col("updated_at").dt.strftime("%Y-%m-%d %H:%M"),
-                                  enum_col("problem_level")),
-            hide_index=True, width="stretch", placeholder="—",
-            column_config={"month": ui.t("col.month"), "completed_wan": money(ui.t("col.completed_wan"), format="%.2f"),
-                           "physical_pct": ui.t("col.physical_pct"),
-                           "problems": st.column_config.TextColumn(ui.t("col.problems"), width="large"),
-                           "problem_level": ui.t("col.problem_level"), "updated_by": ui.t("pj.col.updated_by"),
-                           "updated_at": ui.t("pj.col.updated_at")},
-        )
-
-with tab_years:
-    by_year = ui.cached(monthly.project_years, pid)
-    st.markdown(ui.t("pj.cumulative_line", value=f"{facts['cumulative_wan'] / config.WAN_PER_YI:,.2f}",
-                     month=fmt_month(as_of)))
-    st.caption(ui.t("pj.years_caption"))
-    if by_year.is_empty():
-        st.caption(ui.t("pj.years_none"))
-    else:
-        states = {"closed": ui.t("pj.year.closed"), "current": ui.t("pj.year.current"),
-                  "history": ui.t("pj.year.history")}
-        bars = {"annual_plan_wan": ui.t("pj.year.plan"), "completed_wan": ui.t("pj.year.done")}
-        top = max(float(v or 0) for c in bars for v in by_year[c].to_list())
-        scale, unit = (config.WAN_PER_YI, ui.t("unit.yi")) if top >= config.WAN_PER_YI else (1, ui.t("unit.wan"))
-        long = (
-            by_year.select(pl.col("year").cast(pl.String).alias("year"),
-                           *(pl.col(c).cast(pl.Float64) / scale for c in bars))
-            .unpivot(index="year", on=list(bars), variable_name="series", value_name="value")
-            .with_columns(pl.col("series").replace(bars))
-        )
-
-        def year_chart() -> alt.Chart:
-            """Plan and completion per plan year, side by side."""
-            year_tip = [alt.Tooltip("year:N", title=ui.t("pj.col.year")), alt.Tooltip("series:N", title=" "),
-                        alt.Tooltip("value:Q", title=unit, format=",.2f")]
-            return alt.Chart(long).mark_bar().encode(
-                x=alt.X("year:N", title=None, axis=alt.Axis(labelAngle=0)),
-                xOffset=alt.XOffset("series:N", sort=list(bars.values())),
-                y=alt.Y("value:Q", title=unit),
-                color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
-                                scale=alt.Scale(domain=list(bars.values()), range=["#c9d8e8", "#1f77b4"])),
-                tooltip=year_tip,
-            ).properties(height=200, width=max(160, 110 * by_year.height))
-
-        st.dataframe(
-            by_year.select(
-                pl.col("year"),
-                pl.col("year_state").replace_strict(states, default=pl.col("year_state")),
-                pl.when(pl.col("in_plan") & pl.col("annual_plan_wan").is_null())
-                .then(pl.lit(ui.t("pj.year.none_plan")))
-                .otherwise((pl.col("annual_plan_wan").cast(pl.Float64) / config.WAN_PER_YI).round(2).cast(pl.String))
-                .alias("plan"),
-                (pl.col("completed_wan").cast(pl.Float64) / config.WAN_PER_YI).round(2).alias("done"),
-                "plan_ratio",
-                (pl.col("cumulative_wan").cast(pl.Float64) / config.WAN_PER_YI).round(2).alias("cumulative"),
-            ),
-            hide_index=True, width="stretch", placeholder="—", key="pj_years_table",
-            column_config={"year": st.column_config.NumberColumn(ui.t("pj.col.year"), format="%d"),
-                           "year_state": ui.t("pj.col.year_state"), "plan": ui.t("pj.col.year_plan_yi"),
-                           "done": money(ui.t("pj.col.year_done_yi"), format="%.2f"),
-                           "plan_ratio": money(ui.t("pj.col.year_ratio"), format="percent"),
-                           "cumulative": money(ui.t("pj.m.cumulative"), format="%.2f")},
-        )
-        ui.chart(year_chart, key="pj_years_chart", deps=(pid,))
-
-with tab_problems:
-    if facts["open_problems"]:
-        st.warning(ui.t("pj.open_problem", since=fmt_month(facts["open_problem_since"]),
-                        level=ui.enum(facts["open_problem_level"]), text=ui.plain(facts["open_problems"])),
-                   icon=":material/report:")
-    with_problems = progress.filter(pl.col("problems").str.strip_chars().fill_null("") != "")
-    if with_problems.is_empty():
-        st.caption(ui.t("pj.no_problems"))
-    else:
-        st.dataframe(with_problems.select(pl.col("month").dt.strftime("%Y-%m"), "problems", enum_col("problem_level")),
-                     hide_index=True, width="stretch", placeholder="—",
-                     column_config={"month": ui.t("col.month"), "problems": ui.t("col.problems"),
-                                    "problem_level": ui.t("col.problem_level")})
-
-with tab_history:
-    # the project's own rows of the audit log, formatted by the library (portfolio/auditview.py)
-    h_filter = auditview.Filter(project=pid)
-    h_total = ui.cached(auditview.audit_count, me, h_filter)
-    history = ui.cached(auditview.audit_frame, me, h_filter, lang=ui.lang())
-    if history.is_empty():
-        st.caption(ui.t("audit.none"))
-    else:
-        st.caption(ui.t("pj.history_count", n=f"{h_total:,}")
-                   + (" " + ui.t("audit.x.capped", n=f"{history.height:,}", total=f"{h_total:,}")
-                      if h_total > history.height else ""))
-        h_cols = auditview.headers(ui.lang())
-        h_event = st.dataframe(auditview.one_line(history, ui.lang()).drop(h_cols["project"]), hide_index=True,
-                               width="stretch", key="pj_history_table", on_select="rerun",
-                               selection_mode="single-row",
-                               column_config={h: st.column_config.TextColumn(width=auditview.WIDTHS[c])
-                                              for c, h in h_cols.items() if c != "project"})
-        h_picked = h_event.selection.rows if h_event is not None else []
-        if h_picked and h_picked[0] < history.height:
-            h_entry = history.row(h_picked[0], named=True)
-            with st.container(border=True):  # the chosen entry, one line per changed field
-                st.caption(" · ".join(h_entry[h_cols[c]] for c in ("at", "action", "object", "actor")))
-                st.text(h_entry[h_cols["changes"]])
+if tab_progress.open:  # drawn only while its tab is open (st.tabs on_change='rerun')
+    with tab_progress:
+        # drawn from these values alone: kept while they stay (saving the project's name does not redraw it)
+        ui.chart(progress_chart, key="pj_progress_chart", deps=(pid, as_of), width="stretch",
+                 content=(year, plan, tuple(expected), tuple(in_year.select("month", "completed_wan").rows())))
+        if progress.is_empty():
+            st.caption(ui.t("pj.no_progress"))
         else:
-            st.caption(ui.t("audit.pick"))
-    h_db, h_lang = ui.db_path(), ui.lang()
+            st.dataframe(
+                progress.with_columns(pl.col("month").dt.strftime("%Y-%m"),
+                                      pl.col("updated_at").dt.strftime("%Y-%m-%d %H:%M"),
+                                      enum_col("problem_level")),
+                hide_index=True, width="stretch", placeholder="—",
+                column_config={"month": ui.t("col.month"), "completed_wan": money(ui.t("col.completed_wan"), format="%.2f"),
+                               "physical_pct": ui.t("col.physical_pct"),
+                               "problems": st.column_config.TextColumn(ui.t("col.problems"), width="large"),
+                               "problem_level": ui.t("col.problem_level"), "updated_by": ui.t("pj.col.updated_by"),
+                               "updated_at": ui.t("pj.col.updated_at")},
+            )
 
-    def history_workbook() -> bytes:
-        """The project's whole history as an xlsx workbook, built only when downloaded."""
-        with store.connect(h_db, read_only=True) as con:
-            return auditview.audit_xlsx(con, me, h_filter, lang=h_lang)
+if tab_years.open:
+    with tab_years:
+        by_year = ui.cached(monthly.project_years, pid)
+        st.markdown(ui.t("pj.cumulative_line", value=f"{facts['cumulative_wan'] / config.WAN_PER_YI:,.2f}",
+                         month=fmt_month(as_of)))
+        st.caption(ui.t("pj.years_caption"))
+        if by_year.is_empty():
+            st.caption(ui.t("pj.years_none"))
+        else:
+            states = {"closed": ui.t("pj.year.closed"), "current": ui.t("pj.year.current"),
+                      "history": ui.t("pj.year.history")}
+            bars = {"annual_plan_wan": ui.t("pj.year.plan"), "completed_wan": ui.t("pj.year.done")}
+            top = max(float(v or 0) for c in bars for v in by_year[c].to_list())
+            scale, unit = (config.WAN_PER_YI, ui.t("unit.yi")) if top >= config.WAN_PER_YI else (1, ui.t("unit.wan"))
+            long = (
+                by_year.select(pl.col("year").cast(pl.String).alias("year"),
+                               *(pl.col(c).cast(pl.Float64) / scale for c in bars))
+                .unpivot(index="year", on=list(bars), variable_name="series", value_name="value")
+                .with_columns(pl.col("series").replace(bars))
+            )
 
-    st.download_button(ui.t("audit.export", n=f"{min(h_total, auditview.EXPORT_ROWS):,}"), data=history_workbook,
-                       file_name=auditview.export_name(h_filter, lang=h_lang), key="pj_history_xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/download:", disabled=h_total == 0, on_click="ignore")
+            def year_chart() -> alt.Chart:
+                """Plan and completion per plan year, side by side."""
+                year_tip = [alt.Tooltip("year:N", title=ui.t("pj.col.year")), alt.Tooltip("series:N", title=" "),
+                            alt.Tooltip("value:Q", title=unit, format=",.2f")]
+                return alt.Chart(long).mark_bar().encode(
+                    x=alt.X("year:N", title=None, axis=alt.Axis(labelAngle=0)),
+                    xOffset=alt.XOffset("series:N", sort=list(bars.values())),
+                    y=alt.Y("value:Q", title=unit),
+                    color=alt.Color("series:N", title=None, legend=alt.Legend(orient="top"),
+                                    scale=alt.Scale(domain=list(bars.values()), range=["#c9d8e8", "#1f77b4"])),
+                    tooltip=year_tip,
+                ).properties(height=200, width=max(160, 110 * by_year.height))
 
-with tab_edit:
-    can_edit = access.can(me, "edit_project", unit_id=project["unit_id"]) and not closed
-    base = st.session_state.get("pj_edit_base")
-    if base is None or base["project_id"] != pid:
-        base = {"project_id": pid, "version": project["version"], "values": project}
-        st.session_state["pj_edit_base"] = base
-    if not can_edit:
-        st.caption(role_note(project["unit_id"]))
-    if project["version"] != base["version"]:
-        st.warning(ui.t("pj.changed_meanwhile", who=ui.plain(project["updated_by"]), version=project["version"],
-                        base=base["version"]), icon=":material/sync_problem:")
-        st.button(ui.t("pj.reload"), key="pj_reload", icon=":material/refresh:",
-                  on_click=lambda: st.session_state.pop("pj_edit_base", None))
-    st.caption(ui.t("pj.edit_help", version=base["version"]))
-    with st.form("pj_edit_form", border=False):
-        edit_keys = project_fields(f"pj_e_{pid}_{base['version']}_", base["values"], new=False,
-                                   unit_options=ui.unit_options())
-        st.form_submit_button(ui.t("pj.save"), type="primary", disabled=not can_edit, key="pj_edit_submit",
-                              on_click=save_edit, args=(pid, edit_keys, base))
-    if st.session_state.pop("pj_edit_unchanged", False):
-        st.info(ui.t("pj.no_changes"))
-    confirmed_here("edit")
-    show_refusal("edit")
+            st.dataframe(
+                by_year.select(
+                    pl.col("year"),
+                    pl.col("year_state").replace_strict(states, default=pl.col("year_state")),
+                    pl.when(pl.col("in_plan") & pl.col("annual_plan_wan").is_null())
+                    .then(pl.lit(ui.t("pj.year.none_plan")))
+                    .otherwise((pl.col("annual_plan_wan").cast(pl.Float64) / config.WAN_PER_YI).round(2).cast(pl.String))
+                    .alias("plan"),
+                    (pl.col("completed_wan").cast(pl.Float64) / config.WAN_PER_YI).round(2).alias("done"),
+                    "plan_ratio",
+                    (pl.col("cumulative_wan").cast(pl.Float64) / config.WAN_PER_YI).round(2).alias("cumulative"),
+                ),
+                hide_index=True, width="stretch", placeholder="—", key="pj_years_table",
+                column_config={"year": st.column_config.NumberColumn(ui.t("pj.col.year"), format="%d"),
+                               "year_state": ui.t("pj.col.year_state"), "plan": ui.t("pj.col.year_plan_yi"),
+                               "done": money(ui.t("pj.col.year_done_yi"), format="%.2f"),
+                               "plan_ratio": money(ui.t("pj.col.year_ratio"), format="percent"),
+                               "cumulative": money(ui.t("pj.m.cumulative"), format="%.2f")},
+            )
+            ui.chart(year_chart, key="pj_years_chart", deps=(pid,))
 
-with tab_entry:
-    can_enter = access.can(me, "enter_progress", unit_id=project["unit_id"]) and not closed
-    if not can_enter:
-        st.caption(role_note(project["unit_id"]))
-    entry_months = [date(year, i, 1) for i in range(1, 13)]
-    if st.session_state.get(f"pj_p_month_{pid}") not in entry_months:  # first draw, or another year picked
-        st.session_state[f"pj_p_month_{pid}"] = as_of
-    month = st.selectbox(ui.t("col.month"), entry_months, format_func=fmt_month, key=f"pj_p_month_{pid}")
-    existing = progress.filter(pl.col("month") == month)
-    row = existing.row(0, named=True) if existing.height else {}
-    st.caption(ui.t("pj.entry_existing") if row else ui.t("pj.entry_new"))
-    with st.form("pj_entry_form", border=False):
-        key = f"pj_p_{pid}_{month:%Y%m}_"
-        e1, e2, e3 = st.columns(3)
-        e1.number_input(ui.t("col.completed_wan"), min_value=0.0, step=100.0, format="%.2f",
-                                    value=float(row["completed_wan"]) if row else None, key=key + "completed")
-        e2.number_input(ui.t("col.physical_pct"), min_value=0.0, max_value=100.0, step=1.0,
-                                   format="%.2f", key=key + "physical",
-                                   value=None if row.get("physical_pct") is None else float(row["physical_pct"]))
-        levels = [None, *config.PROBLEM_LEVELS]
-        e3.selectbox(ui.t("col.problem_level"), levels, index=levels.index(row.get("problem_level")),
-                             format_func=lambda v: "—" if v is None else ENUM[v], key=f"{key}level_{LANG}")
-        st.text_area(ui.t("col.problems"), value=row.get("problems") or "", height=68, key=key + "problems")
-        st.form_submit_button(ui.t("pj.enter"), type="primary", disabled=not can_enter, key="pj_entry_submit",
-                              on_click=save_entry, args=(pid, month, key))
-    confirmed_here("entry")
-    show_refusal("entry")
+if tab_problems.open:
+    with tab_problems:
+        if facts["open_problems"]:
+            st.warning(ui.t("pj.open_problem", since=fmt_month(facts["open_problem_since"]),
+                            level=ui.enum(facts["open_problem_level"]), text=ui.plain(facts["open_problems"])),
+                       icon=":material/report:")
+        with_problems = progress.filter(pl.col("problems").str.strip_chars().fill_null("") != "")
+        if with_problems.is_empty():
+            st.caption(ui.t("pj.no_problems"))
+        else:
+            st.dataframe(with_problems.select(pl.col("month").dt.strftime("%Y-%m"), "problems", enum_col("problem_level")),
+                         hide_index=True, width="stretch", placeholder="—",
+                         column_config={"month": ui.t("col.month"), "problems": ui.t("col.problems"),
+                                        "problem_level": ui.t("col.problem_level")})
+
+if tab_history.open:
+    with tab_history:
+        # the project's own rows of the audit log, formatted by the library (portfolio/auditview.py)
+        h_filter = auditview.Filter(project=pid)
+        h_total = ui.cached(auditview.audit_count, me, h_filter)
+        history = ui.cached(auditview.audit_frame, me, h_filter, lang=ui.lang())
+        if history.is_empty():
+            st.caption(ui.t("audit.none"))
+        else:
+            st.caption(ui.t("pj.history_count", n=f"{h_total:,}")
+                       + (" " + ui.t("audit.x.capped", n=f"{history.height:,}", total=f"{h_total:,}")
+                          if h_total > history.height else ""))
+            h_cols = auditview.headers(ui.lang())
+            h_event = st.dataframe(auditview.one_line(history, ui.lang()).drop(h_cols["project"]), hide_index=True,
+                                   width="stretch", key="pj_history_table", on_select="rerun",
+                                   selection_mode="single-row",
+                                   column_config={h: st.column_config.TextColumn(width=auditview.WIDTHS[c])
+                                                  for c, h in h_cols.items() if c != "project"})
+            h_picked = h_event.selection.rows if h_event is not None else []
+            if h_picked and h_picked[0] < history.height:
+                h_entry = history.row(h_picked[0], named=True)
+                with st.container(border=True):  # the chosen entry, one line per changed field
+                    st.caption(" · ".join(h_entry[h_cols[c]] for c in ("at", "action", "object", "actor")))
+                    st.text(h_entry[h_cols["changes"]])
+            else:
+                st.caption(ui.t("audit.pick"))
+        h_db, h_lang = ui.db_path(), ui.lang()
+
+        def history_workbook() -> bytes:
+            """The project's whole history as an xlsx workbook, built only when downloaded."""
+            with store.connect(h_db, read_only=True) as con:
+                return auditview.audit_xlsx(con, me, h_filter, lang=h_lang)
+
+        st.download_button(ui.t("audit.export", n=f"{min(h_total, auditview.EXPORT_ROWS):,}"), data=history_workbook,
+                           file_name=auditview.export_name(h_filter, lang=h_lang), key="pj_history_xlsx",
+                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                           icon=":material/download:", disabled=h_total == 0, on_click="ignore")
+
+if tab_edit.open:
+    with tab_edit:
+        can_edit = access.can(me, "edit_project", unit_id=project["unit_id"]) and not closed
+        base = st.session_state.get("pj_edit_base")
+        if base is None or base["project_id"] != pid:
+            base = {"project_id": pid, "version": project["version"], "values": project}
+            st.session_state["pj_edit_base"] = base
+        if not can_edit:
+            st.caption(role_note(project["unit_id"]))
+        if project["version"] != base["version"]:
+            st.warning(ui.t("pj.changed_meanwhile", who=ui.plain(project["updated_by"]), version=project["version"],
+                            base=base["version"]), icon=":material/sync_problem:")
+            st.button(ui.t("pj.reload"), key="pj_reload", icon=":material/refresh:",
+                      on_click=lambda: st.session_state.pop("pj_edit_base", None))
+        st.caption(ui.t("pj.edit_help", version=base["version"]))
+        with st.form("pj_edit_form", border=False):
+            edit_keys = project_fields(f"pj_e_{pid}_{base['version']}_", base["values"], new=False,
+                                       unit_options=ui.unit_options())
+            st.form_submit_button(ui.t("pj.save"), type="primary", disabled=not can_edit, key="pj_edit_submit",
+                                  on_click=save_edit, args=(pid, edit_keys, base))
+        if st.session_state.pop("pj_edit_unchanged", False):
+            st.info(ui.t("pj.no_changes"))
+        confirmed_here("edit")
+        show_refusal("edit")
+
+if tab_entry.open:
+    with tab_entry:
+        can_enter = access.can(me, "enter_progress", unit_id=project["unit_id"]) and not closed
+        if not can_enter:
+            st.caption(role_note(project["unit_id"]))
+        entry_months = [date(year, i, 1) for i in range(1, 13)]
+        if st.session_state.get(f"pj_p_month_{pid}") not in entry_months:  # first draw, or another year picked
+            st.session_state[f"pj_p_month_{pid}"] = as_of
+        month = st.selectbox(ui.t("col.month"), entry_months, format_func=fmt_month, key=f"pj_p_month_{pid}")
+        existing = progress.filter(pl.col("month") == month)
+        row = existing.row(0, named=True) if existing.height else {}
+        st.caption(ui.t("pj.entry_existing") if row else ui.t("pj.entry_new"))
+        with st.form("pj_entry_form", border=False):
+            key = f"pj_p_{pid}_{month:%Y%m}_"
+            e1, e2, e3 = st.columns(3)
+            e1.number_input(ui.t("col.completed_wan"), min_value=0.0, step=100.0, format="%.2f",
+                                        value=float(row["completed_wan"]) if row else None, key=key + "completed")
+            e2.number_input(ui.t("col.physical_pct"), min_value=0.0, max_value=100.0, step=1.0,
+                                       format="%.2f", key=key + "physical",
+                                       value=None if row.get("physical_pct") is None else float(row["physical_pct"]))
+            levels = [None, *config.PROBLEM_LEVELS]
+            e3.selectbox(ui.t("col.problem_level"), levels, index=levels.index(row.get("problem_level")),
+                                 format_func=lambda v: "—" if v is None else ENUM[v], key=f"{key}level_{LANG}")
+            st.text_area(ui.t("col.problems"), value=row.get("problems") or "", height=68, key=key + "problems")
+            st.form_submit_button(ui.t("pj.enter"), type="primary", disabled=not can_enter, key="pj_entry_submit",
+                                  on_click=save_entry, args=(pid, month, key))
+        confirmed_here("entry")
+        show_refusal("entry")

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from portfolio import i18n
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -46,6 +48,19 @@ def open_page(app_db: Path) -> Callable[..., AppTest]:
         return at
 
     return _open
+
+
+#: The 项目库 project's tabs (app_pages/projects.py): name → catalogue key of the label.
+PROJECT_TABS = {"progress": "pj.tab.progress", "years": "pj.years", "problems": "pj.tab.problems",
+                "history": "pj.tab.history", "edit": "pj.tab.edit", "entry": "pj.tab.entry"}
+
+
+def open_tab(at: AppTest, tab: str, *, lang: str = "zh") -> AppTest:
+    """Open a tab of the 项目库 project as a click on it does (only the open tab is drawn) and run."""
+    at.session_state[f"pj_tab_{lang}"] = i18n.t(PROJECT_TABS[tab], lang)
+    at.run()
+    no_exception(at)
+    return at
 
 
 def no_exception(at: AppTest) -> None:

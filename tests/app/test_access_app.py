@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portfolio import access, store
-from tests.app.conftest import ROOT, no_exception, page_text
+from tests.app.conftest import ROOT, no_exception, open_tab, page_text
 
 AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
@@ -66,7 +66,7 @@ def _open_project(at: AppTest, project_id: str) -> AppTest:
     at.session_state["pj_pick"] = project_id
     at.run()
     no_exception(at)
-    return at
+    return open_tab(at, "edit")  # the project's edit form
 
 
 def _unit_of(db: Path, project_id: str) -> str:

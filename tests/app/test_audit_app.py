@@ -12,7 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portfolio import access, edits, store
-from tests.app.conftest import no_exception, page_text
+from tests.app.conftest import no_exception, open_tab, page_text
 
 PID = "CC2016-0001"  # the project the 项目库 page shows first
 ZH = ["时间", "操作", "项目", "对象", "变更内容", "操作人", "批次", "来源"]
@@ -82,8 +82,7 @@ def test_the_admin_filters_narrow_the_log_and_name_the_download(open_page: Calla
 @pytest.mark.parametrize(("lang", "columns"), [("zh", ZH), ("en", EN)])
 def test_a_projects_history_tab_reads_in_the_ui_language(open_page: Callable[..., AppTest], edited: Path,
                                                          lang: str, columns: list[str]) -> None:
-    at = open_page("app_pages/projects.py", lang=lang)
-    no_exception(at)
+    at = open_tab(open_page("app_pages/projects.py", lang=lang), "history", lang=lang)
     table = audit_table(at, columns)
     assert list(table.columns) == [c for c in columns if c not in ("项目", "Project")]
     assert len(table) == 2

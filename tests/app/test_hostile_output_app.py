@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages import ui
 from portfolio import store
-from tests.app.conftest import no_exception, page_text
+from tests.app.conftest import no_exception, open_tab, page_text
 
 #: Markdown, a colour directive, LaTeX, HTML and an emoji code: none may be rendered.
 MARKUP = "**粗体** :red[红] $x^2$ <b>h</b> :smile: _斜_"
@@ -37,9 +37,15 @@ def marked_db(app_db: Path) -> Path:
 
 
 def test_a_projects_name_and_problem_are_shown_as_typed(open_page: Callable[..., AppTest], marked_db: Path) -> None:
+    with store.connect(marked_db) as con:  # the project's latest month reports a problem: an open one
+        con.execute("update progress set problems = ?, problem_level = '局级' where project_id = 'CC2016-0001'"
+                    " and month = (select max(month) from progress where project_id = 'CC2016-0001')", [MARKUP])
     at = open_page("app_pages/projects.py")
     no_exception(at)
     assert at.subheader[0].value == ui.plain(MARKUP + "CC2016-0001")
+    open_tab(at, "problems")
+    warnings = "\n".join(w.value for w in at.warning)
+    assert ui.plain(MARKUP) in warnings and MARKUP not in warnings
 
 
 def test_the_overviews_lists_show_names_and_problems_as_typed(open_page: Callable[..., AppTest],

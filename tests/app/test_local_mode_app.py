@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from app_pages import ui
 from portfolio import access, i18n, local_mode, store
-from tests.app.conftest import ROOT, no_exception, page_text
+from tests.app.conftest import ROOT, no_exception, open_tab, page_text
 
 GOOD_AUTH = {
     "redirect_uri": "http://localhost:8501/oauth2callback",
@@ -135,8 +135,9 @@ def test_read_only_serves_another_computer_as_a_viewer_who_cannot_save(
     at.session_state["pj_pick"] = "CC2016-0001"
     at.run()
     no_exception(at)
-    assert at.button(key="pj_edit_submit").disabled
     assert at.button(key="pj_new_submit").disabled
+    assert open_tab(at, "edit").button(key="pj_edit_submit").disabled
+    assert open_tab(at, "entry").button(key="pj_entry_submit").disabled
     assert _checksum(app_db) == before
 
 

@@ -82,3 +82,27 @@ def test_overview_language_switch_changes_the_labels(open_page: Callable[..., Ap
     en_labels = {m.label for m in at.metric}
     assert i18n.t("ov.projects", "en") in en_labels
     assert not zh_labels & en_labels
+
+
+def test_only_the_open_tabs_group_chart_is_built(open_page: Callable[..., AppTest],
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """By chain / by unit: the open tab's bars are built and sent, the other's when it is picked."""
+    from portfolio import charts
+
+    built: list[str] = []
+    original = charts.group_bars
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(kwargs["group"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(charts, "group_bars", counting)
+    at = open_page(PAGE)
+    assert built == ["chain"]
+    drawn = [c.proto.spec for c in at.get("vega_lite_chart")]
+    at.session_state["ov_group_tab_zh"] = i18n.t("ov.by_unit", "zh")
+    at.run()
+    no_exception(at)
+    assert built == ["chain", "unit"]
+    now = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert len(now) == len(drawn) and now != drawn  # the unit bars in place of the chain bars

@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from portfolio import access, edits, store
-from tests.app.conftest import no_exception, page_text
+from tests.app.conftest import no_exception, open_tab, page_text
 
 PAGE = "app_pages/projects.py"
 FIRST = "CC2016-0001"  # the project the page shows first (the first row of the list)
@@ -117,11 +117,12 @@ def test_a_project_past_the_picker_s_first_rows_can_be_opened(open_page: Callabl
     no_exception(at)
     name = scalar(app_db, "select name from projects where project_id = ?", [last])
     assert at.subheader[0].value == name
+    open_tab(at, "edit")
     assert at.text_input(key=edit_key("name", project=last)).value == name
 
 
 def test_an_edit_reaches_the_database_and_the_audit_log(open_page: Callable[..., AppTest], app_db: Path) -> None:
-    at = open_page(PAGE)
+    at = open_tab(open_page(PAGE), "edit")
     at.text_input(key=edit_key("name")).set_value("奥迪Q工厂（二期）")
     at.number_input(key=edit_key("annual_plan_wan")).set_value(900000.0)
     at.button(key="pj_edit_submit").click().run()
@@ -132,13 +133,16 @@ def test_an_edit_reaches_the_database_and_the_audit_log(open_page: Callable[...,
     assert scalar(app_db, "select actor || '|' || action from audit_log where table_name = 'projects'"
                           " and record_id = ? order by audit_id desc limit 1", [FIRST]) == "本机用户<local>|update"
     assert "已保存项目 CC2016-0001（版本 2）" in page_text(at)
+    assert at.text_input(key=edit_key("name", 2)).value == "奥迪Q工厂（二期）"  # the edit tab stays open
+    assert not any("操作人" in d.value.columns for d in at.dataframe)  # only the open tab is drawn
+    open_tab(at, "history")
     history = next(d.value for d in at.dataframe if "操作人" in d.value.columns)  # the 修改记录 tab
     assert (history["操作人"][0], history["操作"][0], history["对象"][0]) == ("本机用户<local>", "修改", "项目")
     assert "项目名称：奥迪Q工厂 → 奥迪Q工厂（二期）" in history["变更内容"][0].split("；")
 
 
 def test_a_stale_edit_is_refused_and_the_other_change_kept(open_page: Callable[..., AppTest], app_db: Path) -> None:
-    at = open_page(PAGE)  # the form is built on version 1
+    at = open_tab(open_page(PAGE), "edit")  # the form is built on version 1
     other = access.User(user_id="wang", role="bureau", name="王科长")
     with store.connect(app_db) as con:
         edits.update_project(con, FIRST, {"leader": "王科长"}, expected_version=1, user=other)
@@ -158,7 +162,7 @@ def test_a_stale_edit_is_refused_and_the_other_change_kept(open_page: Callable[.
 
 def test_an_invalid_edit_shows_the_import_reason_and_writes_nothing(open_page: Callable[..., AppTest],
                                                                     app_db: Path) -> None:
-    at = open_page(PAGE)
+    at = open_tab(open_page(PAGE), "edit")
     at.number_input(key=edit_key("annual_plan_wan")).set_value(2_000_000.0)  # more than the total
     at.button(key="pj_edit_submit").click().run()
     no_exception(at)
@@ -167,7 +171,7 @@ def test_an_invalid_edit_shows_the_import_reason_and_writes_nothing(open_page: C
 
 
 def test_entering_a_months_progress_writes_the_row(open_page: Callable[..., AppTest], app_db: Path) -> None:
-    at = open_page(PAGE)
+    at = open_tab(open_page(PAGE), "entry")
     at.selectbox(key=f"pj_p_month_{FIRST}").set_value(date(2016, 10, 1)).run()
     key = f"pj_p_{FIRST}_201610_"
     at.number_input(key=key + "completed").set_value(1234.5)
@@ -207,6 +211,7 @@ def test_a_viewer_sees_the_forms_disabled_with_the_reason(open_page: Callable[..
     monkeypatch.setattr(access, "LOCAL_USER", access.User(user_id="guest", role="viewer"))
     at = open_page(PAGE)
     no_exception(at)
-    for key in ("pj_edit_submit", "pj_entry_submit", "pj_new_submit"):
-        assert at.button(key=key).disabled
+    assert at.button(key="pj_new_submit").disabled
+    for tab, key in (("edit", "pj_edit_submit"), ("entry", "pj_entry_submit")):
+        assert open_tab(at, tab).button(key=key).disabled
     assert any("只能查看" in c.value for c in at.caption)
