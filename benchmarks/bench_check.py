@@ -982,7 +982,7 @@ def print_summary(r: dict[str, Any]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(SIZES))
-    parser.add_argument("--repeat", type=int, help="timed rounds after the warm-up (default 5; 3 at ≥ 1,000,000)")
+    parser.add_argument("--repeat", type=int, help="timed rounds after the warm-up (default 5)")
     parser.add_argument("--no-write", action="store_true", help="print only, leave the docs alone")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help="folder of the sample databases")
     parser.add_argument("--rebuild", action="store_true", help="build the sample databases again")
@@ -1002,7 +1002,7 @@ def main() -> None:
     results = []
     for n in args.sizes:
         db = sample_db(n, args.cache, rebuild=args.rebuild)
-        repeat = args.repeat or (3 if n >= 1_000_000 else 5)
+        repeat = args.repeat or 5
         result = run_isolated(n, db, repeat)
         print_summary(result)
         results.append(result)
