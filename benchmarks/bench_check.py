@@ -23,7 +23,7 @@ interleaved (project, hand, pandas, project, hand, pandas …), three pieces of 
   the top 20 lagging projects with their names) and :func:`report_pandas`.
 
 The first round is a warm-up, reported apart as ``first``; the medians are of the rounds after
-it (5 by default, 3 at 1,000,000 projects). The three answers are compared and any mismatch is
+it (5 by default). The three answers are compared and any mismatch is
 printed loudly. The project does more than the hand-written versions (the Monte Carlo range,
 by-unit and by-chain checks, 包保, drivers, graph metrics and reasons, files of rows): the ratio
 says what that costs over the engine's floor for the same headline figures. The results replace
