@@ -215,3 +215,31 @@ def test_a_viewer_sees_the_forms_disabled_with_the_reason(open_page: Callable[..
     for tab, key in (("edit", "pj_edit_submit"), ("entry", "pj_entry_submit")):
         assert open_tab(at, tab).button(key=key).disabled
     assert any("只能查看" in c.value for c in at.caption)
+
+
+def test_only_the_open_tab_is_drawn_and_it_stays_open_for_the_next_project(
+        open_page: Callable[..., AppTest], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The project's tabs draw only the open one (a rerun on a click); the one picked stays open
+    when another project is shown."""
+    from portfolio import auditview
+
+    asked: list[str] = []
+    original = auditview.audit_frame
+
+    def counting(*args: object, **kwargs: object) -> object:
+        asked.append("history")
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(auditview, "audit_frame", counting)
+    at = open_page(PAGE)
+    assert at.get("vega_lite_chart")  # 月度进度, the first tab: its chart
+    assert not [w for w in at.text_input if str(w.key or "").startswith("pj_e_")] and not asked
+    open_tab(at, "edit")
+    assert at.text_input(key=edit_key("name")).value
+    assert not at.get("vega_lite_chart") and not asked  # neither the progress chart nor the history
+    second = "CC2016-0002"  # the list's second row
+    at.selectbox(key="pj_pick").set_value(second).run()
+    no_exception(at)
+    assert at.text_input(key=edit_key("name", project=second)).value  # the edit tab is still the open one
+    open_tab(at, "history")
+    assert asked == ["history"]
