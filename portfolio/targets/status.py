@@ -307,16 +307,30 @@ def project_frame(con: duckdb.DuckDBPyConnection, *, as_of: date, cfg: Settings 
     return store.fetch(con, "select * from project_status_at(?) order by project_id", [as_of])
 
 
+#: From this many projects :func:`project_rows` writes the ids into its query (else a parameter).
+INLINE_IDS_FROM = 300_000
+
+
 def project_rows(con: duckdb.DuckDBPyConnection, *, as_of: date, ids: list[str]) -> pl.DataFrame:
     """The rows of ``project_status_at(as_of)`` for the projects ``ids`` only, in the order given.
 
     The same SQL as the macro with the ids as a filter every scan uses: the rows a page or a
-    report shows of a million projects cost a pass over their own progress rows."""
+    report shows of a million projects cost a pass over their own progress rows. In a large
+    library (:data:`INLINE_IDS_FROM` projects) the ids are written into the query, so that each
+    scan skips the blocks holding none of them (the tables are stored in project order); in a
+    smaller one they are one list parameter: planning a query with the ids written out eight
+    times costs more there than the scans (1,004 projects: 95 → 65 ms for 70 ids; 1,000,000:
+    0.21 s written out, 0.39 s as a parameter)."""
     if not ids:
         return store.fetch(con, "select * from project_status_at(?) limit 0", [as_of])
-    literals = ", ".join("'" + str(i).replace("'", "''") + "'" for i in dict.fromkeys(ids))
-    found = store.fetch_few(con, f"select * from ({_status_sql('$as_of', literals)})", {"as_of": as_of})
-    order = pl.DataFrame({"project_id": list(dict.fromkeys(ids))}, schema={"project_id": pl.String})
+    unique = list(dict.fromkeys(str(i) for i in ids))
+    if con.execute("select count(*) from projects").fetchall()[0][0] >= INLINE_IDS_FROM:
+        literals = ", ".join("'" + i.replace("'", "''") + "'" for i in unique)
+        found = store.fetch_few(con, f"select * from ({_status_sql('$as_of', literals)})", {"as_of": as_of})
+    else:
+        found = store.fetch_few(con, f"select * from ({_status_sql('$as_of', 'select unnest($ids::varchar[])')})",
+                                {"as_of": as_of, "ids": unique})
+    order = pl.DataFrame({"project_id": unique}, schema={"project_id": pl.String})
     return order.join(found, on="project_id", how="inner", maintain_order="left")
 
 
