@@ -9,6 +9,7 @@ through ``units`` / ``unit_select`` / ``unit_multiselect``: one label and one or
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import threading
@@ -112,6 +113,26 @@ def finish() -> None:
     """End of a run (``app.py``): close its read connection and drop its memo (:func:`run_memo`)."""
     _RUN.memo = None
     release()
+    freeze_once()
+
+
+_FROZEN = threading.Event()
+
+
+def freeze_once() -> None:
+    """After the server's first run: the objects alive then (the modules and what Streamlit, Altair,
+    polars and DuckDB made when imported, some hundreds of thousands) leave the cycle collector.
+
+    Python's full collection walks every tracked object; with this app's imports that is ~100 ms,
+    and a first visit (a page's charts and frames make garbage enough to trigger one) paid it
+    inside the run. Frozen, they are not walked again (``gc.freeze``); they stay alive anyway, and
+    the objects of later runs are collected as before. Collected once first, so no garbage of the
+    first run is kept for good."""
+    if _FROZEN.is_set():
+        return
+    _FROZEN.set()
+    gc.collect()
+    gc.freeze()
 
 
 def read_revision() -> tuple[int, int]:

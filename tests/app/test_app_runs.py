@@ -195,3 +195,16 @@ def test_a_rerun_on_unchanged_files_opens_no_connection_and_a_write_elsewhere_is
     no_exception(at)
     assert opened, "the changed files were not noticed"
     assert "外部改名" in page_text(at) or any("外部改名" in str(s.options) for s in at.selectbox)
+
+
+def test_the_objects_alive_after_the_first_run_leave_the_cycle_collector(open_page: Callable[..., AppTest]) -> None:
+    """ui.freeze_once: after a run, what the imports made is frozen (a full collection no longer
+    walks it inside a later page's run), once per process, garbage collected first."""
+    import gc
+
+    open_page("app_pages/overview.py")
+    frozen = gc.get_freeze_count()
+    assert frozen > 10_000  # Streamlit's, Altair's, polars' objects (hundreds of thousands here)
+    assert ui._FROZEN.is_set()
+    open_page("app_pages/targets.py")
+    assert gc.get_freeze_count() <= frozen  # once per process (frozen objects still die by reference count)
