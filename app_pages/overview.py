@@ -65,9 +65,13 @@ with pick:
     month = ui.month_picker("ov_month")
 year = month.year
 has_progress = ui.year_has_progress(year)
+# the gap analysis and the S-curve's months on a thread each, beside the payload (a first visit)
+gaps_of = ui.beside(chains.gaps, year=year)
+shown_metric = st.session_state.get("ov_metric") or targets.METRICS[0]  # the picker below keeps it
+monthly_of = ui.beside(monthly.targets_monthly, as_of=month, metric=shown_metric, year=year)
 report = ui.payload(month).report  # the one project frame, shared with the other pages
 by_status = ui.rollup(month, "status")
-gaps = ui.cached(chains.gaps, year=year)
+gaps = gaps_of()
 open_gaps = gaps.filter("open")
 note.caption(ui.t("ov.caption", year=report["year"], as_of=report["as_of"]))
 notice = st.empty()  # always there, so the elements below keep their places when the year changes
@@ -161,7 +165,8 @@ with gap_col.container(border=True):
 st.subheader(ui.t("ov.curve"))
 metric = st.segmented_control(ui.t("tg.metric"), list(targets.METRICS), format_func=lambda m: ui.t(f"metric.{m}"),
                               default=targets.METRICS[0], required=True, key="ov_metric")
-chart(lambda: charts.s_curve(ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year),
+chart(lambda: charts.s_curve(monthly_of() if metric == shown_metric
+                             else ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year),
                             lang=ui.lang(), width=600, height=260), key="ov_s_curve", deps=(month, metric))
 
 

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -102,7 +103,11 @@ def read_connection() -> duckdb.DuckDBPyConnection:
 
 
 def release() -> None:
-    """Close this run's read connection (:func:`read_connection`), if one is open."""
+    """Close this run's read connection (:func:`read_connection`), if one is open, once the
+    :func:`beside` threads using cursors of it have ended."""
+    for thread in getattr(_RUN, "beside", None) or []:
+        thread.join()
+    _RUN.beside = []
     con = getattr(_RUN, "con", None)
     _RUN.con = None
     if con is not None:
@@ -110,7 +115,8 @@ def release() -> None:
 
 
 def finish() -> None:
-    """End of a run (``app.py``): close its read connection and drop its memo (:func:`run_memo`)."""
+    """End of a run (``app.py``): close its read connection (after its :func:`beside` threads) and
+    drop its memo (:func:`run_memo`)."""
     _RUN.memo = None
     release()
     freeze_once()
@@ -224,7 +230,69 @@ COMPUTING = "正在计算…（computing…）"
 def _call(name: str, db: str, rev: tuple[Any, ...], args: tuple[Any, ...],
           kwargs: tuple[tuple[str, Any], ...], _fn: Callable[..., Any]) -> Any:
     with reading() as con:
-        return _fn(con, *args, **dict(kwargs))
+        value = _fn(con, *args, **dict(kwargs))
+    _computed(name, db, rev, args, kwargs)
+    return value
+
+
+#: The keys :func:`_call` computed in this process, newest last (a bounded record: :func:`beside`
+#: starts nothing for a figure computed before; one evicted since is computed on the page's thread).
+_DONE: dict[tuple[Any, ...], None] = {}
+_DONE_LOCK = threading.Lock()
+
+
+def _computed(*key: Any) -> None:
+    try:
+        with _DONE_LOCK:
+            _DONE[key] = None
+            while len(_DONE) > 4096:
+                del _DONE[next(iter(_DONE))]
+    except TypeError:  # an unhashable argument: not recorded (beside then computes on the page's thread)
+        pass
+
+
+def beside(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /,
+           *args: P.args, **kwargs: P.kwargs) -> Callable[[], R]:
+    """:func:`cached`, computed on a thread of its own while the page goes on; returns the getter.
+
+    A first visit computes figures that do not depend on each other one after the other; DuckDB
+    and polars work without Python's lock, so one can run on the second core beside the other
+    (the overview's gap analysis beside the check payload). The thread has a cursor of the run's
+    connection and runs only the library function (no Streamlit call); the getter waits for it
+    and puts the value in the same cache :func:`cached` reads, or raises what the function
+    raised. A figure computed before in this process (cached for this revision) starts nothing:
+    the getter reads the cache. :func:`finish` waits for any thread still running before the
+    connection is closed."""
+    name = f"{fn.__module__}.{fn.__qualname__}"
+    items = tuple(sorted(kwargs.items()))
+    db, rev = str(db_path()), revision()
+    try:
+        known = (name, db, rev, args, items) in _DONE
+    except TypeError:
+        known = True  # unhashable arguments: computed on the page's thread
+    if known:
+        return lambda: cached(fn, *args, **kwargs)
+    cur = read_connection().cursor()
+    result: Future[R] = Future()
+
+    def work() -> None:
+        try:
+            result.set_result(fn(cur, *args, **kwargs))
+        except BaseException as exc:  # handed to the getter
+            result.set_exception(exc)
+        finally:
+            cur.close()
+
+    thread = threading.Thread(target=work, name=f"beside {fn.__qualname__}", daemon=True)
+    thread.start()
+    _RUN.beside = [*(getattr(_RUN, "beside", None) or []), thread]
+
+    def get() -> R:
+        value = result.result()
+        return cast(R, run_memo((name, args, items),
+                                lambda: _call(name, db, rev, args, items, _fn=lambda _con, *_a, **_k: value)))
+
+    return get
 
 
 #: A computation longer than this lets the run's connection go when it ends (see :func:`reading`).

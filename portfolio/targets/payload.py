@@ -238,17 +238,20 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         # The pool is left first: a failure here waits for the other queries before their cursors close.
         sums = {"_check_pre": _fetch(cur, "select * from _check_pre"),
                 "_check_prev": _fetch(cur, "select * from _check_prev")}
-        with con.cursor() as side, con.cursor() as side2, con.cursor() as side3, \
-                ThreadPoolExecutor(max_workers=3) as pool:
+        with con.cursor() as side, con.cursor() as side2, con.cursor() as side3, con.cursor() as side4, \
+                ThreadPoolExecutor(max_workers=4) as pool:
             for name, frame in {**inputs, **sums}.items():
                 side.register(name, frame)
                 side2.register(name, frame)
+                side4.register(name, frame)
 
             def checks_by(c: duckdb.DuckDBPyConnection, keys: list[str]) -> pl.DataFrame:
                 return _fetch(c, checks_sql(keys, inputs=_SMALL_INPUTS, parts="_check_pre"))
 
+            # the city, unit and chain checks each on a cursor of its own (planning them is their cost)
             city = pool.submit(lambda: with_official(checks_by(side, []), official_at(side, as_of)))
-            groups = pool.submit(lambda: (checks_by(side2, group_cols("unit")), checks_by(side2, group_cols("chain"))))
+            by_unit_f = pool.submit(checks_by, side2, group_cols("unit"))
+            by_chain_f = pool.submit(checks_by, side4, group_cols("chain"))
             violations = _fetch(cur, violations_sql(cfg, source="_check_pp"))
             lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [limit])["project_id"].to_list()
             top = max(int(rank_top), 10)
@@ -269,7 +272,7 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
             counts = _fetch(cur, _COUNTS_SQL).row(0, named=True)
             levels = _fetch(cur, level_counts_sql("_check_pre"))
             rolled = {by: _fetch(cur, rollup_sql(group_cols(by), inputs=_INPUTS)) for by in rollups}
-            by_unit, by_chain = groups.result()
+            by_unit, by_chain = by_unit_f.result(), by_chain_f.result()
             rows = listed.result()
     finally:
         cur.close()

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from app_pages import ui
 from portfolio import access, charts, edits, i18n, store, targets
 from portfolio.store import connection
-from tests.app.conftest import no_exception, page_text
+from tests.app.conftest import ROOT, no_exception, page_text
 
 
 @pytest.fixture
@@ -208,3 +208,51 @@ def test_the_objects_alive_after_the_first_run_leave_the_cycle_collector(open_pa
     assert ui._FROZEN.is_set()
     open_page("app_pages/targets.py")
     assert gc.get_freeze_count() <= frozen  # once per process (frozen objects still die by reference count)
+
+
+def test_the_overviews_gap_analysis_runs_beside_the_payload_and_is_kept(open_page: Callable[..., AppTest],
+                                                                        app_db: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """ui.beside: on a first visit the gap analysis runs on a thread of its own (no Streamlit call
+    there), its result lands in the cache the page reads; a rerun starts no thread and computes
+    nothing; the run's connection is closed when the run ends."""
+    import threading
+
+    from portfolio import chains
+
+    ran_on: list[str] = []
+    original = chains.gaps
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        ran_on.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(chains, "gaps", recording)
+    at = open_page("app_pages/overview.py")
+    no_exception(at)
+    assert len(ran_on) == 1 and ran_on[0].startswith("beside ")
+    with store.connect(app_db, read_only=True) as con:
+        top = original(con, year=2016).filter("open").sort("score", descending=True)["node"].head(5).to_list()
+    text = page_text(at)
+    assert top and all(name in text for name in top)  # the page shows what the library computes
+    at.run()
+    no_exception(at)
+    assert len(ran_on) == 1  # kept: nothing computed, no thread started
+    with store.connect(app_db, timeout=0.5) as con:  # nothing left open
+        con.execute("select 1").fetchall()
+
+
+def test_a_failure_beside_the_page_is_shown_as_on_the_page(app_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the function on a :func:`ui.beside` thread raises is raised where the page asks for it."""
+    from portfolio import chains
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise ValueError("缺口分析失败（测试）")
+
+    monkeypatch.setattr(chains, "gaps", failing)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)  # the overview is the first page
+    at.session_state["ui_lang"] = "zh"
+    at.run()
+    assert any("缺口分析失败（测试）" in str(e.value) for e in at.exception)
+    with store.connect(app_db, timeout=0.5) as con:  # the thread ended and the connection is closed
+        con.execute("select 1").fetchall()
