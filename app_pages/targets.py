@@ -94,6 +94,8 @@ metric = c2.segmented_control(ui.t("tg.metric"), METRICS, format_func=lambda m: 
 st.header(ui.t("tg.checks"))
 by = st.segmented_control(ui.t("tg.by"), BY, format_func=lambda b: ui.t(f"tg.by.{b}"), default="city",
                           required=True, key="tg_by")
+# the S-curve's months on a thread of their own, beside the payload (a first visit)
+monthly_of = ui.beside(monthly.targets_monthly, as_of=month, metric=metric, year=year) if by == "city" else None
 payload = ui.payload(month)  # the one project frame, shared with the other pages
 # the city checks with the statistics bureau's figures beside them; units and chains as the payload has them
 checks = payload.checks if by == "city" else group_checks(payload.report[f"by_{by}"])
@@ -137,8 +139,8 @@ workbook = view.drop(ui.t("tg.col.coverage_pct")).rename(
 view = view.drop("_coverage", "_basis")
 basis = "；".join(BASIS.get(b, b) for b in checks["target_basis"].unique(maintain_order=True).to_list())
 st.caption(ui.t("tg.basis", basis=basis))
-if by == "city":
-    chart(lambda: charts.s_curve(ui.cached(monthly.targets_monthly, as_of=month, metric=metric, year=year),
+if monthly_of is not None:
+    chart(lambda: charts.s_curve(monthly_of(),
                                  lang=ui.lang(), width=600, height=260), key="tg_s_curve", deps=(month, metric))
     # two metrics: read down a column rather than across a wide row; each figure written the one way
     # (portfolio/fmt.py: 亿元 and per cent with one decimal and thousands separators; two rows only)
