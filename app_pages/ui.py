@@ -251,6 +251,14 @@ def _computed(*key: Any) -> None:
         pass
 
 
+#: :func:`beside` starts threads below this many projects. A small library's queries are their
+#: planning, one core each, and two run side by side; a large one's scans already use both cores,
+#: and a second computation beside them only adds its memory (1,000,000 projects: the overview's
+#: first visit peaked at 980–1,148 MB with the thread, 800–815 MB without, its time no better
+#: within this machine's swing of 3.6–5.4 s).
+BESIDE_BELOW = 200_000
+
+
 def beside(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /,
            *args: P.args, **kwargs: P.kwargs) -> Callable[[], R]:
     """:func:`cached`, computed on a thread of its own while the page goes on; returns the getter.
@@ -261,7 +269,7 @@ def beside(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /,
     connection and runs only the library function (no Streamlit call); the getter waits for it
     and puts the value in the same cache :func:`cached` reads, or raises what the function
     raised. A figure computed before in this process (cached for this revision) starts nothing:
-    the getter reads the cache. :func:`finish` waits for any thread still running before the
+    the getter reads the cache; nor does a library of :data:`BESIDE_BELOW` projects or more. :func:`finish` waits for any thread still running before the
     connection is closed."""
     name = f"{fn.__module__}.{fn.__qualname__}"
     items = tuple(sorted(kwargs.items()))
@@ -270,7 +278,7 @@ def beside(fn: Callable[Concatenate[duckdb.DuckDBPyConnection, P], R], /,
         known = (name, db, rev, args, items) in _DONE
     except TypeError:
         known = True  # unhashable arguments: computed on the page's thread
-    if known:
+    if known or cached(store.project_count) >= BESIDE_BELOW:
         return lambda: cached(fn, *args, **kwargs)
     cur = read_connection().cursor()
     result: Future[R] = Future()

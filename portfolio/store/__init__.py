@@ -61,7 +61,7 @@ from .errors import (
     StoreError,
 )
 from .filecheck import DUCKDB_MAGIC, inspect_file, resolve_db, wal_path
-from .meta import bump_revision, get_meta, is_sample, progress_months, set_meta
+from .meta import bump_revision, get_meta, is_sample, progress_months, project_count, set_meta
 from .schema import COMMENTS, SCHEMA, SCHEMA_VERSION, create_schema
 
 #: The old name of :func:`json_default` (JSON written for people and scripts uses it).
@@ -73,7 +73,7 @@ __all__ = [
     "DatabaseUnreadable", "DatabaseUnusable", "EmptyDatabaseFile", "ForeignDatabase",
     "HalfBuiltDatabase", "InitResult", "NewerSchema", "NotDuckDBFile", "StoreError", "audit",
     "audit_frame", "build_database", "bump_revision", "check_schema", "connect", "create_schema",
-    "database_state", "fetch", "fetch_few", "get_meta", "init_db", "inspect_file", "is_sample", "json_default",
+    "database_state", "fetch", "fetch_few", "get_meta", "init_db", "inspect_file", "is_sample", "json_default", "project_count",
     "load_reference", "new_batch", "open_connection", "progress_months", "record_batch",
     "replace_table", "resolve_db", "revision", "set_meta", "to_json", "transaction", "upgrade_schema", "wal_path",
 ]

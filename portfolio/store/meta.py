@@ -46,6 +46,11 @@ def is_sample(con: duckdb.DuckDBPyConnection) -> bool:
     return get_meta(con, "is_sample", "0") == "1"
 
 
+def project_count(con: duckdb.DuckDBPyConnection) -> int:
+    """How many projects the library holds (rows of ``projects``, every year's)."""
+    return int(con.execute("select count(*) from projects").fetchall()[0][0])
+
+
 def progress_months(con: duckdb.DuckDBPyConnection, year: int | None = None) -> list[date]:
     """The months of plan ``year`` (default: the current plan year) that have progress rows, oldest first."""
     if year is None:

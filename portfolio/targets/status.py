@@ -324,7 +324,7 @@ def project_rows(con: duckdb.DuckDBPyConnection, *, as_of: date, ids: list[str])
     if not ids:
         return store.fetch(con, "select * from project_status_at(?) limit 0", [as_of])
     unique = list(dict.fromkeys(str(i) for i in ids))
-    if con.execute("select count(*) from projects").fetchall()[0][0] >= INLINE_IDS_FROM:
+    if store.project_count(con) >= INLINE_IDS_FROM:
         literals = ", ".join("'" + i.replace("'", "''") + "'" for i in unique)
         found = store.fetch_few(con, f"select * from ({_status_sql('$as_of', literals)})", {"as_of": as_of})
     else:

@@ -256,3 +256,24 @@ def test_a_failure_beside_the_page_is_shown_as_on_the_page(app_db: Path, monkeyp
     assert any("缺口分析失败（测试）" in str(e.value) for e in at.exception)
     with store.connect(app_db, timeout=0.5) as con:  # the thread ended and the connection is closed
         con.execute("select 1").fetchall()
+
+
+def test_a_large_library_computes_beside_figures_on_the_pages_thread(open_page: Callable[..., AppTest],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """From ui.BESIDE_BELOW projects the scans use both cores already: no thread is started."""
+    import threading
+
+    from portfolio import chains
+
+    ran_on: list[str] = []
+    original = chains.gaps
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        ran_on.append(threading.current_thread().name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(chains, "gaps", recording)
+    monkeypatch.setattr(ui, "BESIDE_BELOW", 1_000)  # the sample's 1,004 projects count as large
+    at = open_page("app_pages/overview.py")
+    no_exception(at)
+    assert len(ran_on) == 1 and not ran_on[0].startswith("beside ")
