@@ -11,7 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app_pages import ui
-from portfolio import access, charts, edits, i18n, store, targets
+from portfolio import access, chains, charts, edits, i18n, store, targets
 from portfolio.store import connection
 from tests.app.conftest import ROOT, no_exception, page_text
 
@@ -210,12 +210,9 @@ def test_the_objects_alive_after_the_first_run_leave_the_cycle_collector(open_pa
     assert gc.get_freeze_count() <= frozen  # once per process (frozen objects still die by reference count)
 
 
-def test_the_overviews_gap_analysis_runs_beside_the_payload_and_is_kept(open_page: Callable[..., AppTest],
-                                                                        app_db: Path,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """ui.beside: on a first visit the gap analysis runs on a thread of its own (no Streamlit call
-    there), its result lands in the cache the page reads; a rerun starts no thread and computes
-    nothing; the run's connection is closed when the run ends."""
+@pytest.fixture
+def gaps_threads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the threads ``chains.gaps`` runs on (recorded, then computed as usual)."""
     import threading
 
     from portfolio import chains
@@ -228,16 +225,24 @@ def test_the_overviews_gap_analysis_runs_beside_the_payload_and_is_kept(open_pag
         return original(*args, **kwargs)
 
     monkeypatch.setattr(chains, "gaps", recording)
+    return ran_on
+
+
+def test_the_overviews_gap_analysis_runs_beside_the_payload_and_is_kept(open_page: Callable[..., AppTest],
+                                                                        app_db: Path, gaps_threads: list[str]) -> None:
+    """ui.beside: on a first visit the gap analysis runs on a thread of its own (no Streamlit call
+    there), its result lands in the cache the page reads; a rerun starts no thread and computes
+    nothing; the run's connection is closed when the run ends."""
     at = open_page("app_pages/overview.py")
     no_exception(at)
-    assert len(ran_on) == 1 and ran_on[0].startswith("beside ")
+    assert len(gaps_threads) == 1 and gaps_threads[0].startswith("beside ")
     with store.connect(app_db, read_only=True) as con:
-        top = original(con, year=2016).filter("open").sort("score", descending=True)["node"].head(5).to_list()
+        top = chains.gaps(con, year=2016).filter("open").sort("score", descending=True)["node"].head(5).to_list()
     text = page_text(at)
     assert top and all(name in text for name in top)  # the page shows what the library computes
     at.run()
     no_exception(at)
-    assert len(ran_on) == 1  # kept: nothing computed, no thread started
+    assert len(gaps_threads) == 2  # kept: nothing computed, no thread started (one call: the check above)
     with store.connect(app_db, timeout=0.5) as con:  # nothing left open
         con.execute("select 1").fetchall()
 
@@ -259,21 +264,10 @@ def test_a_failure_beside_the_page_is_shown_as_on_the_page(app_db: Path, monkeyp
 
 
 def test_a_large_library_computes_beside_figures_on_the_pages_thread(open_page: Callable[..., AppTest],
+                                                                     gaps_threads: list[str],
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     """From ui.BESIDE_BELOW projects the scans use both cores already: no thread is started."""
-    import threading
-
-    from portfolio import chains
-
-    ran_on: list[str] = []
-    original = chains.gaps
-
-    def recording(*args: Any, **kwargs: Any) -> Any:
-        ran_on.append(threading.current_thread().name)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(chains, "gaps", recording)
     monkeypatch.setattr(ui, "BESIDE_BELOW", 1_000)  # the sample's 1,004 projects count as large
     at = open_page("app_pages/overview.py")
     no_exception(at)
-    assert len(ran_on) == 1 and not ran_on[0].startswith("beside ")
+    assert len(gaps_threads) == 1 and not gaps_threads[0].startswith("beside ")
