@@ -19,7 +19,7 @@ from .meta import set_meta
 #: time it is opened (:func:`upgrade_schema`): SCHEMA runs again under the writer's lock, in one
 #: transaction, so every statement in it must be idempotent (``create ... if not exists``,
 #: ``alter table ... add column if not exists``). Bump it with every change to SCHEMA.
-SCHEMA_VERSION = 16
+SCHEMA_VERSION = 17
 
 _E = ", ".join
 

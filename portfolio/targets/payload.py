@@ -223,7 +223,6 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
             "select exists (select 1 from plans where year = ?) or current_plan_year() = ?",
             [as_of.year - 1, as_of.year - 1]).fetchall()[0][0]
         cur.execute(f"create temp table _check_prev as {_PREV_SQL}{'' if has_prev else ' limit 0'}", [as_of])
-        cur.execute(f"create temp table _check_pre as {_PRE_SQL}")
         inputs = {
             "_targets": targets.select("metric", "label", "target_wan", "growth_pct"),
             "_group_targets": goals.select("metric", "scope_id", "target_wan"),
@@ -232,14 +231,27 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
         }
         for name, frame in inputs.items():
             cur.register(name, frame)
+        # first who is listed (the lagging, the violations, the ranking's heads), so that the listed
+        # projects' full rows, a pass over their progress and plans rows on a cursor of its own, run
+        # beside everything else; the ranking does not wait for the checks (only whether the listed
+        # close the gap does)
+        violations = _fetch(cur, violations_sql(cfg, source="_check_pp"))
+        lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [limit])["project_id"].to_list()
+        top = max(int(rank_top), 10)
+        params: dict[str, Any] = {"cap": float(cfg.forecast["ratio_cap"]), "top": top}
+        heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_HEADS_SQL})", params)
+        shown_ids = [*lagging_ids, *violations["project_id"].head(shown_violations).to_list(),
+                     *heads["project_id"].to_list()]
         # the checks read only the partial sums and last year's (some thousands of rows at a million
         # projects): they run on cursors of their own, beside the sections over the projects here
         # (their planning, not their rows, is what they cost: two at a time on the machine's cores).
         # The pool is left first: a failure here waits for the other queries before their cursors close.
-        sums = {"_check_pre": _fetch(cur, "select * from _check_pre"),
-                "_check_prev": _fetch(cur, "select * from _check_prev")}
         with con.cursor() as side, con.cursor() as side2, con.cursor() as side3, con.cursor() as side4, \
                 ThreadPoolExecutor(max_workers=4) as pool:
+            listed = pool.submit(project_rows, side3, as_of=as_of, ids=shown_ids)
+            cur.execute(f"create temp table _check_pre as {_PRE_SQL}")
+            sums = {"_check_pre": _fetch(cur, "select * from _check_pre"),
+                    "_check_prev": _fetch(cur, "select * from _check_prev")}
             for name, frame in {**inputs, **sums}.items():
                 side.register(name, frame)
                 side2.register(name, frame)
@@ -252,17 +264,6 @@ def check_payload(con: duckdb.DuckDBPyConnection, *, as_of: date | None = None, 
             city = pool.submit(lambda: with_official(checks_by(side, []), official_at(side, as_of)))
             by_unit_f = pool.submit(checks_by, side2, group_cols("unit"))
             by_chain_f = pool.submit(checks_by, side4, group_cols("chain"))
-            violations = _fetch(cur, violations_sql(cfg, source="_check_pp"))
-            lagging_ids = _fetch(cur, _LAGGING_IDS_SQL, [limit])["project_id"].to_list()
-            top = max(int(rank_top), 10)
-            params: dict[str, Any] = {"cap": float(cfg.forecast["ratio_cap"]), "top": top}
-            # who the ranking lists does not wait for the checks (only whether they close the gap)
-            heads = _fetch(cur, f"with {_INPUTS} select * from ({RANKED_HEADS_SQL})", params)
-            # only the listed projects' full rows are read, on a cursor of their own while the
-            # sections that follow run here
-            shown_ids = [*lagging_ids, *violations["project_id"].head(shown_violations).to_list(),
-                         *heads["project_id"].to_list()]
-            listed = pool.submit(project_rows, side3, as_of=as_of, ids=shown_ids)
             checks = city.result()
             cur.register("_gaps", gaps_frame(checks))
             cur.register("_heads", heads)

@@ -163,6 +163,11 @@ with a as materialized (
            g.problems, g.problem_level, g.problem_yms
     from pj p
     left join g using (project_id){where}
+), spans as (
+    -- the seasonal share of every active span (first month 1..13, last 0..12) at the month:
+    -- the rule computed once per span (169 rows), not once per project (a list read per row)
+    select f.f as active_from, t.t as active_to, seasonal_share(f.f, t.t, a.m, r.seasonal_cumulative) as share
+    from range(1, 14) f(f) cross join range(0, 13) t(t) cross join a cross join r
 ), win as (
     -- a plan whose dates lie wholly outside the plan year is expected over the whole year
     select b.*,
@@ -172,8 +177,10 @@ with a as materialized (
     from base b
 ), perf as (
     select w.*,
-           seasonal_share(w.active_from, w.active_to, w.m, r.seasonal_cumulative) as expected_share,
-           w.annual_plan_wan::double * seasonal_share(w.active_from, w.active_to, w.m, r.seasonal_cumulative)
+           coalesce(sp.share, seasonal_share(w.active_from, w.active_to, w.m, r.seasonal_cumulative))
+             as expected_share,
+           w.annual_plan_wan::double
+             * coalesce(sp.share, seasonal_share(w.active_from, w.active_to, w.m, r.seasonal_cumulative))
              as expected_wan,
            -- months without investment, counted across the year boundary (idle Nov–Jan is 3)
            case when w.active_from <= w.m and w.m <= w.active_to
@@ -185,6 +192,7 @@ with a as materialized (
                               else w.y * 12 end))
                 else 0 end::bigint as idle_months
     from win w cross join r
+    left join spans sp on sp.active_from = w.active_from and sp.active_to = w.active_to
 ), flagged as (
     select f.*,
            case when f.expected_wan > 0 then round(f.completed_wan::double / f.expected_wan, 9) end as performance,
