@@ -98,14 +98,4 @@ with tab_audit:
                 st.text(entry[cols["changes"]])
         else:
             st.caption(ui.t("audit.pick"))
-    db = ui.db_path()
-
-    def audit_workbook() -> bytes:
-        """Every row the filter selects (up to auditview.EXPORT_ROWS), built only when downloaded."""
-        with store.connect(db, read_only=True) as con:
-            return auditview.audit_xlsx(con, me, chosen, lang=lang)
-
-    st.download_button(ui.t("audit.export", n=f"{min(total, auditview.EXPORT_ROWS):,}"), data=audit_workbook,
-                       file_name=auditview.export_name(chosen, lang=lang), key="admin_audit_xlsx",
-                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                       icon=":material/download:", disabled=total == 0, on_click="ignore")
+    ui.audit_download(me, chosen, total, key="admin_audit_xlsx")

@@ -705,17 +705,7 @@ if tab_history.open:
                     st.text(h_entry[h_cols["changes"]])
             else:
                 st.caption(ui.t("audit.pick"))
-        h_db, h_lang = ui.db_path(), ui.lang()
-
-        def history_workbook() -> bytes:
-            """The project's whole history as an xlsx workbook, built only when downloaded."""
-            with store.connect(h_db, read_only=True) as con:
-                return auditview.audit_xlsx(con, me, h_filter, lang=h_lang)
-
-        st.download_button(ui.t("audit.export", n=f"{min(h_total, auditview.EXPORT_ROWS):,}"), data=history_workbook,
-                           file_name=auditview.export_name(h_filter, lang=h_lang), key="pj_history_xlsx",
-                           mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                           icon=":material/download:", disabled=h_total == 0, on_click="ignore")
+        ui.audit_download(me, h_filter, h_total, key="pj_history_xlsx")
 
 if tab_edit.open:
     with tab_edit:

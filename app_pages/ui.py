@@ -27,7 +27,7 @@ import polars as pl
 import streamlit as st
 from streamlit import dataframe_util
 
-from portfolio import access, export, fmt, i18n, local_mode, rules, store, targets, years
+from portfolio import access, auditview, export, fmt, i18n, local_mode, rules, store, targets, years
 from portfolio import units as unit_list
 
 # The app sends Vega-Lite specs built without schema validation (vega_spec: to_dict(validate=False));
@@ -787,6 +787,21 @@ def banners(current: access.User | None) -> None:
 
 
 # ---------------------------------------------------------------- formats and downloads
+def audit_download(me: access.User, chosen: auditview.Filter, total: int, *, key: str, into: Any = st) -> None:
+    """The modification log's entries the filter ``chosen`` selects (up to ``auditview.EXPORT_ROWS``) as an
+    xlsx download, built only when clicked (the 修改日志 page and a project's history)."""
+    db, language = db_path(), lang()
+
+    def workbook() -> bytes:
+        with store.connect(db, read_only=True) as con:
+            return auditview.audit_xlsx(con, me, chosen, lang=language)
+
+    into.download_button(t("audit.export", n=f"{min(total, auditview.EXPORT_ROWS):,}"), data=workbook,
+                         file_name=auditview.export_name(chosen, lang=language), key=key,
+                         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                         icon=":material/download:", disabled=total == 0, on_click="ignore")
+
+
 def yi(wan: Any, digits: int = 1) -> str:
     """万元 shown as 亿元 with the unit: 23,520,000 → '2,352.0 亿元' (:func:`portfolio.fmt.yi`)."""
     return fmt.NONE if wan is None else f"{fmt.yi(wan, digits)} {t('unit.yi')}"

@@ -250,5 +250,3 @@ def after_pipeline_firms(projects: str = "project_tiers()", *, builders: str | N
     anti join enterprises e on e.node_id = b.node_id and e.name = b.builder
 )"""
 
-
-AFTER_PIPELINE_FIRMS = after_pipeline_firms()
