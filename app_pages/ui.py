@@ -376,6 +376,13 @@ def run_memo(key: Any, compute: Callable[[], R]) -> R:
         return compute()
 
 
+# Altair checks every schema object against Vega-Lite's JSON schema as it is made (its "debug
+# mode"), again and again as a chart is layered and sized: a third of building the overview's
+# three charts. The app builds only the library's charts, whose whole specs the tests check
+# (tests/test_charts.py), so it builds them unchecked; a chart's own to_dict() still validates.
+alt.utils.schemapi.disable_debug_mode()
+
+
 @st.cache_resource(show_spinner=False, max_entries=256, ttl=6 * 3600)
 def _spec(key: str, db: str, rev: tuple[int, int], language: str, deps: tuple[Any, ...], natural: bool,
           _build: Callable[[], Any], fit: bool = False) -> dict[str, Any]:

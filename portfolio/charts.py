@@ -505,8 +505,9 @@ def _s_panel(frame: pl.DataFrame, *, lang: str, width: int, height: int) -> Any:
                                  color=SERIES_COLORS["completed"])
                       .encode(x=x, y=y, text="text:N"))
     label = first["label"] if lang == "zh" else _metric_en(first["metric"], first["label"])
-    return alt.layer(*layers).properties(
-        width=width, height=height,
+    # the layer's own size and title, not .properties(): that copies the layers once more
+    return alt.layer(
+        *layers, width=width, height=height,
         title=alt.TitleParams(_label("s_curve", lang, label=label), subtitle=subtitle, anchor="start",
                               fontSize=15, subtitleColor="#666666"),
     )
@@ -660,10 +661,9 @@ def tier_funnel(tiers: pl.DataFrame, *, lang: str = "zh", width: int = 620) -> a
     text = base.mark_text(align="left", dx=8, fontSize=13, color="#1b1b1b").encode(
         x=alt.X("tx:Q"), y=y, text="text:N")
     return _styled(
-        alt.layer(bars, *ticks, text)
-        .properties(width=width, height=56 * len(rows),
-                    title=alt.TitleParams(_label("tier_funnel", lang), subtitle=_label("tier_note", lang),
-                                          anchor="start", fontSize=15, subtitleColor="#666666"))
+        alt.layer(bars, *ticks, text, width=width, height=56 * len(rows),
+                  title=alt.TitleParams(_label("tier_funnel", lang), subtitle=_label("tier_note", lang),
+                                        anchor="start", fontSize=15, subtitleColor="#666666"))
     )
 
 
@@ -717,8 +717,7 @@ def group_bars(frame: pl.DataFrame, *, group: str, lang: str = "zh", metric: str
         x=alt.value(width), y=y, text="ratio_text:N")
     key = "group_unit" if group == "unit" else "group_chain"
     return _styled(
-        alt.layer(plan, done, expected, ratio)
-        .properties(width=width, height=max(24 * len(rows), 120),
-                    title=alt.TitleParams(_label(key, lang, label=label), subtitle=_label("group_note", lang),
-                                          anchor="start", fontSize=15, subtitleColor="#666666"))
+        alt.layer(plan, done, expected, ratio, width=width, height=max(24 * len(rows), 120),
+                  title=alt.TitleParams(_label(key, lang, label=label), subtitle=_label("group_note", lang),
+                                        anchor="start", fontSize=15, subtitleColor="#666666"))
     )
