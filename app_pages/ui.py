@@ -794,7 +794,7 @@ def banners(current: access.User | None) -> None:
 
 
 # ---------------------------------------------------------------- formats and downloads
-def audit_download(me: access.User, chosen: auditview.Filter, total: int, *, key: str, into: Any = st) -> None:
+def audit_download(me: access.User, chosen: auditview.Filter, total: int, *, key: str) -> None:
     """The modification log's entries the filter ``chosen`` selects (up to ``auditview.EXPORT_ROWS``) as an
     xlsx download, built only when clicked (the 修改日志 page and a project's history)."""
     db, language = db_path(), lang()
@@ -803,10 +803,10 @@ def audit_download(me: access.User, chosen: auditview.Filter, total: int, *, key
         with store.connect(db, read_only=True) as con:
             return auditview.audit_xlsx(con, me, chosen, lang=language)
 
-    into.download_button(t("audit.export", n=f"{min(total, auditview.EXPORT_ROWS):,}"), data=workbook,
-                         file_name=auditview.export_name(chosen, lang=language), key=key,
-                         mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                         icon=":material/download:", disabled=total == 0, on_click="ignore")
+    st.download_button(t("audit.export", n=f"{min(total, auditview.EXPORT_ROWS):,}"), data=workbook,
+                       file_name=auditview.export_name(chosen, lang=language), key=key,
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                       icon=":material/download:", disabled=total == 0, on_click="ignore")
 
 
 def yi(wan: Any, digits: int = 1) -> str:

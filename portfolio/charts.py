@@ -18,6 +18,13 @@ FONT = "Noto Sans CJK SC"
 FONT_DIRS = ("/usr/share/fonts/opentype/noto", "/usr/share/fonts/truetype/noto")
 
 
+def _title(text: str, subtitle: str | list[str], *, size: int = 15) -> alt.TitleParams:
+    """A chart's title in the house style: left-aligned, its note below in grey. A layered chart takes
+    it, with its size, as the layer's own arguments, not through ``.properties()`` (which copies every
+    layer once more)."""
+    return alt.TitleParams(text, subtitle=subtitle, anchor="start", fontSize=size, subtitleColor="#666666")
+
+
 def _styled(chart: Any, *, view: bool = True, legend: bool = False) -> Any:
     """``chart`` in the house style (the CJK font; no border round the plot; legend labels at 12 px),
     set on the chart itself: each of Altair's ``configure*`` methods copies the whole chart, its
@@ -249,12 +256,8 @@ def chain_map(nodes_frame: pl.DataFrame, edges_frame: pl.DataFrame, *, lang: str
     if changed:
         layers.append(diamond)
     return _styled(
-        alt.layer(*layers)
-        .properties(
-            width=width, height=height,
-            title=alt.TitleParams(t["map"].format(chain=chain_name), subtitle=subtitle,
-                                  anchor="start", fontSize=16, subtitleColor="#666666"),
-        )
+        alt.layer(*layers, width=width, height=height,
+                  title=_title(t["map"].format(chain=chain_name), subtitle, size=16))
     )
 
 
@@ -349,10 +352,7 @@ def gap_scatter(gaps_frame: pl.DataFrame, *, lang: str = "zh", open_only: bool =
         layers.append(alt.Chart(alt.Data(values=[{"density": 0.5, "score": 0.5, "text": t["none"]}]))
                       .mark_text(fontSize=14, color="#666666").encode(x=x, y=y, text="text:N"))
     return _styled(
-        alt.layer(*layers)
-        .properties(width=width, height=height,
-                    title=alt.TitleParams(t["scatter"], subtitle=t["scatter_note"], anchor="start",
-                                          fontSize=16, subtitleColor="#666666")),
+        alt.layer(*layers, width=width, height=height, title=_title(t["scatter"], t["scatter_note"], size=16)),
         view=False,
     )
 
@@ -505,12 +505,8 @@ def _s_panel(frame: pl.DataFrame, *, lang: str, width: int, height: int) -> Any:
                                  color=SERIES_COLORS["completed"])
                       .encode(x=x, y=y, text="text:N"))
     label = first["label"] if lang == "zh" else _metric_en(first["metric"], first["label"])
-    # the layer's own size and title, not .properties(): that copies the layers once more
-    return alt.layer(
-        *layers, width=width, height=height,
-        title=alt.TitleParams(_label("s_curve", lang, label=label), subtitle=subtitle, anchor="start",
-                              fontSize=15, subtitleColor="#666666"),
-    )
+    return alt.layer(*layers, width=width, height=height,
+                     title=_title(_label("s_curve", lang, label=label), subtitle))
 
 
 def _metric_en(metric: str, fallback: str) -> str:
@@ -604,10 +600,7 @@ def scenario_curve(monthly: pl.DataFrame, before: dict[str, Any], after: dict[st
     ]
     title = label("wi.chart.title", lang, label=first["label"] if lang == "zh" else _metric_en(first["metric"], first["label"]))
     return _styled(
-        alt.layer(*layers)
-        .properties(width=width, height=height,
-                    title=alt.TitleParams(title, subtitle=label("wi.chart.note", lang), anchor="start", fontSize=15,
-                                          subtitleColor="#666666")),
+        alt.layer(*layers, width=width, height=height, title=_title(title, label("wi.chart.note", lang))),
         legend=True,
     )
 
@@ -662,8 +655,7 @@ def tier_funnel(tiers: pl.DataFrame, *, lang: str = "zh", width: int = 620) -> a
         x=alt.X("tx:Q"), y=y, text="text:N")
     return _styled(
         alt.layer(bars, *ticks, text, width=width, height=56 * len(rows),
-                  title=alt.TitleParams(_label("tier_funnel", lang), subtitle=_label("tier_note", lang),
-                                        anchor="start", fontSize=15, subtitleColor="#666666"))
+                  title=_title(_label("tier_funnel", lang), _label("tier_note", lang)))
     )
 
 
@@ -718,6 +710,5 @@ def group_bars(frame: pl.DataFrame, *, group: str, lang: str = "zh", metric: str
     key = "group_unit" if group == "unit" else "group_chain"
     return _styled(
         alt.layer(plan, done, expected, ratio, width=width, height=max(24 * len(rows), 120),
-                  title=alt.TitleParams(_label(key, lang, label=label), subtitle=_label("group_note", lang),
-                                        anchor="start", fontSize=15, subtitleColor="#666666"))
+                  title=_title(_label(key, lang, label=label), _label("group_note", lang)))
     )
